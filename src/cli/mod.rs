@@ -1,0 +1,53 @@
+//! The `hostplane` command line: one binary, one subcommand per job.
+
+mod crdgen;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use crdgen::{crd_files, render_all};
+
+/// hostplane: hosting provisioning (ispmanager, VMmanager, ISPsystem licenses) as Kubernetes resources.
+#[derive(Parser, Debug)]
+#[command(name = "hostplane", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the CustomResourceDefinitions as YAML, write them to a folder, or check a folder.
+    Crdgen(crdgen::Args),
+    /// Check manifests offline (schema, rules, references); exit 0 when all is well,
+    /// 1 when something is wrong, 2 when the check could not run.
+    Validate(validate::Args),
+    /// Start a local etcd + kube-apiserver on free loopback ports and keep it running until
+    /// interrupted; prints the kubeconfig path.
+    LocalCluster {
+        /// Also copy the kubeconfig to this path.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crdgen(args) => crdgen::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::LocalCluster { kubeconfig } => {
+            match crate::testbed::run_foreground(kubeconfig.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hostplane local-cluster: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! hostplane: a Kubernetes operator for the provisioning side of a hosting provider.
+//!
+//! Modules by concern: `api` (the CRD types), `naming` (username and domain templates),
+//! `validation` (offline checks for CI and people), `cli` (the `hostplane` command),
+//! `testbed` (a real local kube-apiserver for tests and the demo).
+
+pub mod api;
+pub mod cli;
+pub mod naming;
+pub mod testbed;
+pub mod validation;

@@ -1,0 +1,211 @@
+//! `hostplane validate`: offline checks of manifests for CI pipelines and people.
+//!
+//! Each file is split into documents, each document parsed, decoded strictly into its kind,
+//! checked on its own ([`rules`]) and then against the rest of the set ([`references`]).
+//! Every problem names the file, document, line, object and field, and gives a plain reason.
+
+pub mod decode;
+pub mod documents;
+pub mod references;
+pub mod rules;
+
+use serde::Serialize;
+
+use decode::{Header, Object};
+pub use references::RefOptions;
+
+/// A problem within one object: the field (a manifest path such as `spec.prices.1m`) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+impl FieldProblem {
+    pub fn at(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        let field = field.into();
+        Self {
+            field: (!field.is_empty()).then_some(field),
+            reason: reason.into(),
+        }
+    }
+    pub fn root(reason: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A problem, positioned for people and for machines (`--output json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The file (or `-` for standard input).
+    pub file: String,
+    /// 1-based document number in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    /// 1-based line: of the syntax error, or where the document starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The field path, as written in the manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Why it is wrong, in plain words.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(doc) = self.document {
+            write!(f, ": document {doc}")?;
+        }
+        match (&self.kind, &self.name) {
+            (Some(k), Some(n)) => write!(f, ", {k}/{n}")?,
+            (Some(k), None) => write!(f, ", {k}")?,
+            _ => {}
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": {field}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// A named text to validate.
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// What to assume about the set.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Namespace of objects that name none (as `kubectl apply` would use).
+    pub default_namespace: String,
+    /// Rules about references.
+    pub references: RefOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            default_namespace: "default".into(),
+            references: RefOptions::default(),
+        }
+    }
+}
+
+/// The outcome of a validation run.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub files: usize,
+    pub documents: usize,
+    /// Problems in file and document order, set-level problems after the object's own.
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// A decoded object and where it came from.
+#[derive(Debug)]
+pub struct Entry {
+    pub file: String,
+    pub document: usize,
+    pub line: usize,
+    pub header: Header,
+    pub object: Object,
+}
+
+impl Entry {
+    pub fn kind(&self) -> &str {
+        self.header.kind.as_deref().unwrap_or_default()
+    }
+    pub fn name(&self) -> &str {
+        self.header.name.as_deref().unwrap_or_default()
+    }
+    fn problem(&self, field: Option<&str>, reason: String) -> Problem {
+        Problem {
+            file: self.file.clone(),
+            document: Some(self.document),
+            line: Some(self.line),
+            kind: self.header.kind.clone(),
+            namespace: Some(self.header.namespace.clone()),
+            name: self.header.name.clone(),
+            field: field.map(str::to_owned),
+            reason,
+        }
+    }
+}
+
+/// Validates every document of `sources` as one set.
+pub fn validate(sources: &[Source], options: &Options) -> Report {
+    let mut report = Report {
+        files: sources.len(),
+        ..Report::default()
+    };
+    let mut entries = Vec::new();
+    for source in sources {
+        for doc in documents::split(&source.text) {
+            report.documents += 1;
+            let value = match documents::parse(&doc) {
+                Ok(v) => v,
+                Err(e) => {
+                    report.problems.push(Problem {
+                        file: source.name.clone(),
+                        document: Some(doc.index),
+                        line: e.line.or(Some(doc.start_line)),
+                        kind: None,
+                        namespace: None,
+                        name: None,
+                        field: None,
+                        reason: format!("YAML syntax error: {}", e.message),
+                    });
+                    continue;
+                }
+            };
+            let header = decode::header(&value, &options.default_namespace);
+            let mut entry = Entry {
+                file: source.name.clone(),
+                document: doc.index,
+                line: doc.start_line,
+                header,
+                object: Object::Other,
+            };
+            match decode::decode(&value, &entry.header) {
+                Ok(object) => {
+                    entry.object = object;
+                    for p in rules::check(&entry.object) {
+                        report
+                            .problems
+                            .push(entry.problem(p.field.as_deref(), p.reason));
+                    }
+                    entries.push(entry);
+                }
+                Err(problems) => {
+                    for p in problems {
+                        report
+                            .problems
+                            .push(entry.problem(p.field.as_deref(), p.reason));
+                    }
+                }
+            }
+        }
+    }
+    references::check(&entries, &options.references, &mut report.problems);
+    report
+}
