@@ -23,7 +23,9 @@ pub use processing_module::{ModuleType, ProcessingModule, ProcessingModuleSpec};
 pub use server_pool::{ServerPool, ServerPoolSpec};
 pub use tariff::{ProductType, Tariff, TariffSpec};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSON, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use kube::CustomResourceExt;
 
 /// The API group of every kind.
@@ -52,7 +54,7 @@ pub const KINDS: [&str; 6] = [
 
 /// The CustomResourceDefinitions of every kind, in [`KINDS`] order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    [
         ProcessingModule::crd(),
         Tariff::crd(),
         Client::crd(),
@@ -60,4 +62,58 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         LicensePool::crd(),
         ServerPool::crd(),
     ]
+    .into_iter()
+    .map(defaults_into_descriptions)
+    .collect()
+}
+
+/// Removes `default` from the published schema and states it in the description instead.
+///
+/// Why: the API server would apply schema defaults on write, so the stored object would differ
+/// from the YAML in git; inside list items (a resource's `step`) that makes every client-side
+/// `kubectl apply` patch the whole list again, a permanent diff for Argo CD and Flux users.
+/// serde applies the same defaults wherever hostplane reads an object, so nothing is lost.
+fn defaults_into_descriptions(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            visit_schemas(schema, &mut |node| {
+                if let Some(JSON(default)) = node.default.take() {
+                    let note = format!("Default: `{default}`.");
+                    node.description = Some(match node.description.take() {
+                        Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+                        _ => note,
+                    });
+                }
+            });
+        }
+    }
+    crd
+}
+
+/// Calls `f` on `schema` and on every schema nested in it (properties, items, combinators).
+pub fn visit_schemas(schema: &mut JSONSchemaProps, f: &mut impl FnMut(&mut JSONSchemaProps)) {
+    f(schema);
+    for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
+        visit_schemas(child, f);
+    }
+    match &mut schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => visit_schemas(item, f),
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => {
+            items.iter_mut().for_each(|i| visit_schemas(i, f))
+        }
+        None => {}
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(extra)) = &mut schema.additional_properties {
+        visit_schemas(extra, f);
+    }
+    for group in [&mut schema.all_of, &mut schema.any_of, &mut schema.one_of]
+        .into_iter()
+        .flatten()
+    {
+        group.iter_mut().for_each(|s| visit_schemas(s, f));
+    }
 }
