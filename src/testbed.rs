@@ -319,8 +319,12 @@ extern "C" fn teardown_shared() {
 /// point kubectl or a locally running operator at a real API server without Docker.
 ///
 /// Copies the kubeconfig to `kubeconfig_out` when given (a stable path for scripts), prints
-/// where it is, and tears everything down on the signal or if a server dies.
-pub fn run_foreground(kubeconfig_out: Option<&Path>) -> anyhow::Result<()> {
+/// where it is, runs `setup` (the demo installs CRDs and applies examples there), and tears
+/// everything down on the signal or if a server dies.
+pub fn run_foreground(
+    kubeconfig_out: Option<&Path>,
+    setup: impl FnOnce(&LocalCluster) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second signal while we tear down exits at once.
@@ -339,6 +343,7 @@ pub fn run_foreground(kubeconfig_out: Option<&Path>) -> anyhow::Result<()> {
     println!("kube-apiserver: {}", cluster.server_url());
     println!("kubeconfig: {}", kubeconfig.display());
     println!("  export KUBECONFIG={}", kubeconfig.display());
+    setup(&cluster)?;
     println!("Press Ctrl-C to stop and delete the cluster.");
     while !stop.load(Ordering::Relaxed) {
         if let Some((name, status)) = cluster.exited_child()? {

@@ -67,11 +67,13 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     .collect()
 }
 
-/// Removes `default` from the published schema and states it in the description instead.
+/// Moves the `default` of every field inside a list item into its description.
 ///
-/// Why: the API server would apply schema defaults on write, so the stored object would differ
-/// from the YAML in git; inside list items (a resource's `step`) that makes every client-side
-/// `kubectl apply` patch the whole list again, a permanent diff for Argo CD and Flux users.
+/// Why: the API server applies schema defaults on write. For a field of a list item (a
+/// resource's `step`) that makes the stored list differ from the YAML in git, and client-side
+/// `kubectl apply` (JSON merge patch, lists replaced whole) then re-sends the list on every
+/// apply: a permanent diff for Argo CD and Flux users. Defaults outside lists never cause a
+/// patch and stay, so `kubectl get` shows effective values such as a module's priority.
 /// serde applies the same defaults wherever hostplane reads an object, so nothing is lost.
 fn defaults_into_descriptions(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
@@ -80,7 +82,10 @@ fn defaults_into_descriptions(mut crd: CustomResourceDefinition) -> CustomResour
             .as_mut()
             .and_then(|s| s.open_api_v3_schema.as_mut())
         {
-            visit_schemas(schema, &mut |node| {
+            visit_schemas(schema, false, &mut |node, in_list| {
+                if !in_list {
+                    return;
+                }
                 if let Some(JSON(default)) = node.default.take() {
                     let note = format!("Default: `{default}`.");
                     node.description = Some(match node.description.take() {
@@ -94,26 +99,31 @@ fn defaults_into_descriptions(mut crd: CustomResourceDefinition) -> CustomResour
     crd
 }
 
-/// Calls `f` on `schema` and on every schema nested in it (properties, items, combinators).
-pub fn visit_schemas(schema: &mut JSONSchemaProps, f: &mut impl FnMut(&mut JSONSchemaProps)) {
-    f(schema);
+/// Calls `f` on `schema` and on every schema nested in it (properties, items, combinators),
+/// telling it whether the node lies inside a list item.
+pub fn visit_schemas(
+    schema: &mut JSONSchemaProps,
+    in_list: bool,
+    f: &mut impl FnMut(&mut JSONSchemaProps, bool),
+) {
+    f(schema, in_list);
     for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
-        visit_schemas(child, f);
+        visit_schemas(child, in_list, f);
     }
     match &mut schema.items {
-        Some(JSONSchemaPropsOrArray::Schema(item)) => visit_schemas(item, f),
+        Some(JSONSchemaPropsOrArray::Schema(item)) => visit_schemas(item, true, f),
         Some(JSONSchemaPropsOrArray::Schemas(items)) => {
-            items.iter_mut().for_each(|i| visit_schemas(i, f))
+            items.iter_mut().for_each(|i| visit_schemas(i, true, f))
         }
         None => {}
     }
     if let Some(JSONSchemaPropsOrBool::Schema(extra)) = &mut schema.additional_properties {
-        visit_schemas(extra, f);
+        visit_schemas(extra, in_list, f);
     }
     for group in [&mut schema.all_of, &mut schema.any_of, &mut schema.one_of]
         .into_iter()
         .flatten()
     {
-        group.iter_mut().for_each(|s| visit_schemas(s, f));
+        group.iter_mut().for_each(|s| visit_schemas(s, in_list, f));
     }
 }

@@ -1,7 +1,8 @@
 //! The `hostplane` command line: one binary, one subcommand per job.
 
 mod crdgen;
-mod validate;
+mod demo;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,9 @@ enum Command {
     /// Check manifests offline (schema, rules, references); exit 0 when all is well,
     /// 1 when something is wrong, 2 when the check could not run.
     Validate(validate::Args),
+    /// The local demo: a real local API server with the CRDs installed and the example
+    /// provider namespace applied; runs until Ctrl-C.
+    Demo(demo::Args),
     /// Start a local etcd + kube-apiserver on free loopback ports and keep it running until
     /// interrupted; prints the kubeconfig path.
     LocalCluster {
@@ -40,8 +44,9 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Crdgen(args) => crdgen::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::LocalCluster { kubeconfig } => {
-            match crate::testbed::run_foreground(kubeconfig.as_deref()) {
+            match crate::testbed::run_foreground(kubeconfig.as_deref(), |_| Ok(())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("hostplane local-cluster: {e:#}");
