@@ -2,10 +2,12 @@
 //!
 //! Modules by concern: `api` (the CRD types), `naming` (username and domain templates),
 //! `validation` (offline checks for CI and people), `cli` (the `hostplane` command),
+//! `controller` (the reconcilers),
 //! `testbed` (a real local kube-apiserver for tests and the demo).
 
 pub mod api;
 pub mod cli;
+pub mod controller;
 pub mod naming;
 pub mod testbed;
 pub mod validation;

@@ -4,7 +4,7 @@
 //!
 //! These tests fail, never skip, when the server cannot start.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -66,7 +66,7 @@ fn namespace(cluster: &LocalCluster, name: &str) -> String {
     name.to_owned()
 }
 
-fn path(p: &PathBuf) -> &str {
+fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 

@@ -1,5 +1,6 @@
 //! The `hostplane` command line: one binary, one subcommand per job.
 
+mod controller;
 mod crdgen;
 mod demo;
 pub mod validate;
@@ -26,6 +27,8 @@ enum Command {
     /// Check manifests offline (schema, rules, references); exit 0 when all is well,
     /// 1 when something is wrong, 2 when the check could not run.
     Validate(validate::Args),
+    /// Run the controller against the cluster of the current kubeconfig (or in-cluster).
+    Controller(controller::Args),
     /// The local demo: a real local API server with the CRDs installed and the example
     /// provider namespace applied; runs until Ctrl-C.
     Demo(demo::Args),
@@ -45,6 +48,7 @@ pub fn run() -> ExitCode {
         Command::Crdgen(args) => crdgen::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Controller(args) => controller::run(args),
         Command::LocalCluster { kubeconfig } => {
             match crate::testbed::run_foreground(kubeconfig.as_deref(), |_| Ok(())) {
                 Ok(()) => ExitCode::SUCCESS,

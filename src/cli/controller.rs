@@ -1,0 +1,46 @@
+//! `hostplane controller`: runs the reconcilers against the cluster the kubeconfig (or the
+//! in-cluster service account) points at, until interrupted.
+
+use std::process::ExitCode;
+
+use crate::controller::{self, Options};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Watch only this namespace; all namespaces when unset.
+    #[arg(long, short)]
+    namespace: Option<String>,
+    /// Reconciles running at once per kind.
+    #[arg(long, default_value_t = 16)]
+    concurrency: u16,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        let client = kube::Client::try_default().await?;
+        let options = Options {
+            namespace: args.namespace,
+            concurrency: args.concurrency,
+        };
+        tokio::select! {
+            done = controller::run(client, options) => done,
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("interrupted; stopping");
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hostplane controller: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! What every reconciler shares: the API client, the event recorder, caches of every kind
+//! (so references are resolved without API calls), and per-object retry counters.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+
+use crate::api::{Client, HostingService, ProcessingModule, Tariff};
+
+pub struct Context {
+    pub client: kube::Client,
+    pub recorder: Recorder,
+    pub modules: Store<ProcessingModule>,
+    pub tariffs: Store<Tariff>,
+    pub clients: Store<Client>,
+    pub services: Store<HostingService>,
+    /// Consecutive failures per object, for exponential backoff; cleared on success.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+/// The first retry after a failure; each further failure doubles it.
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+/// The longest wait between retries.
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// The wait before attempt `failures + 1`: exponential, capped, with up to 10% jitter so that
+/// objects failing together do not retry together.
+pub fn backoff(failures: u32, jitter: f64) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    exp.min(BACKOFF_MAX)
+        .mul_f64(1.0 + 0.1 * jitter.clamp(0.0, 1.0))
+}
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        recorder: Recorder,
+        modules: Store<ProcessingModule>,
+        tariffs: Store<Tariff>,
+        clients: Store<Client>,
+        services: Store<HostingService>,
+    ) -> Self {
+        Self {
+            client,
+            recorder,
+            modules,
+            tariffs,
+            clients,
+            services,
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Records one more failure of `key` and returns how many there have been in a row.
+    pub fn failed(&self, key: &str) -> u32 {
+        let mut map = self.failures.lock().expect("failures lock");
+        let n = map.entry(key.to_owned()).or_default();
+        *n += 1;
+        *n
+    }
+
+    /// Forgets the failures of `key` after a success.
+    pub fn succeeded(&self, key: &str) {
+        self.failures.lock().expect("failures lock").remove(key);
+    }
+
+    /// Looks up an object of the namespace in a cache.
+    pub fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<std::sync::Arc<K>>
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        store.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    /// Publishes an event about `object`; a failure to publish is logged, never fatal.
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        type_: EventType,
+        reason: &str,
+        note: String,
+    ) {
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            tracing::warn!(object = %object.meta().name.as_deref().unwrap_or_default(), error = %e, "cannot publish event");
+        }
+    }
+}
+
+/// A key for per-object state: namespace/name of a kind.
+pub fn key<K: ResourceExt>(kind: &str, object: &K) -> String {
+    format!(
+        "{kind}/{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1, 0.0), Duration::from_secs(2));
+        assert_eq!(backoff(2, 0.0), Duration::from_secs(4));
+        assert_eq!(backoff(5, 0.0), Duration::from_secs(32));
+        assert_eq!(backoff(30, 0.0), Duration::from_secs(300));
+        assert_eq!(backoff(1, 1.0), Duration::from_millis(2200));
+    }
+}

@@ -1,0 +1,89 @@
+//! The controller judges objects with the very rules `hostplane validate` applies, so that CI
+//! and the cluster never disagree: the object and the related objects from the controller's
+//! caches become a validation set, and only the subject's own problems are kept.
+
+use kube::ResourceExt;
+
+use crate::api::{Client, HostingService, LicensePool, ProcessingModule, ServerPool, Tariff};
+use crate::validation::decode::{Header, Object};
+use crate::validation::references::{self, RefOptions};
+use crate::validation::{Entry, rules};
+
+/// A kind the validation rules know.
+pub trait Judged: ResourceExt + Clone {
+    const KIND: &'static str;
+    fn to_object(&self) -> Object;
+}
+
+macro_rules! judged {
+    ($($kind:ident => $wrap:expr;)*) => {$(
+        impl Judged for $kind {
+            const KIND: &'static str = stringify!($kind);
+            fn to_object(&self) -> Object {
+                $wrap(self.clone())
+            }
+        }
+    )*};
+}
+
+judged! {
+    ProcessingModule => Object::ProcessingModule;
+    Tariff => |t| Object::Tariff(Box::new(t));
+    Client => Object::Client;
+    HostingService => Object::HostingService;
+    LicensePool => Object::LicensePool;
+    ServerPool => Object::ServerPool;
+}
+
+/// An object of the cluster as a validation entry.
+pub fn entry<K: Judged>(object: &K) -> Entry {
+    Entry {
+        file: "cluster".into(),
+        document: 0,
+        line: 0,
+        header: Header {
+            api_version: Some(crate::api::API_VERSION.into()),
+            kind: Some(K::KIND.into()),
+            name: Some(object.name_any()),
+            namespace: object.namespace().unwrap_or_default(),
+        },
+        object: object.to_object(),
+    }
+}
+
+/// The subject's problems as `field: reason` lines: its own rules, then its references
+/// against `related`. Secrets are the processing module's concern, not checked here.
+pub fn problems<K: Judged>(subject: &K, related: Vec<Entry>) -> Vec<String> {
+    let own = entry(subject);
+    let mut lines: Vec<String> = rules::check(&own.object)
+        .into_iter()
+        .map(|p| line(p.field.as_deref(), &p.reason))
+        .collect();
+    let mut set = vec![own];
+    set.extend(related);
+    let mut found = Vec::new();
+    references::check(
+        &set,
+        &RefOptions {
+            external_secrets: true,
+        },
+        &mut found,
+    );
+    let name = subject.name_any();
+    lines.extend(
+        found
+            .into_iter()
+            .filter(|p| {
+                p.kind.as_deref() == Some(K::KIND) && p.name.as_deref() == Some(name.as_str())
+            })
+            .map(|p| line(p.field.as_deref(), &p.reason)),
+    );
+    lines
+}
+
+fn line(field: Option<&str>, reason: &str) -> String {
+    match field {
+        Some(f) => format!("{f}: {reason}"),
+        None => reason.to_owned(),
+    }
+}

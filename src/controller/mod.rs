@@ -1,0 +1,279 @@
+//! `hostplane controller`: reconciles hostplane objects against the panels.
+//!
+//! Each reconcile follows one shape: dereference (tariff, client, module) → validate with the
+//! rules of `hostplane validate` → observe → plan → act → write status (only what changed).
+//! This part reconciles Tariffs and Clients; processing modules and services follow.
+
+pub mod client;
+pub mod conditions;
+pub mod context;
+pub mod judge;
+pub mod status;
+pub mod tariff;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::{Api, ObjectMeta};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::api::common::CommonStatus;
+use crate::api::{
+    Client, HostingService, ProcessingModule, RECONCILE_REQUESTED_AT_ANNOTATION, Tariff,
+};
+use conditions::Verdict;
+use context::Context;
+
+/// Why a reconcile failed; every variant is retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// Where the controller looks.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Only this namespace; all namespaces when unset.
+    pub namespace: Option<String>,
+    /// Reconciles running at once per kind.
+    pub concurrency: u16,
+}
+
+/// The current time for condition transitions (RFC 3339).
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+/// Echoes `hostplane.dev/reconcile-requested-at` into status, so a person who set it can see
+/// that the controller acted on it.
+fn observe_annotations(meta: &ObjectMeta, status: &mut CommonStatus) {
+    status.last_handled_reconcile_at = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(RECONCILE_REQUESTED_AT_ANNOTATION))
+        .cloned();
+}
+
+/// Publishes an event when the Ready condition's status or reason changed.
+async fn announce<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    object: &K,
+    old: Option<&CommonStatus>,
+    verdict: &Verdict,
+) {
+    let (type_, reason, message) = tariff::event_of(verdict);
+    let before = old
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == conditions::READY))
+        .map(|c| c.reason.as_str());
+    if before != Some(reason) {
+        ctx.event(object, type_, reason, message.to_owned()).await;
+    }
+}
+
+fn api<K>(client: &kube::Client, namespace: &Option<String>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Room for events not yet taken by every subscriber; a full buffer slows the watch down
+/// (backpressure), it never drops an event.
+const SHARED_BUFFER: usize = 1024;
+
+/// A cache of one kind that subscribers can follow: each event reaches them only after the
+/// cache holds it, so a reconcile triggered by an event always finds that event's object in
+/// the cache. (Separate watches for cache and trigger would race, and a count computed from
+/// a lagging cache would stay wrong until the next event.)
+struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
+    store: Store<K>,
+    writer: reflector::store::Writer<K>,
+}
+
+impl<K> Shared<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    fn new() -> Self {
+        let (store, writer) = reflector::store_shared(SHARED_BUFFER);
+        Self { store, writer }
+    }
+
+    /// A stream of the cache's changes; take every subscription before [`Shared::drive`].
+    fn subscribe(&self) -> impl futures::Stream<Item = Arc<K>> + Send + 'static {
+        self.writer
+            .subscribe()
+            .expect("a shared store accepts subscribers")
+    }
+
+    /// Keeps the cache current from a watch on `api`, in the background.
+    fn drive(self, api: Api<K>) -> Store<K> {
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect_shared(self.writer)
+            .applied_objects();
+        tokio::spawn(stream.for_each(|event| {
+            if let Err(error) = event {
+                tracing::warn!(%error, kind = %K::kind(&()), "watch error; retrying");
+            }
+            std::future::ready(())
+        }));
+        self.store
+    }
+}
+
+fn error_policy<K: ResourceExt>(
+    kind: &'static str,
+) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> Action {
+    move |object, error, ctx| {
+        let key = context::key(kind, &*object);
+        let failures = ctx.failed(&key);
+        let wait = context::backoff(failures, rand_unit());
+        tracing::warn!(%key, failures, ?wait, %error, "reconcile failed; retrying");
+        Action::requeue(wait)
+    }
+}
+
+/// A number in [0, 1) for jitter, without a random number generator dependency.
+fn rand_unit() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1000) / 1000.0
+}
+
+/// Runs the controllers until the process is told to stop.
+pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
+    let ns = &options.namespace;
+    let (modules, tariffs, clients, services) = (
+        Shared::<ProcessingModule>::new(),
+        Shared::<Tariff>::new(),
+        Shared::<Client>::new(),
+        Shared::<HostingService>::new(),
+    );
+    let module_events = modules.subscribe();
+    let tariff_events = tariffs.subscribe();
+    let client_events = clients.subscribe();
+    let service_events_for_tariffs = services.subscribe();
+    let service_events_for_clients = services.subscribe();
+    let modules = modules.drive(api(&client, ns));
+    let tariffs = tariffs.drive(api(&client, ns));
+    let clients = clients.drive(api(&client, ns));
+    let services = services.drive(api(&client, ns));
+    for ready in [
+        modules.wait_until_ready().await,
+        tariffs.wait_until_ready().await,
+        clients.wait_until_ready().await,
+        services.wait_until_ready().await,
+    ] {
+        ready?;
+    }
+    let reporter = Reporter {
+        controller: "hostplane".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        recorder,
+        modules,
+        tariffs.clone(),
+        clients.clone(),
+        services,
+    ));
+    let config =
+        kube::runtime::controller::Config::default().concurrency(options.concurrency.max(1));
+
+    let tariff_of_module = {
+        let tariffs = tariffs.clone();
+        move |m: Arc<ProcessingModule>| {
+            let ns = m.namespace();
+            tariffs
+                .state()
+                .iter()
+                .filter(|t| {
+                    t.namespace() == ns
+                        && t.spec
+                            .processing_modules
+                            .iter()
+                            .any(|r| r.name == m.name_any())
+                })
+                .map(|t| ObjectRef::from(&**t))
+                .collect::<Vec<_>>()
+        }
+    };
+    let tariff_of_service = |s: Arc<HostingService>| {
+        Some(ObjectRef::new(&s.spec.tariff_ref.name).within(&s.namespace().unwrap_or_default()))
+    };
+    let client_of_service = |s: Arc<HostingService>| {
+        Some(ObjectRef::new(&s.spec.client_ref.name).within(&s.namespace().unwrap_or_default()))
+    };
+
+    let tariffs_done = Controller::for_shared_stream(tariff_events, tariffs)
+        .with_config(config.clone())
+        .watches_shared_stream(module_events, tariff_of_module)
+        .watches_shared_stream(service_events_for_tariffs, tariff_of_service)
+        .run(
+            counted("Tariff", tariff::reconcile),
+            error_policy("Tariff"),
+            Arc::clone(&ctx),
+        )
+        .for_each(|_| std::future::ready(()));
+    let clients_done = Controller::for_shared_stream(client_events, clients)
+        .with_config(config)
+        .watches_shared_stream(service_events_for_clients, client_of_service)
+        .run(
+            counted("Client", client::reconcile),
+            error_policy("Client"),
+            ctx,
+        )
+        .for_each(|_| std::future::ready(()));
+    tokio::join!(tariffs_done, clients_done);
+    Ok(())
+}
+
+/// A reconcile in flight.
+type ReconcileFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Action, Error>> + Send>>;
+
+/// Wraps a reconciler so that a success clears the object's failure count (its backoff).
+fn counted<K, F, Fut>(
+    kind: &'static str,
+    reconcile: F,
+) -> impl Fn(Arc<K>, Arc<Context>) -> ReconcileFuture
+where
+    K: ResourceExt + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    move |object, ctx| {
+        let key = context::key(kind, &*object);
+        Box::pin(async move {
+            let result = reconcile(object, Arc::clone(&ctx)).await;
+            if result.is_ok() {
+                ctx.succeeded(&key);
+            }
+            result
+        })
+    }
+}

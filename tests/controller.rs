@@ -1,0 +1,327 @@
+//! The controller against a real kube-apiserver: tariffs and clients are judged with the
+//! validator's rules, become Ready or Stalled with a reason a person can act on, recover when
+//! a missing reference appears, emit events, and stop writing once converged.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use hostplane::controller::{self, Options};
+use hostplane::testbed::{self, LocalCluster};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn kubectl(cluster: &LocalCluster, args: &[&str]) -> Output {
+    cluster.kubectl().args(args).output().expect("run kubectl")
+}
+
+fn kubectl_ok(cluster: &LocalCluster, args: &[&str]) -> String {
+    let out = kubectl(cluster, args);
+    assert!(
+        out.status.success(),
+        "kubectl {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn kubectl_apply(cluster: &LocalCluster, ns: &str, yaml: &str) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), yaml).unwrap();
+    kubectl_ok(
+        cluster,
+        &["apply", "-n", ns, "-f", file.path().to_str().unwrap()],
+    );
+}
+
+/// The shared cluster with CRDs installed, a fresh namespace, and a controller for it.
+async fn setup(ns: &str) -> &'static LocalCluster {
+    static CRDS: Once = Once::new();
+    let cluster = testbed::shared();
+    CRDS.call_once(|| {
+        let crds = root().join("crds");
+        kubectl_ok(cluster, &["apply", "-f", crds.to_str().unwrap()]);
+        kubectl_ok(
+            cluster,
+            &[
+                "wait",
+                "--for=condition=established",
+                "--timeout=60s",
+                "-f",
+                crds.to_str().unwrap(),
+            ],
+        );
+    });
+    kubectl_ok(cluster, &["create", "namespace", ns]);
+    let client = cluster.client().await.unwrap();
+    let options = Options {
+        namespace: Some(ns.to_owned()),
+        concurrency: 4,
+    };
+    tokio::spawn(async move {
+        controller::run(client, options)
+            .await
+            .expect("controller runs")
+    });
+    cluster
+}
+
+/// Polls a jsonpath of an object until it equals `want`.
+async fn eventually(cluster: &LocalCluster, ns: &str, object: &str, jsonpath: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = kubectl(
+            cluster,
+            &[
+                "get",
+                object,
+                "-n",
+                ns,
+                "-o",
+                &format!("jsonpath={jsonpath}"),
+            ],
+        );
+        let got = String::from_utf8_lossy(&out.stdout).into_owned();
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{object} {jsonpath}: {got:?}, wanted {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+const READY: &str = r#"{.status.conditions[?(@.type=="Ready")].status}"#;
+const READY_REASON: &str = r#"{.status.conditions[?(@.type=="Ready")].reason}"#;
+const STALLED: &str = r#"{.status.conditions[?(@.type=="Stalled")].status}"#;
+const STALLED_MESSAGE: &str = r#"{.status.conditions[?(@.type=="Stalled")].message}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_tariffs_and_clients_become_ready_with_counts() {
+    let ns = "ctl-examples";
+    let cluster = setup(ns).await;
+    kubectl_ok(
+        cluster,
+        &[
+            "apply",
+            "-n",
+            ns,
+            "-f",
+            root().join("examples").to_str().unwrap(),
+        ],
+    );
+    for tariff in [
+        "hosting-start",
+        "hosting-business",
+        "vps-s",
+        "vps-legacy-kvm",
+        "license-ispmanager-lite",
+    ] {
+        eventually(cluster, ns, &format!("tariff/{tariff}"), READY, "True").await;
+    }
+    for client in ["acme-shop", "jane-doe", "late-payer", "server-pool"] {
+        eventually(cluster, ns, &format!("client/{client}"), READY, "True").await;
+    }
+    eventually(
+        cluster,
+        ns,
+        "tariff/hosting-start",
+        "{.status.services}",
+        "2",
+    )
+    .await;
+    eventually(
+        cluster,
+        ns,
+        "tariff/hosting-business",
+        "{.status.orderablePeriods}",
+        r#"["3m","1y"]"#,
+    )
+    .await;
+    eventually(cluster, ns, "client/jane-doe", "{.status.services}", "2").await;
+    let generation = kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "tariff/vps-s",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ],
+    );
+    eventually(
+        cluster,
+        ns,
+        "tariff/vps-s",
+        "{.status.observedGeneration}",
+        &generation,
+    )
+    .await;
+
+    // Converged: nothing new to learn, so no further writes.
+    let before = kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "tariffs,clients",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.items[*].metadata.resourceVersion}",
+        ],
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "tariffs,clients",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.items[*].metadata.resourceVersion}",
+        ],
+    );
+    assert_eq!(
+        before, after,
+        "the controller kept writing after convergence"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tariff_with_a_missing_module_is_stalled_until_the_module_appears() {
+    let ns = "ctl-missing";
+    let cluster = setup(ns).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        "apiVersion: hostplane.dev/v1alpha1\nkind: Tariff\nmetadata: {name: start}\nspec:\n  productType: SharedHosting\n  processingModules: [{name: isp}]\n  prices: {1m: \"3.00\"}\n  hosting: {accountTemplate: start}\n",
+    );
+    eventually(cluster, ns, "tariff/start", STALLED, "True").await;
+    eventually(
+        cluster,
+        ns,
+        "tariff/start",
+        READY_REASON,
+        "ReferenceNotFound",
+    )
+    .await;
+    let message = kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "tariff/start",
+            "-n",
+            ns,
+            "-o",
+            &format!("jsonpath={STALLED_MESSAGE}"),
+        ],
+    );
+    assert!(
+        message
+            .contains(r#"spec.processingModules[0]: ProcessingModule "isp" is not in namespace"#),
+        "{message}"
+    );
+
+    kubectl_apply(
+        cluster,
+        ns,
+        "apiVersion: hostplane.dev/v1alpha1\nkind: ProcessingModule\nmetadata: {name: isp}\nspec:\n  type: ISPmanager\n  url: https://panel.example.com:1500/ispmgr\n  credentialsSecretRef: {name: isp-credentials}\n",
+    );
+    eventually(cluster, ns, "tariff/start", READY, "True").await;
+    eventually(cluster, ns, "tariff/start", STALLED, "False").await;
+
+    let events = kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            "involvedObject.name=start",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ],
+    );
+    assert!(
+        events.contains("ReferenceNotFound") && events.contains("Available"),
+        "events: {events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_the_schema_cannot_say_stalls_the_tariff_with_its_field() {
+    let ns = "ctl-invalid";
+    let cluster = setup(ns).await;
+    let file = root().join("examples/invalid/resource-included-above-max.yaml");
+    kubectl_ok(cluster, &["apply", "-n", ns, "-f", file.to_str().unwrap()]);
+    eventually(cluster, ns, "tariff/start", READY_REASON, "InvalidSpec").await;
+    let message = kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "tariff/start",
+            "-n",
+            ns,
+            "-o",
+            &format!("jsonpath={STALLED_MESSAGE}"),
+        ],
+    );
+    assert_eq!(
+        message,
+        "spec.resources[0].included: 20480 is outside min..max (1024..10240)"
+    );
+
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "tariff/start",
+            "-n",
+            ns,
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/resources/0/included","value":2048}]"#,
+        ],
+    );
+    eventually(cluster, ns, "tariff/start", READY, "True").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_requested_at_is_echoed_in_status() {
+    let ns = "ctl-requested";
+    let cluster = setup(ns).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        "apiVersion: hostplane.dev/v1alpha1\nkind: Client\nmetadata: {name: jane}\nspec: {displayName: Jane, email: jane@example.org}\n",
+    );
+    eventually(cluster, ns, "client/jane", READY, "True").await;
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "client/jane",
+            "-n",
+            ns,
+            "hostplane.dev/reconcile-requested-at=2026-11-23T10:00:00Z",
+        ],
+    );
+    eventually(
+        cluster,
+        ns,
+        "client/jane",
+        "{.status.lastHandledReconcileAt}",
+        "2026-11-23T10:00:00Z",
+    )
+    .await;
+}
