@@ -1,11 +1,13 @@
 //! hostplane: a Kubernetes operator for the provisioning side of a hosting provider.
 //!
-//! Modules by concern: `api` (the CRD types), `naming` (username and domain templates),
+//! Modules by concern: `api` (the CRD types), `billing` (prices, periods and policies, pure),
+//! `naming` (username and domain templates),
 //! `validation` (offline checks for CI and people), `cli` (the `hostplane` command),
 //! `controller` (the reconcilers),
 //! `testbed` (a real local kube-apiserver for tests and the demo).
 
 pub mod api;
+pub mod billing;
 pub mod cli;
 pub mod controller;
 pub mod naming;

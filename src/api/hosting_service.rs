@@ -212,7 +212,8 @@ pub struct HostingServiceStatus {
     /// The service's IP address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
-    /// The last day of the paid period (exclusive end), from the spec and the tariff.
+    /// The day the service expires: the first day that is not paid (the paid period ends
+    /// before it), derived from the spec and the tariff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_until: Option<Date>,
     /// When the controller next acts on its own: a license renewal, expiry, suspension or

@@ -171,8 +171,10 @@ pub struct Charging {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(inner(range(min = 1, max = 28)))]
     pub pro_rata_day: Option<u8>,
-    /// Daily mode only: "Calculate daily cost depending on order period": the daily charge is
-    /// the period price divided by the days of the order period, not of the calendar month.
+    /// Daily mode only: "Calculate daily cost depending on order period". The daily rate is
+    /// always the period price divided by 30 days per month; with this option a month is billed
+    /// as 30 days (a month costs its price: $0.1 a day → $3), without it the calendar's days
+    /// are billed (31 days of January → $3.1).
     #[serde(default)]
     pub daily_cost_from_order_period: bool,
     /// Daily mode only: clients may suspend and resume their services themselves.

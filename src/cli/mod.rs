@@ -3,6 +3,7 @@
 mod controller;
 mod crdgen;
 mod demo;
+mod quote;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -27,6 +28,10 @@ enum Command {
     /// Check manifests offline (schema, rules, references); exit 0 when all is well,
     /// 1 when something is wrong, 2 when the check could not run.
     Validate(validate::Args),
+    /// Quote the HostingServices of manifests: order, setup and renewal prices, paid-until and
+    /// the late fee if renewed on --at; exit 0 when all are quoted, 1 when one cannot be, 2 when
+    /// the command could not run.
+    Quote(quote::Args),
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster).
     Controller(controller::Args),
     /// The local demo: a real local API server with the CRDs installed and the example
@@ -47,6 +52,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Crdgen(args) => crdgen::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Quote(args) => quote::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Controller(args) => controller::run(args),
         Command::LocalCluster { kubeconfig } => {

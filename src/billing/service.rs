@@ -1,0 +1,408 @@
+//! The paid period of a service, replayed from its spec: the first order (start date + period),
+//! then every declared renewal in list order. The list, not the number of times YAML is
+//! applied, decides how long a service is paid for (design §3).
+//!
+//! A renewal paid before the expiry day continues the chain of terms from the expiry (anchor
+//! day kept). A renewal paid on or after it is late and follows the tariff's late renewal fee
+//! ([`super::late_fee`]): "renew from suspension date" still continues from the old expiry;
+//! every other type starts a new chain on the payment day and charges its fee.
+//!
+//! The spec records neither tariff changes nor resource history, so the replay prices every
+//! term with the current tariff and the current resource quantities; what a change or an addon
+//! order costs at the moment it happens is [`super::change`] and [`super::addons`].
+
+use serde::Serialize;
+
+use super::late_fee::{self, Late};
+use super::prices::{self, PriceKind, PriceLines};
+use super::term::{self, Chain, Share};
+use super::{BillingError, Result, dates, policy};
+use crate::api::common::{Date, Period};
+use crate::api::hosting_service::HostingServiceSpec;
+use crate::api::tariff::TariffSpec;
+
+/// Whether a term was the first order or a renewal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum TermKind {
+    Order,
+    /// The renewal at this index of `spec.renewals`.
+    Renewal {
+        index: usize,
+    },
+}
+
+/// One paid term of a service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Term {
+    pub kind: TermKind,
+    pub period: Period,
+    /// The order day, or the day the renewal was paid.
+    pub paid_on: Date,
+    pub start: Date,
+    /// Exclusive: the first day not paid by this term.
+    pub end: Date,
+    /// The share of the period's price this term cost (calendar alignment, daily charging).
+    #[serde(skip)]
+    pub share: Share,
+    /// What the term cost, without setup fee and late fee.
+    pub price: PriceLines,
+    /// Set when the renewal was paid on or after the expiry day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<Late>,
+}
+
+impl Term {
+    /// Days of the term.
+    pub fn days(&self) -> i64 {
+        dates::days_between(self.start, self.end)
+    }
+
+    /// Whether `day` is paid by this term.
+    pub fn contains(&self, day: Date) -> bool {
+        self.start <= day && day < self.end
+    }
+}
+
+/// The terms a service has paid, in order, laid end to end except where a late renewal
+/// restarted them (the gap is the unpaid time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaidPeriod {
+    terms: Vec<Term>,
+    chain: Chain,
+}
+
+impl PaidPeriod {
+    /// The first order of `service` on `tariff`, before any renewal.
+    pub fn order(tariff: &TariffSpec, service: &HostingServiceSpec) -> Result<Self> {
+        let (start, period) = (service.start_date, service.period);
+        policy::check_order(tariff, start, period)?;
+        let (chain, span) = term::open(&tariff.charging, start, period)?;
+        let price = prices::lines(tariff, service, period, PriceKind::Order, span.share)?;
+        Ok(Self {
+            terms: vec![Term {
+                kind: TermKind::Order,
+                period,
+                paid_on: start,
+                start: span.start,
+                end: span.end,
+                share: span.share,
+                price,
+                late: None,
+            }],
+            chain,
+        })
+    }
+
+    /// Every term, the order first.
+    pub fn terms(&self) -> &[Term] {
+        &self.terms
+    }
+
+    /// The first paid day.
+    pub fn start(&self) -> Date {
+        self.terms[0].start
+    }
+
+    /// The first unpaid day: the expiry day (`status.paidUntil`).
+    pub fn paid_until(&self) -> Date {
+        self.terms[self.terms.len() - 1].end
+    }
+
+    /// The most recently paid term.
+    pub fn last_term(&self) -> &Term {
+        &self.terms[self.terms.len() - 1]
+    }
+
+    /// The term that pays for `day`, if any.
+    pub fn term_on(&self, day: Date) -> Option<&Term> {
+        self.terms.iter().find(|t| t.contains(day))
+    }
+
+    /// What a renewal of `period` paid on `paid_on` would be, without recording it: its dates,
+    /// price and late fee. For the controller's and the CLI's "what if renewed today".
+    pub fn preview_renewal(
+        &self,
+        tariff: &TariffSpec,
+        service: &HostingServiceSpec,
+        period: Period,
+        paid_on: Date,
+    ) -> Result<Term> {
+        self.next(tariff, service, period, paid_on, self.renewals())
+            .map(|(term, _)| term)
+    }
+
+    /// Records a renewal of `period` paid on `paid_on`.
+    pub fn renew(
+        &mut self,
+        tariff: &TariffSpec,
+        service: &HostingServiceSpec,
+        period: Period,
+        paid_on: Date,
+    ) -> Result<&Term> {
+        let (term, chain) = self.next(tariff, service, period, paid_on, self.renewals())?;
+        self.terms.push(term);
+        self.chain = chain;
+        Ok(self.last_term())
+    }
+
+    /// What an on-time renewal of `period` (continuing from the expiry) costs; ignores the
+    /// tariff's end date, so a quote can still show the price of a tariff that stopped selling.
+    pub fn on_time_renewal_price(
+        &self,
+        tariff: &TariffSpec,
+        service: &HostingServiceSpec,
+        period: Period,
+    ) -> Result<PriceLines> {
+        let (_, span) = term::extend(&tariff.charging, self.chain, period)?;
+        prices::lines(tariff, service, period, PriceKind::Renewal, span.share)
+    }
+
+    fn renewals(&self) -> usize {
+        self.terms.len() - 1
+    }
+
+    fn next(
+        &self,
+        tariff: &TariffSpec,
+        service: &HostingServiceSpec,
+        period: Period,
+        paid_on: Date,
+        index: usize,
+    ) -> Result<(Term, Chain)> {
+        let previous = self.last_term().paid_on;
+        if paid_on < self.terms[0].paid_on {
+            return Err(BillingError::RenewalBeforeStart {
+                index,
+                paid_on,
+                start: self.terms[0].paid_on,
+            });
+        }
+        if paid_on < previous {
+            return Err(BillingError::RenewalsOutOfOrder {
+                index,
+                paid_on,
+                previous,
+            });
+        }
+        policy::check_renewal(tariff, paid_on, period)?;
+        let whole = prices::lines(tariff, service, period, PriceKind::Renewal, Share::WHOLE)?;
+        let expiry = self.paid_until();
+        let late = late_fee::late(
+            &tariff.policies.late_renewal_fee,
+            whole.total,
+            period,
+            expiry,
+            paid_on,
+        );
+        let restart = late.as_ref().is_some_and(|l| l.restarts_on_payment_day);
+        let (chain, span) = if restart {
+            term::open(&tariff.charging, paid_on, period)?
+        } else {
+            term::extend(&tariff.charging, self.chain, period)?
+        };
+        let price = if span.share == Share::WHOLE {
+            whole
+        } else {
+            prices::lines(tariff, service, period, PriceKind::Renewal, span.share)?
+        };
+        let term = Term {
+            kind: TermKind::Renewal { index },
+            period,
+            paid_on,
+            start: span.start,
+            end: span.end,
+            share: span.share,
+            price,
+            late,
+        };
+        Ok((term, chain))
+    }
+}
+
+/// The paid period of `service` on `tariff`: the order, then each declared renewal in order.
+pub fn paid_period(tariff: &TariffSpec, service: &HostingServiceSpec) -> Result<PaidPeriod> {
+    let mut paid = PaidPeriod::order(tariff, service)?;
+    for renewal in &service.renewals {
+        paid.renew(tariff, service, renewal.period, renewal.paid_on)?;
+    }
+    Ok(paid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::tariff::{LateFeeType, LateRenewalFee};
+    use crate::billing::testing::{date, money, service, tariff};
+
+    #[test]
+    fn renewals_paid_in_time_extend_from_the_expiry_with_the_anchor_day() {
+        let s = service(
+            Period::OneMonth,
+            "2026-01-31",
+            &[
+                (Period::OneMonth, "2026-02-20"),
+                (Period::OneMonth, "2026-03-20"),
+            ],
+        );
+        let paid = paid_period(&tariff("3.00"), &s).unwrap();
+        let ends: Vec<Date> = paid.terms().iter().map(|t| t.end).collect();
+        assert_eq!(
+            ends,
+            [date("2026-02-28"), date("2026-03-31"), date("2026-04-30")]
+        );
+        assert_eq!(paid.paid_until(), date("2026-04-30"));
+        assert!(paid.terms().iter().all(|t| t.late.is_none()));
+    }
+
+    #[test]
+    fn an_early_renewal_adds_to_the_end_not_to_the_payment_day() {
+        let s = service(
+            Period::OneMonth,
+            "2026-01-10",
+            &[(Period::OneMonth, "2026-01-11")],
+        );
+        assert_eq!(
+            paid_period(&tariff("3.00"), &s).unwrap().paid_until(),
+            date("2026-03-10")
+        );
+    }
+
+    #[test]
+    fn a_late_renewal_without_fee_restarts_on_the_payment_day() {
+        let s = service(
+            Period::OneMonth,
+            "2026-01-31",
+            &[(Period::OneMonth, "2026-03-05")],
+        );
+        let paid = paid_period(&tariff("3.00"), &s).unwrap();
+        assert_eq!(paid.paid_until(), date("2026-04-05"));
+        let late = paid.last_term().late.clone().unwrap();
+        assert_eq!(
+            (late.expired_on, late.days, late.fee),
+            (date("2026-02-28"), 6, money("0.00"))
+        );
+    }
+
+    #[test]
+    fn a_renewal_paid_on_the_expiry_day_is_one_day_late() {
+        let mut t = tariff("3.00");
+        t.policies.late_renewal_fee = LateRenewalFee {
+            type_: LateFeeType::Fixed,
+            amount: Some(money("2.00")),
+            percent: None,
+        };
+        let s = service(
+            Period::OneMonth,
+            "2026-01-10",
+            &[(Period::OneMonth, "2026-02-10")],
+        );
+        let paid = paid_period(&t, &s).unwrap();
+        let late = paid.last_term().late.clone().unwrap();
+        assert_eq!((late.days, late.fee), (1, money("2.00")));
+        assert_eq!(paid.paid_until(), date("2026-03-10"));
+    }
+
+    #[test]
+    fn a_late_calendar_renewal_is_realigned_like_an_order() {
+        let mut t = tariff("300.00");
+        t.charging = crate::billing::testing::calendar(Some(15));
+        // Paid until Aug 1, renewed Aug 20 (on/after day 15): partial August + September.
+        let s = service(
+            Period::OneMonth,
+            "2026-07-01",
+            &[(Period::OneMonth, "2026-08-20")],
+        );
+        let paid = paid_period(&t, &s).unwrap();
+        assert_eq!(paid.paid_until(), date("2026-10-01"));
+        assert_eq!(
+            paid.last_term().price.total,
+            money("416.13"),
+            "300 × (12/31 + 1)"
+        );
+    }
+
+    #[test]
+    fn a_daily_renewal_costs_the_days_of_its_term() {
+        let mut t = tariff("3.00");
+        t.charging = crate::billing::testing::daily(false);
+        // January (31 days) then February (28 days) at 0.10 a day.
+        let s = service(
+            Period::OneMonth,
+            "2026-01-01",
+            &[(Period::OneMonth, "2026-01-20")],
+        );
+        let paid = paid_period(&t, &s).unwrap();
+        let prices: Vec<String> = paid
+            .terms()
+            .iter()
+            .map(|t| t.price.total.to_string())
+            .collect();
+        assert_eq!(prices, ["3.10", "2.80"]);
+        assert_eq!(paid.paid_until(), date("2026-03-01"));
+    }
+
+    #[test]
+    fn renewals_before_the_start_or_out_of_order_are_errors() {
+        let s = service(
+            Period::OneMonth,
+            "2026-01-10",
+            &[(Period::OneMonth, "2026-01-09")],
+        );
+        assert!(matches!(
+            paid_period(&tariff("3.00"), &s),
+            Err(BillingError::RenewalBeforeStart { index: 0, .. })
+        ));
+        let s = service(
+            Period::OneMonth,
+            "2026-01-10",
+            &[
+                (Period::OneMonth, "2026-02-01"),
+                (Period::OneMonth, "2026-01-20"),
+            ],
+        );
+        assert!(matches!(
+            paid_period(&tariff("3.00"), &s),
+            Err(BillingError::RenewalsOutOfOrder { index: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn no_renewal_after_the_tariff_end_date() {
+        let mut t = tariff("3.00");
+        t.policies.end_date = Some(date("2026-01-31"));
+        let s = service(
+            Period::OneMonth,
+            "2026-01-10",
+            &[(Period::OneMonth, "2026-02-01")],
+        );
+        assert_eq!(
+            paid_period(&t, &s).unwrap_err(),
+            BillingError::TariffEnded {
+                end: date("2026-01-31"),
+                on: date("2026-02-01")
+            }
+        );
+        let s = service(Period::OneMonth, "2026-02-01", &[]);
+        assert!(matches!(
+            paid_period(&t, &s),
+            Err(BillingError::TariffEnded { .. })
+        ));
+    }
+
+    #[test]
+    fn a_renewal_for_a_period_the_tariff_does_not_sell_is_an_error() {
+        let s = service(
+            Period::OneMonth,
+            "2026-01-10",
+            &[(Period::OneYear, "2026-02-01")],
+        );
+        assert_eq!(
+            paid_period(&tariff("3.00"), &s).unwrap_err(),
+            BillingError::PeriodNotOrderable {
+                period: Period::OneYear
+            }
+        );
+    }
+}

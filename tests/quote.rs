@@ -1,0 +1,143 @@
+//! `hostplane quote` through the real binary on the shipped examples, against figures worked
+//! out by hand from examples/03-tariffs.yaml and examples/05-services.yaml, plus its exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn quote(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hostplane"))
+        .arg("quote")
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is quoted: {report:#}"))
+}
+
+fn examples_on(day: &str) -> Value {
+    let out = quote(&["-f", "examples/", "--at", day, "--output", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn jane_blog_monthly_hosting_with_extra_disk_renewed_late() {
+    // hosting-start, 1m at 3.00 + diskSpace 2048 (1 step of 1024 above 1024 at 0.50) = 3.50.
+    // Ordered 2026-11-02, renewed in time on 2026-11-30 → paid until 2027-01-02.
+    // Renewed on 2027-01-10: Jan 2..Jan 10 = 9 overdue days × 3.50/30 × 50 % = 0.525 → 0.53.
+    let report = examples_on("2027-01-10");
+    let s = service(&report, "jane-blog");
+    assert_eq!(s["paidUntil"], "2027-01-02");
+    assert_eq!(s["quote"]["orderPrice"], "3.50");
+    assert_eq!(s["quote"]["setupFee"], "0.00");
+    assert_eq!(s["quote"]["renewalPrice"], "3.50");
+    assert_eq!(s["quote"]["lateFee"], "0.53");
+    assert_eq!(s["renewalAt"]["late"]["days"], 9);
+}
+
+#[test]
+fn shop_web_calendar_hosting_ordered_after_the_pro_rata_day() {
+    // hosting-business, calendar with pro-rata day 15, 3m at 34.00, ordered 2026-07-17: partial
+    // July (15/31) + Aug, Sep, Oct → until 2026-11-01, share (15/31 + 3) / 3 = 108/93:
+    //   base 34.00 × 108/93 = 39.48; disk 1 step × 2.00 × 3 × 108/93 = 6.97;
+    //   mailboxes 1 step × 0.50 × 3 × 108/93 = 1.74; total 48.19; setup fee 10.00.
+    // Renewed in time on 2026-09-28 for 3m → 2027-02-01; a renewal costs 34 + 6 + 1.50 = 41.50.
+    let report = examples_on("2027-01-10");
+    let s = service(&report, "shop-web");
+    assert_eq!(s["paidUntil"], "2027-02-01");
+    assert_eq!(s["quote"]["orderPrice"], "48.19");
+    assert_eq!(s["quote"]["setupFee"], "10.00");
+    assert_eq!(s["quote"]["renewalPrice"], "41.50");
+    assert!(s["quote"].get("lateFee").is_none(), "in time: {s:#}");
+}
+
+#[test]
+fn jane_vps_daily_charging_from_the_order_period_with_a_panel_license() {
+    // vps-s, daily from the order period: 1m = 30 days from 2026-11-20 → 2026-12-20;
+    // 6.00 + memory 4096 (2 steps of 1024 at 1.50) + ISPmanager Lite 4.00 = 13.00;
+    // a late renewal pays the fixed fee 2.00.
+    let report = examples_on("2027-01-10");
+    let s = service(&report, "jane-vps");
+    assert_eq!(s["paidUntil"], "2026-12-20");
+    assert_eq!(s["quote"]["orderPrice"], "13.00");
+    assert_eq!(s["quote"]["lateFee"], "2.00");
+}
+
+#[test]
+fn text_output_names_every_service_and_its_figures() {
+    let out = quote(&["-f", "examples/", "--at", "2027-01-10"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "jane-blog",
+        "shop-web",
+        "old-site",
+        "jane-vps",
+        "shop-license",
+    ] {
+        assert!(
+            text.contains(&format!("{name} (namespace default)")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("order price    48.19 USD"), "{text}");
+    assert!(
+        text.contains("0.53 if renewed on 2027-01-10 (9 day(s) late)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_service_that_cannot_be_quoted_is_named_with_its_reason_and_exits_1() {
+    let out = quote(&[
+        "-f",
+        "examples/invalid/tariff-ended.yaml",
+        "--at",
+        "2027-01-10",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("blog (namespace default, tariff start): cannot be quoted"),
+        "{text}"
+    );
+    assert!(text.contains("the tariff ended on 2026-06-30"), "{text}");
+}
+
+#[test]
+fn unreadable_input_or_no_service_exits_2() {
+    assert_eq!(
+        quote(&["-f", "examples/no-such-file.yaml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        quote(&["-f", "examples/03-tariffs.yaml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        quote(&["-f", "examples/", "--at", "tomorrow"])
+            .status
+            .code(),
+        Some(2),
+        "clap rejects a malformed date"
+    );
+}
