@@ -11,5 +11,7 @@ pub mod billing;
 pub mod cli;
 pub mod controller;
 pub mod naming;
+pub mod panel;
+pub mod simulator;
 pub mod testbed;
 pub mod validation;

@@ -4,6 +4,7 @@ mod controller;
 mod crdgen;
 mod demo;
 mod quote;
+mod simulate;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ enum Command {
     /// the late fee if renewed on --at; exit 0 when all are quoted, 1 when one cannot be, 2 when
     /// the command could not run.
     Quote(quote::Args),
+    /// Serve the panel simulators (ispmanager, VMmanager, licensing) until Ctrl-C.
+    Simulate(simulate::Args),
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster).
     Controller(controller::Args),
     /// The local demo: a real local API server with the CRDs installed and the example
@@ -53,6 +56,7 @@ pub fn run() -> ExitCode {
         Command::Crdgen(args) => crdgen::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Quote(args) => quote::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Controller(args) => controller::run(args),
         Command::LocalCluster { kubeconfig } => {

@@ -1,0 +1,291 @@
+//! The classic "mgr" protocol core shared by ispmanager, VMmanager 5 and BILLmanager.
+//!
+//! One request = one POST of a form body to the panel's endpoint (`…/ispmgr`): `func`, `out`,
+//! the function's parameters, and `authinfo=LOGIN:PASSWORD` or `auth=SESSION`. Why POST bodies:
+//! credentials never appear in a URL, so never in a proxy or access log. Success and panel
+//! errors both come back as HTTP 200 documents (reference §1.9); anything else is transport.
+//!
+//! Session mode logs in with `func=auth` once, reuses the session id, and on an `auth` error
+//! logs in again and repeats the call once: an `auth` answer means the panel did not run it,
+//! so even a non-idempotent call is safe to repeat then.
+
+pub mod doc;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use secrecy::{ExposeSecret, SecretString};
+
+pub use doc::{MgrErrorBody, Node};
+
+use super::credentials::Credentials;
+use super::error::{Idempotency, PanelError};
+use super::limits::Limiter;
+use super::retry::RetryPolicy;
+use super::transport::{HttpOptions, http_client};
+
+/// How the client authenticates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthMode {
+    /// `authinfo=LOGIN:PASSWORD` in every request body: stateless, the panels' API default.
+    #[default]
+    Authinfo,
+    /// `func=auth` once, then `auth=SESSION`; re-login when the session expires.
+    Session,
+}
+
+/// The `out=` format requested. Both parse into the same [`Node`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Json,
+    Xml,
+}
+
+impl Format {
+    fn param(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Xml => "xml",
+        }
+    }
+}
+
+/// Everything about one mgr connection besides its URL and credentials.
+#[derive(Clone, Debug, Default)]
+pub struct MgrOptions {
+    pub auth: AuthMode,
+    pub format: Format,
+    pub http: HttpOptions,
+    pub retry: RetryPolicy,
+    /// The module's shared limiter; a fresh default one when absent.
+    pub limiter: Option<Limiter>,
+}
+
+/// A client for one mgr endpoint. Cheap to clone; clones share session and limits.
+#[derive(Clone)]
+pub struct MgrClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoint: reqwest::Url,
+    credentials: Credentials,
+    auth: AuthMode,
+    format: Format,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+    limiter: Limiter,
+    /// The current session id (session mode); the lock also makes concurrent re-logins wait
+    /// for one login instead of each doing its own.
+    session: tokio::sync::Mutex<Option<SecretString>>,
+}
+
+impl std::fmt::Debug for MgrClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MgrClient")
+            .field("endpoint", &self.inner.endpoint.as_str())
+            .field("credentials", &self.inner.credentials)
+            .field("auth", &self.inner.auth)
+            .finish()
+    }
+}
+
+impl MgrClient {
+    /// `endpoint` is the full function URL, e.g. `https://panel:1500/ispmgr`.
+    pub fn new(
+        endpoint: &str,
+        credentials: Credentials,
+        options: MgrOptions,
+    ) -> Result<Self, PanelError> {
+        let endpoint = reqwest::Url::parse(endpoint).map_err(|e| PanelError::Protocol {
+            message: format!("invalid panel URL {endpoint:?}: {e}"),
+        })?;
+        if !endpoint.username().is_empty() || endpoint.password().is_some() {
+            return Err(PanelError::Protocol {
+                message: "the panel URL must not carry credentials; use the Secret".to_owned(),
+            });
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: http_client(&options.http)?,
+                endpoint,
+                credentials,
+                auth: options.auth,
+                format: options.format,
+                retry: options.retry,
+                limiter: options
+                    .limiter
+                    .unwrap_or_else(|| Limiter::new(Default::default())),
+                session: tokio::sync::Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn endpoint(&self) -> &reqwest::Url {
+        &self.inner.endpoint
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+
+    /// Calls `func` with `params` and returns the document, or the panel's error as a typed
+    /// [`PanelError`]. Transport failures are retried per the policy when `idempotency`
+    /// allows; a non-idempotent call whose answer was lost yields `OutcomeUnknown`.
+    pub async fn call(
+        &self,
+        func: &str,
+        params: &[(&str, &str)],
+        idempotency: Idempotency,
+    ) -> Result<Node, PanelError> {
+        self.inner
+            .retry
+            .run(func, idempotency, |attempt| {
+                self.attempt(func, params, attempt)
+            })
+            .await
+    }
+
+    /// The browser URL that opens the panel as `username` with a one-time `key` created by
+    /// `session.newkey` (reference §2.9). It holds a login secret: hand it over, never log it.
+    pub fn key_login_url(&self, username: &str, key: &str) -> SecretString {
+        let mut url = self.inner.endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("func", "auth")
+            .append_pair("username", username)
+            .append_pair("key", key)
+            .append_pair("checkcookie", "no");
+        SecretString::from(String::from(url))
+    }
+
+    async fn attempt(
+        &self,
+        func: &str,
+        params: &[(&str, &str)],
+        attempt: u32,
+    ) -> Result<Node, PanelError> {
+        let started = Instant::now();
+        let result = match self.inner.auth {
+            AuthMode::Authinfo => {
+                let authinfo = self.inner.credentials.authinfo();
+                self.post(func, params, ("authinfo", &authinfo)).await
+            }
+            AuthMode::Session => self.with_session(func, params).await,
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => tracing::debug!(
+                endpoint = %self.inner.endpoint,
+                func,
+                attempt,
+                elapsed_ms,
+                "mgr call ok"
+            ),
+            Err(e) => tracing::debug!(
+                endpoint = %self.inner.endpoint,
+                func,
+                attempt,
+                elapsed_ms,
+                error = %e,
+                "mgr call failed"
+            ),
+        }
+        result
+    }
+
+    async fn with_session(&self, func: &str, params: &[(&str, &str)]) -> Result<Node, PanelError> {
+        let session = self.session(None).await?;
+        match self.post(func, params, ("auth", &session)).await {
+            Err(PanelError::Auth { .. }) => {
+                tracing::debug!(endpoint = %self.inner.endpoint, func, "mgr session expired; logging in again");
+                let fresh = self.session(Some(&session)).await?;
+                self.post(func, params, ("auth", &fresh)).await
+            }
+            other => other,
+        }
+    }
+
+    /// The current session, logging in when there is none or when it is `stale` (the one a
+    /// call was just refused with; another task may already have replaced it).
+    async fn session(&self, stale: Option<&SecretString>) -> Result<SecretString, PanelError> {
+        let mut slot = self.inner.session.lock().await;
+        if let Some(current) = slot.as_ref() {
+            let is_stale = stale.is_some_and(|s| s.expose_secret() == current.expose_secret());
+            if !is_stale {
+                return Ok(current.clone());
+            }
+        }
+        *slot = None;
+        let creds = &self.inner.credentials;
+        let form = [
+            ("func", "auth"),
+            ("out", self.inner.format.param()),
+            ("username", creds.username()),
+            ("password", creds.expose_password()),
+        ];
+        let doc = self.inner.limiter.run(self.send(&form)).await?;
+        if let Some(err) = doc.error() {
+            return Err(PanelError::from_mgr(&err.kind, &err.object, &err.message));
+        }
+        let auth = doc.child("auth").ok_or_else(|| PanelError::Protocol {
+            message: "func=auth answered without <auth>".to_owned(),
+        })?;
+        let id = auth.attr("id").unwrap_or(&auth.text);
+        if id.is_empty() {
+            return Err(PanelError::Protocol {
+                message: "func=auth answered with an empty session id".to_owned(),
+            });
+        }
+        let id = SecretString::from(id.to_owned());
+        *slot = Some(id.clone());
+        Ok(id)
+    }
+
+    /// One POST within the module's limits; a document with `<error>` becomes `Err`.
+    async fn post(
+        &self,
+        func: &str,
+        params: &[(&str, &str)],
+        auth: (&str, &SecretString),
+    ) -> Result<Node, PanelError> {
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 3);
+        form.push(("func", func));
+        form.push(("out", self.inner.format.param()));
+        form.extend_from_slice(params);
+        form.push((auth.0, auth.1.expose_secret()));
+        let doc = self.inner.limiter.run(self.send(&form)).await?;
+        match doc.error() {
+            Some(err) => Err(PanelError::from_mgr(&err.kind, &err.object, &err.message)),
+            None => Ok(doc),
+        }
+    }
+
+    async fn send(&self, form: &[(&str, &str)]) -> Result<Node, PanelError> {
+        let response = self
+            .inner
+            .http
+            .post(self.inner.endpoint.clone())
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| PanelError::from_reqwest(&e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            return Err(PanelError::Unavailable {
+                status: status.as_u16(),
+            });
+        }
+        let body = response
+            .text()
+            .await
+            .map_err(|e| PanelError::from_reqwest(&e))?;
+        if !status.is_success() {
+            return Err(PanelError::Transport {
+                message: format!("HTTP {status}"),
+                maybe_applied: true,
+            });
+        }
+        Node::parse(&body).map_err(|message| PanelError::Protocol { message })
+    }
+}

@@ -1,0 +1,344 @@
+//! The REST core of VMmanager 6: token login, the `x-xsrf-token` header, re-login on 401,
+//! patience while the instance wakes up (503), and error mapping (reference §4.2, §4.3).
+//!
+//! One request goes through three layers, innermost first:
+//! 1. `exchange`: one HTTP round trip; a 503 is retried here with the documented linear sleep
+//!    (0.1 s · attempt) because the panel answers 503 *instead of* processing the request
+//!    while it resumes from suspension: repeating is safe even for a create.
+//! 2. `authorized`: adds the token, logs in when there is none, and on a 401 logs in again
+//!    and repeats once (a 401 also means "not processed").
+//! 3. the shared [`RetryPolicy`] for transport failures, which never repeats a create whose
+//!    answer was lost: that becomes `OutcomeUnknown` for the caller to look up.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::Vm6Client;
+use super::filter::Where;
+use super::wire::{ErrorBody, TokenResponse};
+use crate::panel::error::{Idempotency, PanelError};
+
+/// The error code one public client treats as "token expired" (reference §4.3, uncertain);
+/// honoured whatever the HTTP status, alongside 401.
+const CODE_TOKEN_EXPIRED: i64 = 1000;
+
+/// How patiently to wait for a suspended instance (reference §4.3: up to 10 retries,
+/// sleeping 0.1 s · attempt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WakePolicy {
+    /// Attempts in total while the panel answers 503.
+    pub attempts: u32,
+    /// Sleep before retry `n` is `n · step`.
+    pub step: Duration,
+}
+
+impl Default for WakePolicy {
+    fn default() -> Self {
+        WakePolicy {
+            attempts: 10,
+            step: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A logged-in session. The token is a credential: kept secret, never logged.
+pub(super) struct Session {
+    pub token: SecretString,
+    /// Bumped per login, so that concurrent 401s cause one login, not one each.
+    pub generation: u64,
+}
+
+/// One request: what to send and how it may be repeated.
+pub(super) struct Call<'a> {
+    pub method: Method,
+    pub path: &'a str,
+    pub filter: Option<&'a Where>,
+    pub body: Option<Value>,
+    /// The name in logs, errors and `OutcomeUnknown` (`host.create`).
+    pub operation: &'a str,
+    pub idempotency: Idempotency,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(operation: &'a str, path: &'a str) -> Self {
+        Call {
+            method: Method::GET,
+            path,
+            filter: None,
+            body: None,
+            operation,
+            idempotency: Idempotency::Idempotent,
+        }
+    }
+
+    pub fn post(operation: &'a str, path: &'a str, body: impl Serialize) -> Self {
+        Call {
+            method: Method::POST,
+            path,
+            filter: None,
+            body: Some(serde_json::to_value(body).unwrap_or_else(|_| json!({}))),
+            operation,
+            idempotency: Idempotency::Idempotent,
+        }
+    }
+
+    pub fn delete(operation: &'a str, path: &'a str) -> Self {
+        Call {
+            method: Method::DELETE,
+            ..Call::get(operation, path)
+        }
+    }
+
+    pub fn filtered(mut self, filter: Option<&'a Where>) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Marks a call that creates something each time it is made.
+    pub fn non_idempotent(mut self) -> Self {
+        self.idempotency = Idempotency::NonIdempotent;
+        self
+    }
+}
+
+/// A raw answer.
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
+}
+
+impl Vm6Client {
+    /// Sends a call and decodes the JSON answer.
+    pub(super) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, PanelError> {
+        let inner = &self.inner;
+        let value = inner
+            .retry
+            .run(call.operation, call.idempotency, |_| self.authorized(&call))
+            .await?;
+        serde_json::from_value(value).map_err(|e| PanelError::Protocol {
+            message: format!("{}: unexpected JSON: {e}", call.operation),
+        })
+    }
+
+    /// Logs in now (normally done lazily by the first call); returns the token id.
+    pub async fn login(&self) -> Result<String, PanelError> {
+        let mut session = self.inner.session.lock().await;
+        let (token, id) = self.fetch_token().await?;
+        let generation = session.as_ref().map_or(1, |s| s.generation + 1);
+        *session = Some(Session { token, generation });
+        Ok(id)
+    }
+
+    async fn authorized(&self, call: &Call<'_>) -> Result<Value, PanelError> {
+        let (token, generation) = self.current_token().await?;
+        let answer = self.exchange(call, Some(&token)).await?;
+        if !is_auth_failure(&answer) {
+            return decode(call, answer);
+        }
+        tracing::debug!(
+            operation = call.operation,
+            "VMmanager 6 refused the token; logging in again"
+        );
+        let token = self.relogin(generation).await?;
+        let answer = self.exchange(call, Some(&token)).await?;
+        decode(call, answer)
+    }
+
+    async fn current_token(&self) -> Result<(SecretString, u64), PanelError> {
+        let mut session = self.inner.session.lock().await;
+        if let Some(s) = session.as_ref() {
+            return Ok((s.token.clone(), s.generation));
+        }
+        let (token, _) = self.fetch_token().await?;
+        *session = Some(Session {
+            token: token.clone(),
+            generation: 1,
+        });
+        Ok((token, 1))
+    }
+
+    /// Replaces the token that failed, unless another request already did.
+    async fn relogin(&self, failed_generation: u64) -> Result<SecretString, PanelError> {
+        let mut session = self.inner.session.lock().await;
+        if let Some(s) = session.as_ref()
+            && s.generation != failed_generation
+        {
+            return Ok(s.token.clone());
+        }
+        let (token, _) = self.fetch_token().await?;
+        *session = Some(Session {
+            token: token.clone(),
+            generation: failed_generation + 1,
+        });
+        Ok(token)
+    }
+
+    /// `POST /auth/v4/public/token` → 201 `{"token","id"}`.
+    async fn fetch_token(&self) -> Result<(SecretString, String), PanelError> {
+        let creds = &self.inner.credentials;
+        let login = Call {
+            method: Method::POST,
+            path: "auth/v4/public/token",
+            filter: None,
+            body: Some(json!({"email": creds.username(), "password": creds.expose_password()})),
+            operation: "auth.token",
+            idempotency: Idempotency::Idempotent,
+        };
+        let answer = self.exchange(&login, None).await?;
+        if !answer.status.is_success() {
+            let message = error_body(&answer)
+                .map(|e| e.msg)
+                .unwrap_or_else(|| format!("login answered HTTP {}", answer.status.as_u16()));
+            return Err(PanelError::Auth { message });
+        }
+        if answer.status != StatusCode::CREATED {
+            // The reference documents 201; accept any 2xx carrying a token (§8: both readings).
+            tracing::debug!(
+                status = answer.status.as_u16(),
+                "VMmanager 6 login answered without 201"
+            );
+        }
+        let token: TokenResponse =
+            serde_json::from_slice(&answer.body).map_err(|e| PanelError::Protocol {
+                message: format!("login answer has no token: {e}"),
+            })?;
+        if token.token.is_empty() {
+            return Err(PanelError::Protocol {
+                message: "login answer has an empty token".into(),
+            });
+        }
+        tracing::debug!(token_id = %token.id, "logged in to VMmanager 6");
+        Ok((SecretString::from(token.token), token.id))
+    }
+
+    /// One round trip, repeated while the instance answers 503.
+    async fn exchange(
+        &self,
+        call: &Call<'_>,
+        token: Option<&SecretString>,
+    ) -> Result<Answer, PanelError> {
+        let inner = &self.inner;
+        let mut url = inner
+            .base
+            .join(call.path)
+            .map_err(|e| PanelError::Protocol {
+                message: format!("bad path {}: {e}", call.path),
+            })?;
+        if let Some(filter) = call.filter {
+            url.set_query(Some(&format!("where={}", filter.to_query_value())));
+        }
+        let mut attempt = 1;
+        loop {
+            let mut request = inner.http.request(call.method.clone(), url.clone());
+            if let Some(token) = token {
+                let token = token.expose_secret();
+                request = request
+                    .header("x-xsrf-token", token)
+                    .header(reqwest::header::COOKIE, format!("ses6={token}"));
+            }
+            if let Some(body) = &call.body {
+                request = request.json(body);
+            }
+            let sent = inner.limiter.run(async {
+                let response = request.send().await?;
+                let status = response.status();
+                let body = response.bytes().await?;
+                Ok::<_, reqwest::Error>(Answer {
+                    status,
+                    body: body.to_vec(),
+                })
+            });
+            let answer = sent.await.map_err(|e| PanelError::from_reqwest(&e))?;
+            tracing::debug!(
+                operation = call.operation,
+                method = %call.method,
+                path = call.path,
+                status = answer.status.as_u16(),
+                attempt,
+                "VMmanager 6 call"
+            );
+            if answer.status != StatusCode::SERVICE_UNAVAILABLE {
+                return Ok(answer);
+            }
+            if attempt >= inner.wake.attempts {
+                return Err(PanelError::Unavailable { status: 503 });
+            }
+            tokio::time::sleep(inner.wake.step * attempt).await;
+            attempt += 1;
+        }
+    }
+}
+
+fn error_body(answer: &Answer) -> Option<super::wire::ApiError> {
+    serde_json::from_slice::<ErrorBody>(&answer.body)
+        .ok()
+        .map(|b| b.error)
+}
+
+fn is_auth_failure(answer: &Answer) -> bool {
+    answer.status == StatusCode::UNAUTHORIZED
+        || (!answer.status.is_success()
+            && error_body(answer).is_some_and(|e| e.code == CODE_TOKEN_EXPIRED))
+}
+
+/// Success → the JSON body (`{}` when empty); failure → the typed error.
+fn decode(call: &Call<'_>, answer: Answer) -> Result<Value, PanelError> {
+    if answer.status.is_success() {
+        if answer.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(json!({}));
+        }
+        return serde_json::from_slice(&answer.body).map_err(|e| PanelError::Protocol {
+            message: format!("{}: answer is not JSON: {e}", call.operation),
+        });
+    }
+    Err(map_error(call, answer.status, error_body(&answer)))
+}
+
+/// Maps a failing answer to the crate's error, by HTTP status first (what the public clients
+/// rely on) and message second; the numeric code is kept in `Other` only.
+pub(super) fn map_error(
+    call: &Call<'_>,
+    status: StatusCode,
+    error: Option<super::wire::ApiError>,
+) -> PanelError {
+    let Some(error) = error else {
+        return match status.as_u16() {
+            // A proxy in front of the panel: the request may or may not have arrived.
+            502 | 504 => PanelError::Transport {
+                message: format!("{}: HTTP {} from a proxy", call.operation, status.as_u16()),
+                maybe_applied: true,
+            },
+            code => PanelError::Protocol {
+                message: format!("{}: HTTP {code} without an error body", call.operation),
+            },
+        };
+    };
+    let object = error
+        .value
+        .get("field")
+        .or_else(|| error.value.get("property"))
+        .and_then(Value::as_str)
+        .unwrap_or(call.operation)
+        .to_owned();
+    let message = error.msg.clone();
+    match status.as_u16() {
+        401 => PanelError::Auth { message },
+        403 => PanelError::Access { object, message },
+        _ if error.code == 3001 => PanelError::Access { object, message },
+        404 => PanelError::Missed { object, message },
+        400 | 409 if message.to_lowercase().contains("exist") => {
+            PanelError::Exists { object, message }
+        }
+        400 | 422 => PanelError::Value { object, message },
+        _ => PanelError::Other {
+            kind: format!("vm6 {}/{}", status.as_u16(), error.code),
+            object,
+            message,
+        },
+    }
+}

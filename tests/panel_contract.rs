@@ -1,0 +1,566 @@
+//! Contract tests: every typed operation of the mgr clients (ispmanager, VMmanager 5, the
+//! licensing server) against the in-process simulator, and every error pair of reference §1.8
+//! produced by the simulator and mapped by the client.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use hostplane::panel::PanelError;
+use hostplane::panel::ispmanager::{NewUser, UserChange};
+use hostplane::panel::licensing::{LicenseOrder, LicenseStatus};
+use hostplane::panel::mgr::{AuthMode, Format};
+use hostplane::panel::vmmanager5::NewVm;
+use hostplane::panel::{Credentials, Idempotency};
+use jiff::SignedDuration;
+use rust_decimal::Decimal;
+use secrecy::{ExposeSecret, SecretString};
+
+fn limits(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        name: name.to_owned(),
+        password: SecretString::from("Us3r-Pass-77"),
+        fullname: "Jane Doe".to_owned(),
+        preset: Some("basic".to_owned()),
+        limits: limits(&[("limit_quota", "2048")]),
+        domain: Some(format!("{name}.example")),
+    }
+}
+
+fn assert_pair(e: &PanelError, kind: &str, object: &str) {
+    assert_eq!(e.mgr_kind(), Some(kind), "{e:?}");
+    assert_eq!(e.mgr_object().unwrap_or(""), object, "{e:?}");
+}
+
+/// The whole ispmanager surface, in JSON with authinfo and in XML with sessions.
+#[tokio::test]
+async fn ispmanager_operations_and_error_pairs() {
+    let sim = start().await;
+    for (auth, format) in [
+        (AuthMode::Authinfo, Format::Json),
+        (AuthMode::Session, Format::Xml),
+    ] {
+        let isp = isp(&sim, auth, format);
+        let who = isp.whoami().await.unwrap();
+        assert_eq!(who.name, ADMIN);
+
+        // Presets.
+        let presets = isp.presets().await.unwrap();
+        assert!(presets.contains(&"basic".to_owned()), "{presets:?}");
+        let basic = isp.preset("basic").await.unwrap().unwrap();
+        assert_eq!(basic.limits["limit_quota"], "1024");
+        assert_eq!(isp.preset("nope").await.unwrap(), None);
+
+        // Create, list, get.
+        let name = if format == Format::Json {
+            "client42"
+        } else {
+            "client43"
+        };
+        isp.create_user(&new_user(name)).await.unwrap();
+        let users = isp.users().await.unwrap();
+        let listed = users.iter().find(|u| u.name == name).expect("listed");
+        assert!(listed.active);
+        assert_eq!(listed.level, Some(16));
+        assert_eq!(
+            listed.limits["limit_quota"], "2048",
+            "explicit limit wins over the preset"
+        );
+        assert_eq!(
+            listed.limits["limit_webdomains"], "5",
+            "preset limit copied"
+        );
+        let got = isp.user(name).await.unwrap().expect("found");
+        assert_eq!(got.fullname, "Jane Doe");
+        assert_eq!(isp.user("ghost").await.unwrap(), None);
+        let sites = isp.webdomains().await.unwrap();
+        assert!(
+            sites
+                .iter()
+                .any(|d| d.name == format!("{name}.example") && d.owner == name)
+        );
+
+        // §1.8 pairs on create.
+        let e = isp.create_user(&new_user(name)).await.unwrap_err();
+        assert_pair(&e, "exists", "user");
+        assert!(matches!(e, PanelError::Exists { .. }));
+        let e = isp.create_user(&new_user("Bad Name!")).await.unwrap_err();
+        assert_pair(&e, "value", "name");
+        let mut weak = new_user("weakling");
+        weak.password = SecretString::from("123");
+        let e = isp.create_user(&weak).await.unwrap_err();
+        assert_pair(&e, "value", "passwd");
+
+        // Edit: preset and one limit; omitted limits unchanged.
+        let change = UserChange {
+            preset: Some("pro".to_owned()),
+            limits: limits(&[("limit_db", "7")]),
+        };
+        isp.edit_user(name, &change).await.unwrap();
+        let got = isp.user(name).await.unwrap().unwrap();
+        assert_eq!(got.preset, "pro");
+        assert_eq!(got.limits["limit_db"], "7");
+        assert_eq!(got.limits["limit_quota"], "10240");
+        isp.edit_user(
+            name,
+            &UserChange {
+                preset: None,
+                limits: limits(&[("limit_emails", "3")]),
+            },
+        )
+        .await
+        .unwrap();
+        let got = isp.user(name).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                got.limits["limit_emails"].as_str(),
+                got.limits["limit_db"].as_str()
+            ),
+            ("3", "7")
+        );
+
+        // Suspend / resume, and their pair for an unknown user.
+        isp.suspend_user(name).await.unwrap();
+        assert!(!isp.user(name).await.unwrap().unwrap().active);
+        isp.suspend_user(name).await.unwrap(); // again: still ok
+        isp.resume_user(name).await.unwrap();
+        assert!(isp.user(name).await.unwrap().unwrap().active);
+        assert_pair(
+            &isp.suspend_user("ghost").await.unwrap_err(),
+            "missed",
+            "users",
+        );
+        assert_pair(
+            &isp.resume_user("ghost").await.unwrap_err(),
+            "missed",
+            "users",
+        );
+
+        // Password.
+        isp.set_password(name, &SecretString::from("N3w-Pass-99"))
+            .await
+            .unwrap();
+        let e = isp
+            .set_password(name, &SecretString::from("x"))
+            .await
+            .unwrap_err();
+        assert_pair(&e, "value", "passwd");
+
+        // Web domains and DNS.
+        let site = format!("shop.{name}.example");
+        isp.create_webdomain(name, &site, "admin@example.org")
+            .await
+            .unwrap();
+        assert_pair(
+            &isp.create_webdomain(name, &site, "admin@example.org")
+                .await
+                .unwrap_err(),
+            "exists",
+            "webdomain",
+        );
+        isp.delete_webdomain(&site).await.unwrap();
+        assert!(
+            !isp.webdomains()
+                .await
+                .unwrap()
+                .iter()
+                .any(|d| d.name == site)
+        );
+        let zone = format!("{name}.example");
+        let ns = vec!["ns1.example.net.".to_owned(), "ns2.example.net.".to_owned()];
+        isp.create_dns_domain(name, &zone, "203.0.113.5", &ns)
+            .await
+            .unwrap();
+        assert!(
+            isp.dns_domains()
+                .await
+                .unwrap()
+                .iter()
+                .any(|d| d.name == zone && d.owner == name)
+        );
+        assert_pair(
+            &isp.create_dns_domain(name, &zone, "203.0.113.5", &ns)
+                .await
+                .unwrap_err(),
+            "exists",
+            "domain",
+        );
+        isp.delete_dns_domain(&zone).await.unwrap();
+        assert!(isp.dns_domains().await.unwrap().is_empty());
+
+        // Login link: works once, in a browser-like GET.
+        let url = isp.login_url(name).await.unwrap();
+        assert!(
+            url.expose_secret().contains("func=auth")
+                && url.expose_secret().contains("checkcookie=no")
+        );
+        let first = reqwest::get(format!("{}&out=json", url.expose_secret()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(first.contains(r#""auth""#), "{first}");
+        let again = reqwest::get(format!("{}&out=json", url.expose_secret()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            again.contains(r#""$type":"auth""#),
+            "key is single-use: {again}"
+        );
+
+        // access: an ordinary user (via su) may not list users.
+        let e = isp
+            .mgr()
+            .call("user", &[("su", name)], Idempotency::Idempotent)
+            .await
+            .unwrap_err();
+        assert_pair(&e, "access", "user");
+
+        // Delete, and the pair for deleting again.
+        isp.delete_user(name).await.unwrap();
+        assert_eq!(isp.user(name).await.unwrap(), None);
+        assert_pair(&isp.delete_user(name).await.unwrap_err(), "value", "elid");
+    }
+}
+
+#[tokio::test]
+async fn bad_credentials_are_an_auth_error_in_both_modes() {
+    let sim = start().await;
+    for auth in [AuthMode::Authinfo, AuthMode::Session] {
+        let client = mgr_with(
+            &sim,
+            "/ispmgr",
+            "wrong-password",
+            options(auth, Format::Json),
+        );
+        let e = hostplane::panel::ispmanager::IspManager::new(client)
+            .whoami()
+            .await
+            .unwrap_err();
+        assert!(matches!(e, PanelError::Auth { .. }), "{e:?}");
+        assert_pair(&e, "auth", "");
+    }
+}
+
+#[tokio::test]
+async fn vmmanager5_operations() {
+    let sim = start().await;
+    let vm5 = vm5(&sim);
+    let uid = vm5
+        .create_user("owner1", &SecretString::from("Own3r-pass"))
+        .await
+        .unwrap();
+    let users = vm5.users().await.unwrap();
+    assert!(
+        users
+            .iter()
+            .any(|u| u.id == uid && u.name == "owner1" && u.level == Some(16))
+    );
+    assert_pair(
+        &vm5.create_user("owner1", &SecretString::from("Own3r-pass"))
+            .await
+            .unwrap_err(),
+        "exists",
+        "user",
+    );
+
+    let new = NewVm {
+        name: "cont1234".to_owned(),
+        domain: "vps1234.example.net".to_owned(),
+        user: uid.clone(),
+        preset: None,
+        vmi: "ISPsystem__Ubuntu-20.04-amd64".to_owned(),
+        vsize_mib: 20_480,
+        mem_mib: 2048,
+        vcpu: 2,
+        password: SecretString::from("R00t-pass-vm"),
+        recipe: None,
+    };
+    let id = vm5.create_vm(&new).await.unwrap();
+    assert_pair(&vm5.create_vm(&new).await.unwrap_err(), "exists", "vm");
+    // Installing for the first polls (2 by default), then ready.
+    assert!(vm5.vms().await.unwrap()[0].installing);
+    assert!(vm5.vms().await.unwrap()[0].installing);
+    let vm = vm5.vms().await.unwrap().remove(0);
+    assert!(!vm.installing);
+    assert_eq!(
+        (vm.id.as_str(), vm.user.as_str(), vm.mem.as_str()),
+        (id.as_str(), uid.as_str(), "2048")
+    );
+    assert!(!vm.ip.is_empty());
+
+    vm5.change_vm(&id, 4096, 4).await.unwrap();
+    let vm = vm5.vm(&id).await.unwrap().unwrap();
+    assert_eq!((vm.mem.as_str(), vm.vcpu.as_str()), ("4096", "4"));
+    vm5.stop(&id).await.unwrap();
+    assert_eq!(vm5.vm(&id).await.unwrap().unwrap().state, "off");
+    vm5.start(&id).await.unwrap();
+    vm5.restart(&id).await.unwrap();
+    assert_eq!(vm5.vm(&id).await.unwrap().unwrap().state, "on");
+    vm5.reinstall(
+        &id,
+        "ISPsystem__CentOS-7-amd64",
+        &SecretString::from("N3w-root-pw"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(vm5.vm(&id).await.unwrap().unwrap().installing);
+    vm5.set_password(&id, &SecretString::from("An0ther-pw"))
+        .await
+        .unwrap();
+    assert_pair(
+        &vm5.set_password(&id, &SecretString::from("x"))
+            .await
+            .unwrap_err(),
+        "value",
+        "password",
+    );
+    vm5.delete(&id).await.unwrap();
+    assert_eq!(vm5.vm(&id).await.unwrap(), None);
+    assert_pair(&vm5.delete(&id).await.unwrap_err(), "value", "elid");
+    assert_pair(&vm5.start("999999").await.unwrap_err(), "value", "elid");
+}
+
+fn order(remoteid: &str) -> LicenseOrder {
+    LicenseOrder {
+        pricelist: "55228".to_owned(),
+        period: "1".to_owned(),
+        ip: "203.0.113.10".to_owned(),
+        licname: "Item #7 addon ispmanager".to_owned(),
+        remoteid: remoteid.to_owned(),
+        addons: vec![],
+    }
+}
+
+#[tokio::test]
+async fn licensing_operations_balance_and_statuses() {
+    let sim = start().await;
+    for (auth, format) in [
+        (AuthMode::Authinfo, Format::Xml),
+        (AuthMode::Session, Format::Json),
+    ] {
+        sim.sim.transact(|s| {
+            s.billmgr.balance = Decimal::new(5000, 2); // 50.00; 55228 costs 10.00 a month
+            ((), true)
+        });
+        let lic = licensing(&sim, auth, format);
+        let remoteid = format!("l-{format:?}");
+        let id = lic.order(&order(&remoteid)).await.unwrap();
+        assert_eq!(sim.sim.read(|s| s.billmgr.balance), Decimal::new(4000, 2));
+
+        // The key appears after two polls.
+        let view = lic.view(&id).await.unwrap().unwrap();
+        assert_eq!(
+            (view.lickey.as_deref(), view.license.status),
+            (None, LicenseStatus::Processing)
+        );
+        assert_eq!(lic.view(&id).await.unwrap().unwrap().lickey, None);
+        let view = lic.view(&id).await.unwrap().unwrap();
+        assert!(
+            view.lickey.as_deref().is_some_and(|k| k.starts_with(&id)),
+            "{view:?}"
+        );
+        assert_eq!(view.license.status, LicenseStatus::Active);
+        let today = sim.sim.clock().today();
+        assert_eq!(view.license.createdate, today.to_string());
+        assert_eq!(
+            view.license.expiredate,
+            today
+                .checked_add(jiff::Span::new().months(1))
+                .unwrap()
+                .to_string()
+        );
+
+        let found = lic.find_by_remoteid(&remoteid).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id, id);
+        assert_eq!(lic.view("42").await.unwrap(), None);
+
+        // Pooling: suspend, rename to free.lic on 0.0.0.0, resume, rebind.
+        lic.suspend(&id).await.unwrap();
+        assert_eq!(
+            lic.view(&id).await.unwrap().unwrap().license.status,
+            LicenseStatus::Suspended
+        );
+        lic.edit(&id, "free.lic", "0.0.0.0", "").await.unwrap();
+        let pooled = lic.view(&id).await.unwrap().unwrap().license;
+        assert_eq!(
+            (
+                pooled.licname.as_str(),
+                pooled.ip.as_str(),
+                pooled.remoteid.as_str()
+            ),
+            ("free.lic", "0.0.0.0", "")
+        );
+        lic.edit(&id, "Item #8 addon ispmanager", "203.0.113.11", "l-8")
+            .await
+            .unwrap();
+        lic.resume(&id).await.unwrap();
+        assert_eq!(
+            lic.view(&id).await.unwrap().unwrap().license.status,
+            LicenseStatus::Active
+        );
+        assert_pair(
+            &lic.edit(&id, "x", "not-an-ip", "").await.unwrap_err(),
+            "value",
+            "ip",
+        );
+
+        // Prolong: one month more, debited.
+        let before = lic.view(&id).await.unwrap().unwrap().license.expiredate;
+        let new = lic.prolong(&id, "1").await.unwrap();
+        let before: jiff::civil::Date = before.parse().unwrap();
+        assert_eq!(
+            new,
+            before
+                .checked_add(jiff::Span::new().months(1))
+                .unwrap()
+                .to_string()
+        );
+        assert_eq!(sim.sim.read(|s| s.billmgr.balance), Decimal::new(3000, 2));
+
+        lic.change_pricelist(&id, "55229", "1").await.unwrap();
+        assert_eq!(
+            lic.view(&id).await.unwrap().unwrap().license.pricelist,
+            "55229"
+        );
+        assert_pair(
+            &lic.change_pricelist(&id, "1", "1").await.unwrap_err(),
+            "value",
+            "pricelist",
+        );
+
+        // client/balance: 55230 for 12 months costs 300.00.
+        let mut big = order("l-big");
+        big.pricelist = "55230".to_owned();
+        big.period = "12".to_owned();
+        let e = lic.order(&big).await.unwrap_err();
+        assert!(matches!(e, PanelError::Client { .. }), "{e:?}");
+        assert_pair(&e, "client", "balance");
+        assert_eq!(
+            sim.sim.read(|s| s.billmgr.balance),
+            Decimal::new(3000, 2),
+            "nothing debited"
+        );
+        let mut bad = order("l-bad");
+        bad.pricelist = "1".to_owned();
+        assert_pair(&lic.order(&bad).await.unwrap_err(), "value", "pricelist");
+        bad.pricelist = "55228".to_owned();
+        bad.period = "5".to_owned();
+        assert_pair(&lic.order(&bad).await.unwrap_err(), "value", "period");
+
+        lic.delete(&id).await.unwrap();
+        assert_eq!(
+            lic.view(&id).await.unwrap().unwrap().license.status,
+            LicenseStatus::Deleted
+        );
+        assert_pair(&lic.suspend(&id).await.unwrap_err(), "value", "elid");
+    }
+}
+
+#[tokio::test]
+async fn license_expiry_follows_the_clock() {
+    let sim = start().await;
+    let lic = licensing(&sim, AuthMode::Authinfo, Format::Json);
+    let id = lic.order(&order("l-clock")).await.unwrap();
+    for _ in 0..3 {
+        lic.view(&id).await.unwrap();
+    }
+    sim.sim.clock().advance(SignedDuration::from_hours(24 * 32));
+    let l = lic.view(&id).await.unwrap().unwrap().license;
+    assert_eq!(
+        l.status,
+        LicenseStatus::Suspended,
+        "expired licenses are stopped"
+    );
+    // Prolonging an expired license counts from today.
+    let new = lic.prolong(&id, "1").await.unwrap();
+    let today = sim.sim.clock().today();
+    assert_eq!(
+        new,
+        today
+            .checked_add(jiff::Span::new().months(1))
+            .unwrap()
+            .to_string()
+    );
+    assert_eq!(
+        lic.view(&id).await.unwrap().unwrap().license.status,
+        LicenseStatus::Active
+    );
+    // Unpaid for two months: dropped by the vendor.
+    sim.sim.clock().advance(SignedDuration::from_hours(24 * 65));
+    assert_eq!(
+        lic.view(&id).await.unwrap().unwrap().license.status,
+        LicenseStatus::Deleted
+    );
+}
+
+#[tokio::test]
+async fn unknown_function_and_missing_credentials() {
+    let sim = start().await;
+    let client = mgr(&sim, "/ispmgr", AuthMode::Authinfo, Format::Json);
+    let e = client
+        .call("no.such.func", &[], Idempotency::Idempotent)
+        .await
+        .unwrap_err();
+    assert_pair(&e, "missed", "func");
+    // A URL with credentials in it is refused before anything is sent.
+    let e = hostplane::panel::mgr::MgrClient::new(
+        &format!("http://root:pw@{}/ispmgr", sim.addr),
+        Credentials::new(ADMIN, PASSWORD),
+        Default::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, PanelError::Protocol { .. }));
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_with_a_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sim.json");
+    let config = || {
+        let mut c = hostplane::simulator::Config::new(ADMIN, PASSWORD);
+        c.state_file = Some(file.clone());
+        c
+    };
+    {
+        let sim = hostplane::simulator::start_in_process(config())
+            .await
+            .unwrap();
+        isp(&sim, AuthMode::Authinfo, Format::Json)
+            .create_user(&new_user("keeper"))
+            .await
+            .unwrap();
+        sim.sim.clock().advance(SignedDuration::from_hours(48));
+        sim.sim.save().unwrap();
+    }
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !saved.contains("Us3r-Pass-77"),
+        "no user password in the state file"
+    );
+    let sim = hostplane::simulator::start_in_process(config())
+        .await
+        .unwrap();
+    assert!(
+        isp(&sim, AuthMode::Authinfo, Format::Json)
+            .user("keeper")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(sim.sim.clock().offset() >= SignedDuration::from_hours(48));
+}
