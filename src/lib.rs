@@ -1,10 +1,11 @@
 //! hostplane: a Kubernetes operator for the provisioning side of a hosting provider.
 //!
-//! Modules by concern: `api` (the CRD types), `billing` (prices, periods and policies, pure),
-//! `naming` (username and domain templates),
-//! `validation` (offline checks for CI and people), `cli` (the `hostplane` command),
-//! `controller` (the reconcilers),
-//! `testbed` (a real local kube-apiserver for tests and the demo).
+//! Modules by concern: `api` (the CRD types), `billing` (prices, periods, policies and a
+//! service's lifecycle, pure), `pools` (license and server pool decisions, pure), `naming`
+//! (username and domain templates), `validation` (offline checks for CI and people), `panel`
+//! (the panel clients), `simulator` (the panels' HTTP APIs for tests and the demo), `cli` (the
+//! `hostplane` command), `controller` (the reconcilers), `testbed` (a real local
+//! kube-apiserver for tests and the demo).
 
 pub mod api;
 pub mod billing;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod controller;
 pub mod naming;
 pub mod panel;
+pub mod pools;
 pub mod simulator;
 pub mod testbed;
 pub mod validation;

@@ -43,6 +43,7 @@ pub mod change;
 pub mod dates;
 mod error;
 pub mod late_fee;
+pub mod lifecycle;
 pub mod policy;
 pub mod prices;
 pub mod quote;
