@@ -62,6 +62,7 @@ async fn setup(ns: &str) -> &'static LocalCluster {
     let options = Options {
         namespace: Some(ns.to_owned()),
         concurrency: 4,
+        ..Options::default()
     };
     tokio::spawn(async move {
         controller::run(client, options)

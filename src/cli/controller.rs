@@ -13,6 +13,10 @@ pub struct Args {
     /// Reconciles running at once per kind.
     #[arg(long, default_value_t = 16)]
     concurrency: u16,
+    /// How often each module's accounts are listed and compared with the services, in
+    /// seconds (plus up to 10% jitter).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    drift_interval: u64,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -27,6 +31,8 @@ pub fn run(args: Args) -> ExitCode {
         let options = Options {
             namespace: args.namespace,
             concurrency: args.concurrency,
+            drift_interval: std::time::Duration::from_secs(args.drift_interval.max(1)),
+            ..Options::default()
         };
         tokio::select! {
             done = controller::run(client, options) => done,

@@ -1,9 +1,13 @@
 //! `hostplane demo`: the README's run command. Starts a real local API server, installs the
-//! CRDs, validates and applies the example provider namespace, shows `kubectl get hosting`,
-//! and keeps running until Ctrl-C so that people can explore with kubectl.
+//! CRDs, starts a panel simulator per processing module of the examples and the controller,
+//! validates and applies the example provider namespace pointed at the simulators, shows
+//! `kubectl get hosting` as services go Ready, and keeps running until Ctrl-C so that people
+//! can explore with kubectl.
 
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -21,7 +25,14 @@ pub struct Args {
     /// Where to write the kubeconfig.
     #[arg(long, default_value = "hostplane-demo.kubeconfig")]
     kubeconfig: PathBuf,
+    /// Seconds to wait for the services to go Ready before showing them.
+    #[arg(long, default_value_t = 60)]
+    wait: u64,
 }
+
+/// The simulators and the controller run on this runtime in the background while the main
+/// thread watches the API server (`testbed::run_foreground`); it lives until the process ends.
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 
 pub fn run(args: Args) -> ExitCode {
     let kubeconfig = args.kubeconfig.clone();
@@ -62,15 +73,45 @@ fn setup(cluster: &LocalCluster, args: &Args) -> anyhow::Result<()> {
         None,
     )?;
     kubectl(cluster, &["create", "namespace", &args.namespace], None)?;
-    let examples = args
-        .examples
-        .to_str()
-        .context("examples path is not UTF-8")?;
+
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    });
+    let (sims, rewritten) = runtime.block_on(super::demo_panels::start(&sources))?;
+    // The simulators stop when their handles drop; the demo keeps them for its whole life.
+    std::mem::forget(sims);
+    let client = runtime.block_on(cluster.client())?;
+    let options = crate::controller::Options {
+        namespace: Some(args.namespace.clone()),
+        drift_interval: Duration::from_secs(30),
+        ..Default::default()
+    };
+    runtime.spawn(async move {
+        if let Err(e) = crate::controller::run(client, options).await {
+            eprintln!("hostplane demo: the controller stopped: {e:#}");
+        }
+    });
+    let all: String = rewritten
+        .iter()
+        .map(|s| format!("---\n{}\n", s.text))
+        .collect();
     kubectl(
         cluster,
-        &["apply", "-n", &args.namespace, "-f", examples],
-        None,
+        &["apply", "-n", &args.namespace, "-f", "-"],
+        Some(all),
     )?;
+    println!(
+        "\nwaiting up to {} s for the services to go Ready ...",
+        args.wait
+    );
+    let deadline = Instant::now() + Duration::from_secs(args.wait);
+    while Instant::now() < deadline && !all_ready(cluster, &args.namespace) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
     println!();
     kubectl(cluster, &["get", "hosting", "-n", &args.namespace], None)?;
     println!(
@@ -83,6 +124,29 @@ fn setup(cluster: &LocalCluster, args: &Args) -> anyhow::Result<()> {
         args.kubeconfig.display()
     );
     Ok(())
+}
+
+/// Whether every HostingService of the namespace reports a Ready condition status (True, or
+/// False with a reason: a service waiting for something the demo cannot provide).
+fn all_ready(cluster: &LocalCluster, namespace: &str) -> bool {
+    let out = cluster
+        .kubectl()
+        .args([
+            "get",
+            "hsvc",
+            "-n",
+            namespace,
+            "-o",
+            r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+        ])
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            !text.trim().is_empty() && text.lines().all(|l| l == "True")
+        }
+        _ => false,
+    }
 }
 
 /// Runs kubectl against the cluster, passing its output through; fails with its stderr.

@@ -3,6 +3,7 @@
 mod controller;
 mod crdgen;
 mod demo;
+mod demo_panels;
 mod quote;
 mod simulate;
 pub mod validate;

@@ -9,6 +9,8 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
+use super::accounts::Accounts;
+use super::panels::Panels;
 use crate::api::{Client, HostingService, ProcessingModule, Tariff};
 
 pub struct Context {
@@ -18,8 +20,31 @@ pub struct Context {
     pub tariffs: Store<Tariff>,
     pub clients: Store<Client>,
     pub services: Store<HostingService>,
+    /// What the controller last saw of each module's accounts (drift listings).
+    pub accounts: Accounts,
+    /// Panel clients per processing module, their limiters, and module health.
+    pub panels: Panels,
+    pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff; cleared on success.
     failures: Mutex<HashMap<String, u32>>,
+}
+
+/// Tunables of a running controller.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often each module's accounts are listed and compared with the services.
+    pub drift_interval: Duration,
+    /// Today, for billing dates.
+    pub clock: super::clock::Clock,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            drift_interval: Duration::from_secs(300),
+            clock: super::clock::Clock::system(),
+        }
+    }
 }
 
 /// The first retry after a failure; each further failure doubles it.
@@ -51,8 +76,16 @@ impl Context {
             tariffs,
             clients,
             services,
+            accounts: Accounts::default(),
+            panels: Panels::new(),
+            settings: Settings::default(),
             failures: Mutex::default(),
         }
+    }
+
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Records one more failure of `key` and returns how many there have been in a row.

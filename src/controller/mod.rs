@@ -4,10 +4,16 @@
 //! rules of `hostplane validate` → observe → plan → act → write status (only what changed).
 //! This part reconciles Tariffs and Clients; processing modules and services follow.
 
+pub mod accounts;
 pub mod client;
+pub mod clock;
 pub mod conditions;
 pub mod context;
+pub mod drift;
 pub mod judge;
+pub mod module;
+pub mod panels;
+pub mod service;
 pub mod status;
 pub mod tariff;
 
@@ -20,6 +26,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
+use k8s_openapi::api::core::v1::Secret;
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
@@ -35,15 +42,40 @@ use context::Context;
 pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// A processing module's client could not be set up (its Secret, URL or TLS settings).
+    #[error("processing module: {0}")]
+    Setup(#[from] panels::SetupError),
+    /// A panel call failed.
+    #[error("panel: {0}")]
+    Panel(#[from] crate::panel::PanelError),
 }
 
 /// Where the controller looks.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Only this namespace; all namespaces when unset.
     pub namespace: Option<String>,
     /// Reconciles running at once per kind.
     pub concurrency: u16,
+    /// How often each module's accounts are listed and compared with the services.
+    pub drift_interval: std::time::Duration,
+    /// The clock billing dates are compared with (the system clock unless a test drives it).
+    pub clock: clock::Clock,
+    /// How often a healthy processing module's connection is checked (plus or minus 10%
+    /// jitter); failed checks are retried sooner, with backoff.
+    pub module_check_interval: std::time::Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            concurrency: 16,
+            drift_interval: context::Settings::default().drift_interval,
+            clock: clock::Clock::system(),
+            module_check_interval: panels::DEFAULT_CHECK_INTERVAL,
+        }
+    }
 }
 
 /// The current time for condition transitions (RFC 3339).
@@ -176,6 +208,11 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
     let client_events = clients.subscribe();
     let service_events_for_tariffs = services.subscribe();
     let service_events_for_clients = services.subscribe();
+    let module_events_for_modules = modules.subscribe();
+    let service_events_for_modules = services.subscribe();
+    let service_events = services.subscribe();
+    let tariff_events_for_services = tariffs.subscribe();
+    let client_events_for_services = clients.subscribe();
     let modules = modules.drive(api(&client, ns));
     let tariffs = tariffs.drive(api(&client, ns));
     let clients = clients.drive(api(&client, ns));
@@ -193,14 +230,21 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         instance: std::env::var("POD_NAME").ok(),
     };
     let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        recorder,
-        modules,
-        tariffs.clone(),
-        clients.clone(),
-        services,
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            recorder,
+            modules.clone(),
+            tariffs.clone(),
+            clients.clone(),
+            services.clone(),
+        )
+        .with_settings(context::Settings {
+            drift_interval: options.drift_interval,
+            clock: options.clock.clone(),
+        }),
+    );
+    ctx.panels.set_check_interval(options.module_check_interval);
     let config =
         kube::runtime::controller::Config::default().concurrency(options.concurrency.max(1));
 
@@ -240,15 +284,104 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         )
         .for_each(|_| std::future::ready(()));
     let clients_done = Controller::for_shared_stream(client_events, clients)
-        .with_config(config)
+        .with_config(config.clone())
         .watches_shared_stream(service_events_for_clients, client_of_service)
         .run(
             counted("Client", client::reconcile),
             error_policy("Client"),
-            ctx,
+            Arc::clone(&ctx),
         )
         .for_each(|_| std::future::ready(()));
-    tokio::join!(tariffs_done, clients_done);
+    // A changed Secret re-checks the modules that read it. Metadata only: the controller
+    // needs to know that a Secret changed, not to hold every Secret's data in memory.
+    let modules_of_secret = {
+        let (modules, ctx) = (modules.clone(), Arc::clone(&ctx));
+        move |s: kube::core::PartialObjectMeta<Secret>| {
+            let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+            let found = module::referencing(modules.state().iter().map(|m| &**m), &ns, &name);
+            if !found.is_empty() {
+                let version = s.resource_version().unwrap_or_default();
+                ctx.panels.note_secret(&ns, &name, &version);
+            }
+            found
+        }
+    };
+    let module_of_service = |s: Arc<HostingService>| {
+        let module = s.status.as_ref()?.processing_module.as_ref()?;
+        Some(ObjectRef::new(module).within(&s.namespace().unwrap_or_default()))
+    };
+    // `Api<PartialObjectMeta<_>>` makes metadata-only requests (kube 5's `metadata_watcher`).
+    let secret_events = watcher(
+        api::<kube::core::PartialObjectMeta<Secret>>(&client, ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let modules_done = Controller::for_shared_stream(module_events_for_modules, modules)
+        .with_config(config.clone())
+        .watches_stream(secret_events, modules_of_secret)
+        .watches_shared_stream(service_events_for_modules, module_of_service)
+        .run(
+            counted("ProcessingModule", module::reconcile),
+            error_policy("ProcessingModule"),
+            Arc::clone(&ctx),
+        )
+        .for_each(|_| std::future::ready(()));
+    let services_of_tariff = {
+        let services = services.clone();
+        move |t: Arc<Tariff>| {
+            let ns = t.namespace();
+            let name = t.name_any();
+            services
+                .state()
+                .iter()
+                .filter(|s| s.namespace() == ns && s.spec.tariff_ref.name == name)
+                .map(|s| ObjectRef::from(&**s))
+                .collect::<Vec<_>>()
+        }
+    };
+    let services_of_client = {
+        let services = services.clone();
+        move |c: Arc<Client>| {
+            let ns = c.namespace();
+            let name = c.name_any();
+            services
+                .state()
+                .iter()
+                .filter(|s| s.namespace() == ns && s.spec.client_ref.name == name)
+                .map(|s| ObjectRef::from(&**s))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (drift_trigger, drifted) = futures::channel::mpsc::unbounded();
+    tokio::spawn(drift::run(Arc::clone(&ctx), drift_trigger));
+    let secrets = api::<Secret>(&client, ns);
+    let services_done = Controller::for_shared_stream(
+        service_events.filter({
+            let mut changed = service::spec_changes();
+            move |s| std::future::ready(changed(s))
+        }),
+        services,
+    )
+    .with_config(config.clone())
+    .watches_shared_stream(tariff_events_for_services, services_of_tariff)
+    .watches_shared_stream(client_events_for_services, services_of_client)
+    .owns(
+        secrets,
+        watcher::Config::default().labels(&format!(
+            "{}={}",
+            service::connection::MANAGED_BY.0,
+            service::connection::MANAGED_BY.1
+        )),
+    )
+    .reconcile_on(drifted)
+    .run(
+        counted("HostingService", service::reconcile),
+        error_policy("HostingService"),
+        Arc::clone(&ctx),
+    )
+    .for_each(|_| std::future::ready(()));
+    tokio::join!(tariffs_done, clients_done, services_done, modules_done);
     Ok(())
 }
 

@@ -250,7 +250,8 @@ impl IspManager {
         Ok(domains_of(&doc))
     }
 
-    /// Creates a DNS zone pointing at `ip`, on the given name servers (`ns1.x.net.` form).
+    /// Creates a DNS zone pointing at `ip`, on the given name servers (`ns1.x.net.` form),
+    /// owned by `owner` (the caller when empty).
     pub async fn create_dns_domain(
         &self,
         owner: &str,
@@ -259,18 +260,18 @@ impl IspManager {
         name_servers: &[String],
     ) -> Result<(), PanelError> {
         let ns = name_servers.join(" ");
+        let mut params = vec![
+            ("sok", "ok"),
+            ("name", name),
+            ("ip", ip),
+            ("ns", ns.as_str()),
+        ];
+        // An empty owner leaves the zone with the caller (the administrator).
+        if !owner.is_empty() {
+            params.push(("owner", owner));
+        }
         self.mgr
-            .call(
-                "domain.edit",
-                &[
-                    ("sok", "ok"),
-                    ("name", name),
-                    ("ip", ip),
-                    ("ns", &ns),
-                    ("owner", owner),
-                ],
-                NonIdempotent,
-            )
+            .call("domain.edit", &params, NonIdempotent)
             .await
             .map(drop)
     }

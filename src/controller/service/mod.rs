@@ -1,0 +1,574 @@
+//! The HostingService reconciler.
+//!
+//! One pass: deletion (behind the finalizer) or paused → dereference tariff and client →
+//! judge the spec with the rules of `hostplane validate` → quote and paid period (pure billing)
+//! → the product's own reconcile (observe the panel, plan, act) → status and events.
+//!
+//! Panel failures do not fail the reconcile: they become `Ready=False` with `lastError` (how
+//! many attempts, when the next one is) and a requeue with exponential backoff, so a person
+//! sees them with `kubectl get`/`describe`. Only Kubernetes API failures are returned as errors.
+
+pub mod connection;
+pub mod desired;
+pub mod hosting;
+pub mod placement;
+pub mod plan;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::conditions::{self, Verdict};
+use super::context::{self, Context};
+use super::{Error, judge, observe_annotations};
+use crate::api::common::LastError;
+use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
+use crate::api::tariff::ProductType;
+use crate::api::{Client, HostingService, PAUSED_ANNOTATION, ProcessingModule, Tariff};
+use crate::billing::lifecycle::{self, Standing};
+
+/// Held on every service the controller has acted on, so that deleting it first removes (or
+/// orphans) its panel account.
+pub const FINALIZER: &str = "hostplane.dev/cleanup";
+
+/// What a product's reconcile concluded.
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub phase: ServicePhase,
+    /// Requeue after this long (a timer of the product, e.g. a task to poll).
+    pub requeue: Option<Duration>,
+}
+
+/// The objects a service refers to, from the caches, and where the service stands in its
+/// paid life today (seed 002: active, suspended for non-payment, terminated).
+pub struct Refs {
+    pub tariff: Arc<Tariff>,
+    pub client: Arc<Client>,
+    pub standing: Standing,
+}
+
+impl Refs {
+    pub fn new(
+        service: &HostingService,
+        tariff: Arc<Tariff>,
+        client: Arc<Client>,
+        today: jiff::civil::Date,
+    ) -> Result<Self, crate::billing::BillingError> {
+        let standing = lifecycle::standing(&tariff.spec, &service.spec, &client.spec, today)?;
+        Ok(Self {
+            tariff,
+            client,
+            standing,
+        })
+    }
+}
+
+pub async fn reconcile(service: Arc<HostingService>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = service.namespace().unwrap_or_default();
+    let api: Api<HostingService> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut status = service.status.clone().unwrap_or_default();
+
+    if service.meta().deletion_timestamp.is_some() {
+        return cleanup(&service, &ctx, &api, status).await;
+    }
+    if is_paused(&service) {
+        return paused(&service, &ctx, &api, status).await;
+    }
+
+    let outcome = match dereference(&service, &ctx) {
+        Err(verdict) => Outcome {
+            verdict,
+            phase: ServicePhase::Pending,
+            requeue: None,
+        },
+        Ok((tariff, client)) => match admit(&service, &ctx, &ns, tariff, client, &mut status) {
+            Err(verdict) => Outcome {
+                verdict,
+                phase: ServicePhase::Pending,
+                requeue: None,
+            },
+            Ok(refs) => run_product(&service, &refs, &ctx, &api, &mut status).await?,
+        },
+    };
+    finish(&service, &ctx, &api, status, outcome).await
+}
+
+/// Judges the spec (the rules of `hostplane validate`), the order policies of the tariff for
+/// a service not created yet, and its standing. A service that fails is `Stalled` and
+/// nothing is made at a panel for it.
+fn admit(
+    service: &HostingService,
+    ctx: &Context,
+    ns: &str,
+    tariff: Arc<Tariff>,
+    client: Arc<Client>,
+    status: &mut HostingServiceStatus,
+) -> Result<Refs, Verdict> {
+    let today = ctx.settings.clock.today();
+    price(service, &tariff, today, status);
+    let related = related(ctx, ns, &tariff, &client);
+    let problems = judge::problems(service, related);
+    if !problems.is_empty() {
+        return Err(Verdict::Stalled {
+            reason: "InvalidSpec".into(),
+            message: problems.join("; "),
+        });
+    }
+    if !created(service) {
+        let others = earlier_services_of_client(ctx, service);
+        let others: Vec<&crate::api::HostingServiceSpec> = others.iter().map(|s| &s.spec).collect();
+        if let Err(violations) =
+            lifecycle::admission(&tariff.spec, &service.spec, &client.spec, &others)
+        {
+            let lines: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            return Err(Verdict::Stalled {
+                reason: "OrderPolicy".into(),
+                message: lines.join("; "),
+            });
+        }
+    }
+    Refs::new(service, tariff, client, today).map_err(|e| Verdict::Stalled {
+        reason: "InvalidSpec".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Whether hostplane may have made something at a panel for the service already.
+fn created(service: &HostingService) -> bool {
+    service
+        .annotations()
+        .contains_key(crate::api::EXTERNAL_NAME_ANNOTATION)
+        || service
+            .status
+            .as_ref()
+            .is_some_and(|s| s.external_name.is_some())
+}
+
+/// The client's services on the same tariff that were ordered before this one and are not
+/// terminated: what "services per client" counts.
+fn earlier_services_of_client(ctx: &Context, service: &HostingService) -> Vec<Arc<HostingService>> {
+    let order = |s: &HostingService| {
+        (
+            s.metadata.creation_timestamp.clone().map(|t| t.0),
+            s.name_any(),
+        )
+    };
+    let me = order(service);
+    ctx.services
+        .state()
+        .into_iter()
+        .filter(|s| {
+            s.namespace() == service.namespace()
+                && s.name_any() != service.name_any()
+                && s.spec.client_ref.name == service.spec.client_ref.name
+                && s.spec.tariff_ref.name == service.spec.tariff_ref.name
+                && s.status.as_ref().map(|st| st.phase) != Some(ServicePhase::Terminated)
+                && order(s) < me
+        })
+        .collect()
+}
+
+/// Acts on the standing: nothing before the start date, the product's reconcile while the
+/// service lives, the removal of its panel account once terminated. Requeues for the next
+/// change of standing (a suspension day, a deletion day) without any polling loop.
+async fn run_product(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Arc<Context>,
+    api: &Api<HostingService>,
+    status: &mut HostingServiceStatus,
+) -> Result<Outcome, Error> {
+    let timer = refs.standing.next_timer();
+    status.next_action_at = timer.map(|d| format!("{d}T00:00:00Z"));
+    let now = ctx.settings.clock.now();
+    let until_timer = timer.map(|day| until_midnight_utc(day, now));
+    match refs.standing {
+        Standing::Scheduled { starts_on } => {
+            return Ok(Outcome {
+                verdict: Verdict::Progressing {
+                    reason: "Scheduled".into(),
+                    message: format!("starts on {starts_on}; nothing is created before"),
+                },
+                phase: ServicePhase::Pending,
+                requeue: until_timer,
+            });
+        }
+        Standing::Terminated { since } => {
+            return terminate(service, refs, ctx, status, since).await;
+        }
+        _ => {}
+    }
+    ensure_finalizer(service, api).await?;
+    let mut outcome = match refs.tariff.spec.product_type {
+        ProductType::SharedHosting => hosting::reconcile(service, refs, ctx, status).await?,
+        other => Outcome {
+            verdict: Verdict::Stalled {
+                reason: "UnsupportedProductType".into(),
+                message: format!(
+                    "{other:?} services are not reconciled by this controller version"
+                ),
+            },
+            phase: ServicePhase::Pending,
+            requeue: None,
+        },
+    };
+    if outcome.requeue.is_none() {
+        outcome.requeue = until_timer;
+    }
+    Ok(outcome)
+}
+
+/// Past the auto-deletion period (seed 002): the panel account goes; the resource stays,
+/// because git owns it, with phase `Terminated`. A new order is a new service.
+async fn terminate(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Arc<Context>,
+    status: &mut HostingServiceStatus,
+    since: crate::api::common::Date,
+) -> Result<Outcome, Error> {
+    let already = status.phase == ServicePhase::Terminated;
+    if !already {
+        let ns = service.namespace().unwrap_or_default();
+        let module = status
+            .processing_module
+            .as_deref()
+            .and_then(|m| Context::get(&ctx.modules, &ns, m));
+        if let Some(module) = module {
+            let removed = match refs.tariff.spec.product_type {
+                ProductType::SharedHosting => {
+                    hosting::remove(service, &module, ctx, status, hosting::Removal::Terminated)
+                        .await
+                }
+                _ => Ok(()),
+            };
+            if let Err(message) = removed {
+                return Ok(Outcome {
+                    verdict: Verdict::Failed {
+                        reason: "TerminateFailed".into(),
+                        message,
+                    },
+                    phase: status.phase,
+                    requeue: None,
+                });
+            }
+        }
+    }
+    Ok(Outcome {
+        verdict: Verdict::Progressing {
+            reason: "Terminated".into(),
+            message: format!(
+                "terminated on {since} after the auto-deletion period; the panel account is gone. Remove the service from git, or order a new one"
+            ),
+        },
+        phase: ServicePhase::Terminated,
+        requeue: None,
+    })
+}
+
+/// How long until 00:00 UTC of `day` (plus a minute, so the day has surely begun); zero when
+/// it is past.
+fn until_midnight_utc(day: crate::api::common::Date, now: jiff::Timestamp) -> Duration {
+    let at = day
+        .0
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .unwrap_or(now);
+    let wait = at.duration_since(now);
+    Duration::try_from(wait).unwrap_or_default() + Duration::from_secs(60)
+}
+
+/// Conditions, last error, phase; the status write; the events; the next requeue.
+async fn finish(
+    service: &HostingService,
+    ctx: &Context,
+    api: &Api<HostingService>,
+    mut status: HostingServiceStatus,
+    outcome: Outcome,
+) -> Result<Action, Error> {
+    let key = context::key("HostingService", service);
+    let generation = service.metadata.generation;
+    conditions::apply(
+        &mut status.common,
+        &outcome.verdict,
+        generation,
+        &super::now(),
+    );
+    observe_annotations(&service.metadata, &mut status.common);
+    status.phase = outcome.phase;
+    let action = match &outcome.verdict {
+        Verdict::Failed { message, .. } => {
+            let attempts = ctx.failed(&key);
+            let wait = context::backoff(attempts, super::rand_unit());
+            status.common.last_error = Some(LastError {
+                message: message.clone(),
+                attempts,
+                next_attempt_at: Some(
+                    (jiff::Timestamp::now()
+                        + jiff::SignedDuration::try_from(wait).unwrap_or_default())
+                    .round(jiff::Unit::Second)
+                    .unwrap_or_else(|_| jiff::Timestamp::now())
+                    .to_string(),
+                ),
+            });
+            Action::requeue(wait)
+        }
+        _ => {
+            ctx.succeeded(&key);
+            status.common.last_error = None;
+            match outcome.requeue {
+                Some(after) => Action::requeue(after),
+                None => Action::await_change(),
+            }
+        }
+    };
+    let name = service.name_any();
+    if super::status::write(api, &name, service.status.as_ref(), &status).await? {
+        super::announce(
+            ctx,
+            service,
+            service.status.as_ref().map(|s| &s.common),
+            &outcome.verdict,
+        )
+        .await;
+    }
+    Ok(action)
+}
+
+/// The tariff and client from the caches, or a `Stalled` verdict naming what is missing: a
+/// service waits for its references without touching a panel, and the watches on tariffs and
+/// clients wake it when they appear.
+fn dereference(
+    service: &HostingService,
+    ctx: &Context,
+) -> Result<(Arc<Tariff>, Arc<Client>), Verdict> {
+    let ns = service.namespace().unwrap_or_default();
+    let tariff = Context::get(&ctx.tariffs, &ns, &service.spec.tariff_ref.name);
+    let client = Context::get(&ctx.clients, &ns, &service.spec.client_ref.name);
+    let mut missing = Vec::new();
+    if tariff.is_none() {
+        missing.push(format!(
+            "spec.tariffRef.name: Tariff {:?} does not exist in namespace {ns}",
+            service.spec.tariff_ref.name
+        ));
+    }
+    if client.is_none() {
+        missing.push(format!(
+            "spec.clientRef.name: Client {:?} does not exist in namespace {ns}",
+            service.spec.client_ref.name
+        ));
+    }
+    match (tariff, client) {
+        (Some(tariff), Some(client)) => Ok((tariff, client)),
+        _ => Err(Verdict::Stalled {
+            reason: "ReferenceNotFound".into(),
+            message: missing.join("; "),
+        }),
+    }
+}
+
+/// The validation set a service is judged in: its tariff, its client, the namespace's
+/// modules, and the client's other services (for services-per-client).
+fn related(
+    ctx: &Context,
+    ns: &str,
+    tariff: &Tariff,
+    client: &Client,
+) -> Vec<crate::validation::Entry> {
+    let mut set = vec![judge::entry(tariff), judge::entry(client)];
+    set.extend(
+        ctx.modules
+            .state()
+            .iter()
+            .filter(|m| m.namespace().as_deref() == Some(ns))
+            .map(|m| judge::entry(&**m)),
+    );
+    set
+}
+
+/// The quote and paid period in status: pure functions of the spec and the tariff, so they
+/// are the same on every reconcile and re-applying the YAML never renews twice.
+fn price(
+    service: &HostingService,
+    tariff: &Tariff,
+    today: jiff::civil::Date,
+    status: &mut HostingServiceStatus,
+) {
+    match crate::billing::quote::quote(&tariff.spec, &service.spec, crate::api::common::Date(today))
+    {
+        Ok(q) => {
+            status.paid_until = Some(q.paid.paid_until());
+            status.quote = Some(q.quote);
+        }
+        Err(_) => {
+            // The judge reports the same problem with its field; nothing to quote.
+            status.quote = None;
+        }
+    }
+}
+
+fn is_paused(service: &HostingService) -> bool {
+    service
+        .annotations()
+        .get(PAUSED_ANNOTATION)
+        .is_some_and(|v| v != "false")
+}
+
+/// A paused service is left alone: `Synced=False` says so, and an event marks the moment.
+async fn paused(
+    service: &HostingService,
+    ctx: &Context,
+    api: &Api<HostingService>,
+    mut status: HostingServiceStatus,
+) -> Result<Action, Error> {
+    let was =
+        conditions::status_of(&status.common.conditions, conditions::SYNCED).is_some_and(|_| {
+            status
+                .common
+                .conditions
+                .iter()
+                .any(|c| c.type_ == conditions::SYNCED && c.reason == "ReconcilePaused")
+        });
+    conditions::set(
+        &mut status.common.conditions,
+        conditions::SYNCED,
+        crate::api::common::ConditionStatus::False,
+        "ReconcilePaused",
+        &format!("the {PAUSED_ANNOTATION} annotation is set; no change is made at the panel"),
+        service.metadata.generation,
+        &super::now(),
+    );
+    observe_annotations(&service.metadata, &mut status.common);
+    super::status::write(api, &service.name_any(), service.status.as_ref(), &status).await?;
+    if !was {
+        ctx.event(
+            service,
+            EventType::Normal,
+            "ReconcilePaused",
+            format!("{PAUSED_ANNOTATION} is set: changes are held until it is removed"),
+        )
+        .await;
+    }
+    Ok(Action::await_change())
+}
+
+async fn ensure_finalizer(
+    service: &HostingService,
+    api: &Api<HostingService>,
+) -> Result<(), Error> {
+    if service.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    let mut finalizers = service.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_owned());
+    patch_finalizers(service, api, finalizers).await
+}
+
+/// Replaces the finalizer list, guarded by the resourceVersion so a concurrent change by
+/// another controller is not lost (the conflict is retried by the next reconcile).
+async fn patch_finalizers(
+    service: &HostingService,
+    api: &Api<HostingService>,
+    finalizers: Vec<String>,
+) -> Result<(), Error> {
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": service.resource_version(),
+            "finalizers": finalizers,
+        }
+    });
+    api.patch(
+        &service.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletion: the product removes (or, with `deletionPolicy: Orphan` or `ObserveOnly`, keeps)
+/// the panel account, then the finalizer goes and Kubernetes deletes the object.
+async fn cleanup(
+    service: &HostingService,
+    ctx: &Arc<Context>,
+    api: &Api<HostingService>,
+    mut status: HostingServiceStatus,
+) -> Result<Action, Error> {
+    if !service.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let result = match status
+        .processing_module
+        .as_deref()
+        .and_then(|m| Context::get(&ctx.modules, &service.namespace().unwrap_or_default(), m))
+    {
+        Some(module) => {
+            hosting::remove(service, &module, ctx, &status, hosting::Removal::Deleted).await
+        }
+        None => Ok(()),
+    };
+    match result {
+        Ok(()) => {
+            let rest: Vec<String> = service
+                .finalizers()
+                .iter()
+                .filter(|f| *f != FINALIZER)
+                .cloned()
+                .collect();
+            patch_finalizers(service, api, rest).await?;
+            Ok(Action::await_change())
+        }
+        Err(message) => {
+            let outcome = Outcome {
+                verdict: Verdict::Failed {
+                    reason: "DeleteFailed".into(),
+                    message,
+                },
+                phase: ServicePhase::Deleting,
+                requeue: None,
+            };
+            status.phase = ServicePhase::Deleting;
+            finish(service, ctx, api, status, outcome).await
+        }
+    }
+}
+
+/// A filter for watch events that lets through what can change the outcome of a reconcile
+/// (spec, annotations, labels, finalizers, deletion) and drops status-only updates: the
+/// controller's own status writes would otherwise cost a reconcile each.
+pub fn spec_changes() -> impl FnMut(&Arc<HostingService>) -> bool + Send + 'static {
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    move |s: &Arc<HostingService>| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let meta = s.meta();
+        meta.generation.hash(&mut h);
+        meta.annotations.hash(&mut h);
+        meta.labels.hash(&mut h);
+        meta.finalizers.hash(&mut h);
+        meta.deletion_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string())
+            .hash(&mut h);
+        let key = meta.uid.clone().unwrap_or_else(|| s.name_any());
+        seen.insert(key, h.finish()) != Some(h.finish())
+    }
+}
+
+/// The module a service lives on, for drift checks and cleanup.
+pub fn placed_on(service: &HostingService) -> Option<&str> {
+    service
+        .status
+        .as_ref()
+        .and_then(|s| s.processing_module.as_deref())
+}
+
+/// Whether a module is an ispmanager module.
+pub fn is_ispmanager(module: &ProcessingModule) -> bool {
+    module.spec.type_ == crate::api::processing_module::ModuleType::ISPmanager
+}

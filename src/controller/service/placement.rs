@@ -1,0 +1,66 @@
+//! Which processing module a new service goes to (seed 002: "the module with the highest
+//! priority; among equals the least loaded"). Pure: the reconciler gathers the candidates from
+//! its caches. A service keeps its module once placed (`status.processingModule`).
+
+/// A module a tariff names, as the reconciler sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub name: String,
+    /// `spec.priority`: 1 is tried first.
+    pub priority: u32,
+    /// Services already placed on it.
+    pub load: usize,
+    /// The last connection check: `Some(false)` when it failed, `None` before the first check.
+    pub healthy: Option<bool>,
+}
+
+/// The module for a new service, or why there is none.
+pub fn choose(candidates: &[Candidate]) -> Result<&Candidate, String> {
+    if candidates.is_empty() {
+        return Err("none of the tariff's processing modules exists".into());
+    }
+    candidates
+        .iter()
+        .filter(|c| c.healthy != Some(false))
+        .min_by(|a, b| (a.priority, a.load, &a.name).cmp(&(b.priority, b.load, &b.name)))
+        .ok_or_else(|| {
+            let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
+            format!(
+                "every processing module of the tariff failed its connection check ({})",
+                names.join(", ")
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(name: &str, priority: u32, load: usize, healthy: Option<bool>) -> Candidate {
+        Candidate {
+            name: name.into(),
+            priority,
+            load,
+            healthy,
+        }
+    }
+
+    #[test]
+    fn priority_first_then_least_loaded_then_name() {
+        let list = [c("b", 2, 0, Some(true)), c("a", 1, 9, Some(true))];
+        assert_eq!(choose(&list).unwrap().name, "a");
+        let list = [c("a", 1, 9, Some(true)), c("b", 1, 3, Some(true))];
+        assert_eq!(choose(&list).unwrap().name, "b");
+        let list = [c("b", 1, 3, None), c("a", 1, 3, Some(true))];
+        assert_eq!(choose(&list).unwrap().name, "a");
+    }
+
+    #[test]
+    fn unhealthy_modules_are_skipped_and_all_unhealthy_is_explained() {
+        let list = [c("a", 1, 0, Some(false)), c("b", 5, 100, None)];
+        assert_eq!(choose(&list).unwrap().name, "b");
+        let list = [c("a", 1, 0, Some(false))];
+        assert!(choose(&list).unwrap_err().contains("(a)"));
+        assert!(choose(&[]).is_err());
+    }
+}

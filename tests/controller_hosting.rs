@@ -1,0 +1,717 @@
+//! Shared hosting end to end: the controller against the real kube-apiserver and the in-process
+//! ispmanager simulator. The whole lifecycle of seed 002, drift, pause, deletion policies,
+//! missing references, injected faults, a controller killed in the middle of creates, and no
+//! secret anywhere a person or a log collector can read.
+
+mod common;
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use hostplane::simulator::{FaultSpec, SimHandle};
+use support::*;
+
+const DRIFT: Duration = Duration::from_secs(2);
+
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(Capture::install_global)
+}
+
+fn today() -> String {
+    jiff::Zoned::now().date().to_string()
+}
+
+/// A module on `sim`, its credentials, a tariff with the module as its own name server, and a
+/// client.
+fn base(sim: &SimHandle, tariff_preset: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Secret
+metadata: {{name: isp-credentials}}
+stringData: {{username: {admin}, password: {password}}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: ProcessingModule
+metadata: {{name: isp1}}
+spec:
+  type: ISPmanager
+  url: {url}
+  credentialsSecretRef: {{name: isp-credentials}}
+  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Tariff
+metadata: {{name: start}}
+spec:
+  productType: SharedHosting
+  processingModules: [{{name: isp1}}]
+  prices: {{1m: "3.00", 1y: "30.00"}}
+  resources:
+    - {{name: diskSpace, included: 1024, min: 1024, max: 10240, step: 1024, monthlyPrice: "0.50"}}
+    - {{name: traffic, included: 5, min: 5, max: 50, step: 5, monthlyPrice: "1.00"}}
+  hosting:
+    accountTemplate: {tariff_preset}
+    usernameTemplate: u@ID@
+    defaultDomainTemplate: "@ID@.hosting.example"
+    nameServer:
+      processingModuleRef: {{name: isp1}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Client
+metadata: {{name: jane}}
+spec: {{displayName: Jane Doe, email: jane@example.org}}
+"#,
+        admin = common::ADMIN,
+        password = common::PASSWORD,
+        url = sim.url("/ispmgr"),
+    )
+}
+
+fn service(name: &str, extra: &str) -> String {
+    format!(
+        r#"
+apiVersion: hostplane.dev/v1alpha1
+kind: HostingService
+metadata: {{name: {name}}}
+spec:
+  tariffRef: {{name: start}}
+  clientRef: {{name: jane}}
+  period: 1y
+  startDate: "{today}"
+{extra}
+"#,
+        today = today()
+    )
+}
+
+fn user(sim: &SimHandle, name: &str) -> Option<hostplane::simulator::state::IspUser> {
+    sim.sim.read(|s| s.ispmgr.users.get(name).cloned())
+}
+
+fn usernames(sim: &SimHandle) -> BTreeSet<String> {
+    sim.sim
+        .read(|s| s.ispmgr.users.keys().cloned().collect::<BTreeSet<_>>())
+}
+
+fn secret_key(
+    cluster: &hostplane::testbed::LocalCluster,
+    ns: &str,
+    name: &str,
+    key: &str,
+) -> String {
+    let template = format!("go-template={{{{index .data \"{key}\" | base64decode}}}}");
+    let out = kubectl(cluster, &["get", "secret", name, "-n", ns, "-o", &template]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn events(cluster: &hostplane::testbed::LocalCluster, ns: &str) -> String {
+    kubectl_ok(
+        cluster,
+        &["get", "events.events.k8s.io", "-n", ns, "-o", "yaml"],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lifecycle_of_a_shared_hosting_service() {
+    let logs = capture();
+    let ns = "hosting-life";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    kubectl_apply(cluster, ns, &base(&sim, "basic"));
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(
+            "blog",
+            "  resources: [{name: diskSpace, quantity: 2048}]\n  writeConnectionSecretToRef: {name: blog-login}",
+        ),
+    );
+
+    // Created: user from the template with the tariff's resources as limits, site, DNS zone.
+    eventually(cluster, ns, "hsvc/blog", READY, "True").await;
+    eventually(cluster, ns, "hsvc/blog", "{.status.phase}", "Active").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/blog", "{.status.externalName}"),
+        "ublog"
+    );
+    assert_eq!(
+        jsonpath(
+            cluster,
+            ns,
+            "hsvc/blog",
+            r"{.metadata.annotations.hostplane\.dev/external-name}"
+        ),
+        "ublog"
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/blog", "{.status.ip}"),
+        "127.0.0.1"
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/blog", "{.status.quote.orderPrice}"),
+        "36.00"
+    );
+    let u = user(&sim, "ublog").expect("account made");
+    assert_eq!(u.preset, "basic");
+    assert_eq!(u.fullname, "Jane Doe");
+    assert_eq!(u.limits["limit_quota"], "2048");
+    assert_eq!(
+        u.limits["limit_traff"], "5120",
+        "GiB in the manifest, MiB at the panel"
+    );
+    assert!(
+        sim.sim
+            .read(|s| s.ispmgr.webdomains.contains_key("blog.hosting.example"))
+    );
+    assert!(
+        sim.sim
+            .read(|s| s.ispmgr.dns.contains_key("blog.hosting.example"))
+    );
+    // The connection Secret.
+    assert_eq!(secret_key(cluster, ns, "blog-login", "username"), "ublog");
+    let password = secret_key(cluster, ns, "blog-login", "password");
+    assert!(password.len() >= 16);
+    assert!(secret_key(cluster, ns, "blog-login", "loginUrl").contains("func=auth"));
+    assert_eq!(
+        secret_key(cluster, ns, "blog-login", "panelUrl"),
+        sim.url("/ispmgr")
+    );
+
+    // Resource change → one limit.
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "hsvc/blog",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"resources":[{"name":"diskSpace","quantity":3072}]}}"#,
+        ],
+    );
+    until("quota 3072", || {
+        user(&sim, "ublog").unwrap().limits["limit_quota"] == "3072"
+    })
+    .await;
+
+    // Tariff change → new template, limits re-applied; the tariff counts the services updated.
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "tariff/start",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"hosting":{"accountTemplate":"pro"}}}"#,
+        ],
+    );
+    until("preset pro", || {
+        user(&sim, "ublog").unwrap().preset == "pro"
+    })
+    .await;
+    assert_eq!(user(&sim, "ublog").unwrap().limits["limit_quota"], "3072");
+    eventually(
+        cluster,
+        ns,
+        "tariff/start",
+        "{.status.servicesUpdated}/{.status.services}",
+        "1/1",
+    )
+    .await;
+
+    // Suspend and resume, by the service and by the client.
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "hsvc/blog",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":true}}"#,
+        ],
+    );
+    eventually(cluster, ns, "hsvc/blog", "{.status.phase}", "Suspended").await;
+    assert!(!user(&sim, "ublog").unwrap().active);
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "hsvc/blog",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":false}}"#,
+        ],
+    );
+    eventually(cluster, ns, "hsvc/blog", "{.status.phase}", "Active").await;
+    assert!(user(&sim, "ublog").unwrap().active);
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "client/jane",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":true}}"#,
+        ],
+    );
+    until("client suspension reaches the account", || {
+        !user(&sim, "ublog").unwrap().active
+    })
+    .await;
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "client/jane",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":false}}"#,
+        ],
+    );
+    until("client resumption reaches the account", || {
+        user(&sim, "ublog").unwrap().active
+    })
+    .await;
+
+    // A new password in the Secret reaches the panel.
+    let changes = user(&sim, "ublog").unwrap().password_changes;
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "secret/blog-login",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"stringData":{"password":"N3w-Customer-Pw-5"}}"#,
+        ],
+    );
+    until("password applied", || {
+        user(&sim, "ublog").unwrap().password_changes == changes + 1
+    })
+    .await;
+
+    // Drift: a limit changed in the panel is put back within a drift interval, with an event.
+    sim.sim.transact(|s| {
+        s.ispmgr
+            .users
+            .get_mut("ublog")
+            .unwrap()
+            .limits
+            .insert("limit_quota".into(), "1".into());
+        ((), true)
+    });
+    until("drift corrected", || {
+        user(&sim, "ublog").unwrap().limits["limit_quota"] == "3072"
+    })
+    .await;
+    until("DriftCorrected event", || {
+        events(cluster, ns).contains("DriftCorrected")
+    })
+    .await;
+
+    // Paused: visible, and holds changes until unpaused.
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "hsvc/blog",
+            "-n",
+            ns,
+            "hostplane.dev/paused=true",
+        ],
+    );
+    eventually(cluster, ns, "hsvc/blog", SYNCED_REASON, "ReconcilePaused").await;
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "hsvc/blog",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":true}}"#,
+        ],
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(user(&sim, "ublog").unwrap().active, "paused: no change");
+    kubectl_ok(
+        cluster,
+        &["annotate", "hsvc/blog", "-n", ns, "hostplane.dev/paused-"],
+    );
+    until("unpaused change applied", || {
+        !user(&sim, "ublog").unwrap().active
+    })
+    .await;
+
+    // reconcile-requested-at is echoed.
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "hsvc/blog",
+            "-n",
+            ns,
+            "hostplane.dev/reconcile-requested-at=now-1",
+        ],
+    );
+    eventually(
+        cluster,
+        ns,
+        "hsvc/blog",
+        "{.status.lastHandledReconcileAt}",
+        "now-1",
+    )
+    .await;
+
+    // Delete: the account goes, then the object.
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/blog",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    assert!(user(&sim, "ublog").is_none());
+
+    // Orphan keeps the account.
+    kubectl_apply(cluster, ns, &service("keep", "  deletionPolicy: Orphan"));
+    eventually(cluster, ns, "hsvc/keep", READY, "True").await;
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/keep",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    assert!(user(&sim, "ukeep").is_some(), "Orphan keeps the account");
+
+    // Nothing secret in status, events or logs.
+    let everything = kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "hosting,events.events.k8s.io",
+            "-n",
+            ns,
+            "-o",
+            "yaml",
+        ],
+    );
+    for secret in [common::PASSWORD, password.as_str(), "N3w-Customer-Pw-5"] {
+        assert!(
+            !everything.contains(secret),
+            "a secret in objects or events"
+        );
+        assert!(!logs.text().contains(secret), "a secret in the logs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_only_adopts_and_reports_without_changing() {
+    capture();
+    let ns = "hosting-observe";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    let isp = common::isp(
+        &sim,
+        hostplane::panel::mgr::AuthMode::Authinfo,
+        hostplane::panel::mgr::Format::Json,
+    );
+    isp.create_user(&hostplane::panel::ispmanager::NewUser {
+        name: "legacy1".into(),
+        password: secrecy::SecretString::from("L3gacy-pass-1"),
+        fullname: "Legacy".into(),
+        preset: Some("basic".into()),
+        limits: Default::default(),
+        domain: None,
+    })
+    .await
+    .unwrap();
+    kubectl_apply(cluster, ns, &base(&sim, "basic"));
+    let svc = service("legacy", "  managementPolicy: ObserveOnly").replace(
+        "metadata: {name: legacy}",
+        "metadata: {name: legacy, annotations: {hostplane.dev/external-name: legacy1}}",
+    );
+    kubectl_apply(cluster, ns, &svc);
+    eventually(cluster, ns, "hsvc/legacy", READY_REASON, "Observed").await;
+    let message = jsonpath(cluster, ns, "hsvc/legacy", READY_MESSAGE);
+    assert!(message.contains("differs"), "{message}");
+    let before = user(&sim, "legacy1").unwrap();
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/legacy",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    let after = user(&sim, "legacy1").expect("ObserveOnly never deletes");
+    assert_eq!(
+        (after.preset, after.limits, after.active),
+        (before.preset, before.limits, before.active),
+        "ObserveOnly never changes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_reference_stalls_until_it_appears() {
+    capture();
+    let ns = "hosting-refs";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    let base = base(&sim, "basic");
+    let (without_client, client) = base.split_at(base.rfind("---").unwrap());
+    kubectl_apply(cluster, ns, without_client);
+    kubectl_apply(cluster, ns, &service("early", ""));
+    eventually(cluster, ns, "hsvc/early", STALLED, "True").await;
+    let message = jsonpath(cluster, ns, "hsvc/early", STALLED_MESSAGE);
+    assert!(
+        message.contains("spec.clientRef.name") && message.contains("jane"),
+        "{message}"
+    );
+    assert!(
+        usernames(&sim).is_empty(),
+        "nothing is created for a stalled service"
+    );
+    kubectl_apply(cluster, ns, client);
+    eventually(cluster, ns, "hsvc/early", READY, "True").await;
+    assert!(user(&sim, "uearly").is_some());
+}
+
+/// Errors, latency and lost answers at the panel: failures show in status meanwhile, and the
+/// end is one account per service, none extra.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_end_converged_with_one_account_per_service() {
+    capture();
+    let ns = "hosting-faults";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    sim.sim.faults().set(
+        "ispmgr",
+        "user.add.finish",
+        FaultSpec {
+            latency_ms: 50,
+            // More 503s than the client's own retries absorb: some reconciles fail and say so.
+            unavailable: 24,
+            drop_response: 4,
+            ..FaultSpec::default()
+        },
+    );
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    kubectl_apply(cluster, ns, &base(&sim, "basic"));
+    let names: Vec<String> = (0..8).map(|i| format!("site{i}")).collect();
+    let all: String = names
+        .iter()
+        .map(|n| format!("---{}", service(n, "")))
+        .collect();
+    kubectl_apply(cluster, ns, &all);
+    let mut saw_error = false;
+    for name in &names {
+        let object = format!("hsvc/{name}");
+        for _ in 0..600 {
+            if !jsonpath(cluster, ns, &object, "{.status.lastError.attempts}").is_empty() {
+                saw_error = true;
+            }
+            if jsonpath(cluster, ns, &object, READY) == "True" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eventually(cluster, ns, &object, READY, "True").await;
+    }
+    assert!(saw_error, "failures are visible in status while they last");
+    let want: BTreeSet<String> = names.iter().map(|n| format!("u{n}")).collect();
+    assert_eq!(usernames(&sim), want, "one account per service, none extra");
+}
+
+/// The controller dies while creates are in flight (answers lost, annotations written) and a
+/// new one takes over: no duplicate, no orphan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_killed_mid_create_leaves_no_duplicate_or_orphan() {
+    capture();
+    let ns = "hosting-kill";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    sim.sim.faults().set(
+        "ispmgr",
+        "user.add.finish",
+        FaultSpec {
+            latency_ms: 200,
+            drop_response: 6,
+            ..FaultSpec::default()
+        },
+    );
+    kubectl_apply(cluster, ns, &base(&sim, "basic"));
+    let names: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
+    let all: String = names
+        .iter()
+        .map(|n| format!("---{}", service(n, "")))
+        .collect();
+    kubectl_apply(cluster, ns, &all);
+    let first = start_controller(cluster, ns, DRIFT).await;
+    until("some accounts created", || usernames(&sim).len() >= 3).await;
+    first.abort();
+    let _ = first.await;
+    let created_by_first = usernames(&sim).len();
+    sim.sim
+        .faults()
+        .set("ispmgr", "user.add.finish", FaultSpec::default());
+    let _second = start_controller(cluster, ns, DRIFT).await;
+    for name in &names {
+        eventually(cluster, ns, &format!("hsvc/{name}"), READY, "True").await;
+    }
+    let want: BTreeSet<String> = names.iter().map(|n| format!("u{n}")).collect();
+    assert_eq!(
+        usernames(&sim),
+        want,
+        "killed after {created_by_first} creates"
+    );
+}
+
+/// Seed 002's unpaid lifecycle on the simulator's clock: expiry suspends, a declared renewal
+/// resumes, and after the auto-deletion period the account goes while the resource stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
+    capture();
+    let ns = "hosting-unpaid";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let sim_clock = sim.sim.clock().clone();
+    let clock = hostplane::controller::clock::Clock::from_fn(move || sim_clock.now());
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, clock).await;
+    let base = base(&sim, "basic").replace(
+        "  hosting:\n",
+        "  policies: {autoDeletionDays: 10, weekendSuspension: Suspend}\n  hosting:\n",
+    );
+    kubectl_apply(cluster, ns, &base);
+    let start = sim.sim.clock().today();
+    let monthly = |renewals: &str| {
+        service("rent", &format!("  period: 1m\n{renewals}"))
+            .replace("  period: 1y\n", "")
+            .replace(&today(), &start.to_string())
+    };
+    kubectl_apply(cluster, ns, &monthly(""));
+    eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Active").await;
+    let paid_until = jsonpath(cluster, ns, "hsvc/rent", "{.status.paidUntil}");
+    assert_eq!(
+        paid_until,
+        start
+            .checked_add(jiff::Span::new().months(1))
+            .unwrap()
+            .to_string()
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/rent", "{.status.nextActionAt}"),
+        format!("{paid_until}T00:00:00Z")
+    );
+
+    let nudge = |n: u32| {
+        kubectl_ok(
+            cluster,
+            &[
+                "annotate",
+                "--overwrite",
+                "hsvc/rent",
+                "-n",
+                ns,
+                &format!("hostplane.dev/reconcile-requested-at=tick-{n}"),
+            ],
+        );
+    };
+    // 35 days on: expired and suspended for non-payment.
+    sim.sim
+        .clock()
+        .advance(jiff::SignedDuration::from_hours(24 * 35));
+    nudge(1);
+    eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Suspended").await;
+    assert!(!user(&sim, "urent").unwrap().active);
+    assert!(jsonpath(cluster, ns, "hsvc/rent", READY_MESSAGE).contains("non-payment"));
+
+    // A renewal declared in git (paid today) resumes it.
+    let paid_on = sim.sim.clock().today();
+    kubectl_apply(
+        cluster,
+        ns,
+        &monthly(&format!(
+            "  renewals: [{{period: 1m, paidOn: \"{paid_on}\"}}]"
+        )),
+    );
+    eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Active").await;
+    assert!(user(&sim, "urent").unwrap().active);
+
+    // Two more months unpaid: suspended, then terminated 10 days after expiry.
+    sim.sim
+        .clock()
+        .advance(jiff::SignedDuration::from_hours(24 * 40));
+    nudge(2);
+    eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Suspended").await;
+    sim.sim
+        .clock()
+        .advance(jiff::SignedDuration::from_hours(24 * 11));
+    nudge(3);
+    eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Terminated").await;
+    assert!(user(&sim, "urent").is_none(), "the account is terminated");
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/rent", "{.metadata.name}"),
+        "rent",
+        "the resource stays"
+    );
+    until("Terminated event", || {
+        events(cluster, ns).contains("reason: Terminated")
+    })
+    .await;
+}
+
+/// Order policies stop a service before anything is made at the panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_against_the_tariffs_policies_is_stalled_and_not_created() {
+    capture();
+    let ns = "hosting-policy";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    let base = base(&sim, "basic").replace(
+        "  hosting:\n",
+        "  policies: {servicesPerClient: 1}\n  hosting:\n",
+    );
+    kubectl_apply(cluster, ns, &base);
+    kubectl_apply(cluster, ns, &service("first", ""));
+    eventually(cluster, ns, "hsvc/first", READY, "True").await;
+    kubectl_apply(cluster, ns, &service("second", ""));
+    eventually(cluster, ns, "hsvc/second", STALLED, "True").await;
+    let message = jsonpath(cluster, ns, "hsvc/second", STALLED_MESSAGE);
+    assert!(message.to_lowercase().contains("services"), "{message}");
+    assert!(user(&sim, "usecond").is_none());
+}

@@ -1,0 +1,184 @@
+//! Shared set-up of the controller tests: the real local API server with the CRDs, kubectl,
+//! polling for a condition, and a controller started (and stoppable) in-process.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use hostplane::controller::{self, Options};
+use hostplane::testbed::{self, LocalCluster};
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn kubectl(cluster: &LocalCluster, args: &[&str]) -> Output {
+    cluster.kubectl().args(args).output().expect("run kubectl")
+}
+
+pub fn kubectl_ok(cluster: &LocalCluster, args: &[&str]) -> String {
+    let out = kubectl(cluster, args);
+    assert!(
+        out.status.success(),
+        "kubectl {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn kubectl_apply(cluster: &LocalCluster, ns: &str, yaml: &str) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), yaml).unwrap();
+    kubectl_ok(
+        cluster,
+        &["apply", "-n", ns, "-f", file.path().to_str().unwrap()],
+    );
+}
+
+/// The shared cluster with the CRDs installed and a fresh namespace.
+pub fn cluster_with_namespace(ns: &str) -> &'static LocalCluster {
+    static CRDS: Once = Once::new();
+    let cluster = testbed::shared();
+    CRDS.call_once(|| {
+        let crds = root().join("crds");
+        kubectl_ok(cluster, &["apply", "-f", crds.to_str().unwrap()]);
+        kubectl_ok(
+            cluster,
+            &[
+                "wait",
+                "--for=condition=established",
+                "--timeout=60s",
+                "-f",
+                crds.to_str().unwrap(),
+            ],
+        );
+    });
+    kubectl_ok(cluster, &["create", "namespace", ns]);
+    cluster
+}
+
+/// Starts a controller for one namespace; abort the handle to "kill" it.
+pub async fn start_controller(
+    cluster: &LocalCluster,
+    ns: &str,
+    drift_interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    start_controller_with_clock(cluster, ns, drift_interval, Default::default()).await
+}
+
+/// Starts a controller whose billing days follow `clock` (e.g. the simulator's).
+pub async fn start_controller_with_clock(
+    cluster: &LocalCluster,
+    ns: &str,
+    drift_interval: Duration,
+    clock: hostplane::controller::clock::Clock,
+) -> tokio::task::JoinHandle<()> {
+    let client = cluster.client().await.unwrap();
+    let options = Options {
+        namespace: Some(ns.to_owned()),
+        concurrency: 4,
+        drift_interval,
+        clock,
+        ..Options::default()
+    };
+    tokio::spawn(async move {
+        controller::run(client, options)
+            .await
+            .expect("controller runs")
+    })
+}
+
+/// The output of a jsonpath query of an object.
+pub fn jsonpath(cluster: &LocalCluster, ns: &str, object: &str, path: &str) -> String {
+    let out = kubectl(
+        cluster,
+        &["get", object, "-n", ns, "-o", &format!("jsonpath={path}")],
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls a jsonpath of an object until it equals `want` (at most `timeout`).
+pub async fn eventually_within(
+    cluster: &LocalCluster,
+    ns: &str,
+    object: &str,
+    path: &str,
+    want: &str,
+    timeout: Duration,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got = jsonpath(cluster, ns, object, path);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{object} {path}: {got:?}, wanted {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub async fn eventually(cluster: &LocalCluster, ns: &str, object: &str, path: &str, want: &str) {
+    eventually_within(cluster, ns, object, path, want, Duration::from_secs(60)).await
+}
+
+/// Polls until `check` holds (at most 60 s), describing the failure with `what`.
+pub async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub const READY: &str = r#"{.status.conditions[?(@.type=="Ready")].status}"#;
+pub const READY_REASON: &str = r#"{.status.conditions[?(@.type=="Ready")].reason}"#;
+pub const READY_MESSAGE: &str = r#"{.status.conditions[?(@.type=="Ready")].message}"#;
+pub const STALLED: &str = r#"{.status.conditions[?(@.type=="Stalled")].status}"#;
+pub const STALLED_MESSAGE: &str = r#"{.status.conditions[?(@.type=="Stalled")].message}"#;
+pub const SYNCED_REASON: &str = r#"{.status.conditions[?(@.type=="Synced")].reason}"#;
+
+/// A `MakeWriter` that keeps every log line, for checking that no secret is ever logged.
+#[derive(Clone, Default)]
+pub struct Capture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+impl Capture {
+    /// Installs a process-wide subscriber at debug level writing into the returned capture.
+    pub fn install_global() -> Capture {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(capture.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        capture
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
