@@ -326,3 +326,55 @@ async fn reconcile_requested_at_is_echoed_in_status() {
     )
     .await;
 }
+
+/// The binary as operators run it: `hostplane controller` with a kubeconfig answers health,
+/// readiness and Prometheus metrics on `--metrics-address`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_binary_serves_health_readiness_and_metrics() {
+    let ns = "ctl-binary";
+    let cluster = setup(ns).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hostplane"))
+        .args([
+            "controller",
+            "--namespace",
+            ns,
+            "--metrics-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start hostplane controller");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        let answer = reqwest::get(format!("{base}/readyz")).await;
+        if let Ok(r) = answer
+            && r.status().is_success()
+        {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let health = reqwest::get(format!("{base}/healthz"))
+        .await
+        .map(|r| r.status().as_u16());
+    let metrics = match reqwest::get(format!("{base}/metrics")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready, "/readyz never answered 200");
+    assert_eq!(health.ok(), Some(200));
+    assert!(metrics.contains("hostplane_ready 1"), "{metrics}");
+}

@@ -17,6 +17,12 @@ pub struct Args {
     /// seconds (plus up to 10% jitter).
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     drift_interval: u64,
+    /// How often each processing module's connection is checked, in seconds (plus jitter).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    module_check_interval: u64,
+    /// Serve /healthz, /readyz and /metrics (Prometheus) here.
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
+    metrics_address: std::net::SocketAddr,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -32,8 +38,17 @@ pub fn run(args: Args) -> ExitCode {
             namespace: args.namespace,
             concurrency: args.concurrency,
             drift_interval: std::time::Duration::from_secs(args.drift_interval.max(1)),
+            module_check_interval: std::time::Duration::from_secs(
+                args.module_check_interval.max(1),
+            ),
             ..Options::default()
         };
+        let metrics_address = args.metrics_address;
+        tokio::spawn(async move {
+            if let Err(error) = controller::metrics::serve(metrics_address).await {
+                tracing::error!(%error, "health and metrics server stopped");
+            }
+        });
         tokio::select! {
             done = controller::run(client, options) => done,
             _ = tokio::signal::ctrl_c() => {

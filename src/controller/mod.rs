@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod context;
 pub mod drift;
 pub mod judge;
+pub mod metrics;
 pub mod module;
 pub mod panels;
 pub mod service;
@@ -225,6 +226,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
     ] {
         ready?;
     }
+    metrics::set_ready(true);
     let reporter = Reporter {
         controller: "hostplane".into(),
         instance: std::env::var("POD_NAME").ok(),
@@ -402,7 +404,9 @@ where
     move |object, ctx| {
         let key = context::key(kind, &*object);
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let result = reconcile(object, Arc::clone(&ctx)).await;
+            metrics::record(kind, result.is_ok(), started.elapsed());
             if result.is_ok() {
                 ctx.succeeded(&key);
             }

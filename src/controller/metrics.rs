@@ -1,0 +1,121 @@
+//! Health and metrics of a running controller, served on `--metrics-address`: `/healthz`
+//! (the process answers), `/readyz` (the caches have synced and the reconcilers run) and
+//! `/metrics` (Prometheus text format: reconciles per kind and outcome, and their duration).
+//!
+//! Process-wide counters rather than a field of the reconcile context: they are read by the
+//! HTTP server, which lives outside any one `run()`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+static READY: AtomicBool = AtomicBool::new(false);
+
+#[derive(Default)]
+struct Totals {
+    count: u64,
+    seconds: f64,
+}
+
+static RECONCILES: Mutex<BTreeMap<(&'static str, &'static str), Totals>> =
+    Mutex::new(BTreeMap::new());
+
+/// Marks the controller ready (caches synced, reconcilers started).
+pub fn set_ready(ready: bool) {
+    READY.store(ready, Ordering::Relaxed);
+}
+
+/// Records one reconcile of `kind` that ended `ok` or not, and how long it took.
+pub fn record(kind: &'static str, ok: bool, took: Duration) {
+    let outcome = if ok { "success" } else { "error" };
+    let mut map = RECONCILES.lock().expect("metrics lock");
+    let totals = map.entry((kind, outcome)).or_default();
+    totals.count += 1;
+    totals.seconds += took.as_secs_f64();
+}
+
+/// The metrics in Prometheus text format.
+pub fn render() -> String {
+    let map = RECONCILES.lock().expect("metrics lock");
+    let mut out = String::new();
+    out.push_str("# HELP hostplane_reconciles_total Reconciles finished, per kind and outcome.\n");
+    out.push_str("# TYPE hostplane_reconciles_total counter\n");
+    for ((kind, outcome), t) in map.iter() {
+        let _ = writeln!(
+            out,
+            "hostplane_reconciles_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {}",
+            t.count
+        );
+    }
+    out.push_str(
+        "# HELP hostplane_reconcile_seconds_total Time spent in reconciles, per kind and outcome.\n",
+    );
+    out.push_str("# TYPE hostplane_reconcile_seconds_total counter\n");
+    for ((kind, outcome), t) in map.iter() {
+        let _ = writeln!(
+            out,
+            "hostplane_reconcile_seconds_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {:.6}",
+            t.seconds
+        );
+    }
+    out.push_str("# HELP hostplane_ready Whether the controller's caches have synced.\n");
+    out.push_str("# TYPE hostplane_ready gauge\n");
+    let _ = writeln!(
+        out,
+        "hostplane_ready {}",
+        u8::from(READY.load(Ordering::Relaxed))
+    );
+    out
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|| async {
+                if READY.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet")
+                }
+            }),
+        )
+        .route("/metrics", get(|| async { render() }))
+}
+
+/// Serves health and metrics on `address` until the process ends.
+pub async fn serve(address: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
+    axum::serve(listener, routes()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_render_in_prometheus_text_format() {
+        record("TestKind", true, Duration::from_millis(1500));
+        record("TestKind", true, Duration::from_millis(500));
+        record("TestKind", false, Duration::from_millis(10));
+        let text = render();
+        assert!(
+            text.contains("hostplane_reconciles_total{kind=\"TestKind\",outcome=\"success\"} 2")
+        );
+        assert!(text.contains("hostplane_reconciles_total{kind=\"TestKind\",outcome=\"error\"} 1"));
+        assert!(text.contains(
+            "hostplane_reconcile_seconds_total{kind=\"TestKind\",outcome=\"success\"} 2.000000"
+        ));
+        assert!(text.contains("# TYPE hostplane_ready gauge"));
+    }
+}
