@@ -16,8 +16,11 @@ use crate::validation::{Source, documents};
 struct Found {
     /// Secret name → (username, password).
     secrets: BTreeMap<String, (String, String)>,
-    /// Module URL → credentials Secret name.
-    modules: Vec<(String, String)>,
+    /// Module name, URL and credentials Secret name.
+    modules: Vec<(String, String, String)>,
+    /// Accounts that `ObserveOnly` services adopt: module name → usernames. They existed
+    /// before hostplane, so the demo makes them at the simulator first.
+    adopted: BTreeMap<String, Vec<String>>,
     /// Every tariff's `hosting.accountTemplate`.
     templates: Vec<String>,
 }
@@ -41,10 +44,22 @@ fn scan(sources: &[Source]) -> Found {
                     }
                 }
                 Some("ProcessingModule") => {
-                    if let (Some(url), Some(secret)) =
-                        (text("/spec/url"), text("/spec/credentialsSecretRef/name"))
-                    {
-                        found.modules.push((url, secret));
+                    if let (Some(name), Some(url), Some(secret)) = (
+                        text("/metadata/name"),
+                        text("/spec/url"),
+                        text("/spec/credentialsSecretRef/name"),
+                    ) {
+                        found.modules.push((name, url, secret));
+                    }
+                }
+                Some("HostingService")
+                    if text("/spec/managementPolicy").as_deref() == Some("ObserveOnly") =>
+                {
+                    if let (Some(module), Some(user)) = (
+                        text("/spec/processingModuleRef/name"),
+                        text("/metadata/annotations/hostplane.dev~1external-name"),
+                    ) {
+                        found.adopted.entry(module).or_default().push(user);
                     }
                 }
                 Some("Tariff") => found
@@ -63,7 +78,7 @@ pub async fn start(sources: &[Source]) -> anyhow::Result<(Vec<SimHandle>, Vec<So
     let found = scan(sources);
     let mut sims = Vec::new();
     let mut rewrites = Vec::new();
-    for (url, secret) in &found.modules {
+    for (module, url, secret) in &found.modules {
         let (user, password) = found
             .secrets
             .get(secret)
@@ -82,6 +97,20 @@ pub async fn start(sources: &[Source]) -> anyhow::Result<(Vec<SimHandle>, Vec<So
                     .presets
                     .entry(template.clone())
                     .or_insert_with(|| basic.clone());
+            }
+            for name in found.adopted.get(module).into_iter().flatten() {
+                state.ispmgr.users.insert(
+                    name.clone(),
+                    crate::simulator::state::IspUser {
+                        name: name.clone(),
+                        fullname: format!("{name} (made before hostplane)"),
+                        active: true,
+                        level: 16,
+                        preset: "basic".into(),
+                        limits: basic.clone(),
+                        password_changes: 0,
+                    },
+                );
             }
             ((), true)
         });

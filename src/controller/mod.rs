@@ -211,6 +211,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
     let service_events_for_clients = services.subscribe();
     let module_events_for_modules = modules.subscribe();
     let service_events_for_modules = services.subscribe();
+    let tariff_events_for_modules = tariffs.subscribe();
     let service_events = services.subscribe();
     let tariff_events_for_services = tariffs.subscribe();
     let client_events_for_services = clients.subscribe();
@@ -308,6 +309,27 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
             found
         }
     };
+    // A licensing module's period comparisons name tariffs: it is judged again when they come
+    // or go (at start-up the module may be judged before the tariff cache has them).
+    let modules_of_tariff = {
+        let modules = modules.clone();
+        move |t: Arc<Tariff>| {
+            let (ns, name) = (t.namespace(), t.name_any());
+            modules
+                .state()
+                .iter()
+                .filter(|m| {
+                    m.namespace() == ns
+                        && m.spec.licensing.as_ref().is_some_and(|l| {
+                            l.period_comparisons
+                                .iter()
+                                .any(|c| c.tariff_ref.as_ref().is_some_and(|r| r.name == name))
+                        })
+                })
+                .map(|m| ObjectRef::from(&**m))
+                .collect::<Vec<_>>()
+        }
+    };
     let module_of_service = |s: Arc<HostingService>| {
         let module = s.status.as_ref()?.processing_module.as_ref()?;
         Some(ObjectRef::new(module).within(&s.namespace().unwrap_or_default()))
@@ -323,6 +345,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         .with_config(config.clone())
         .watches_stream(secret_events, modules_of_secret)
         .watches_shared_stream(service_events_for_modules, module_of_service)
+        .watches_shared_stream(tariff_events_for_modules, modules_of_tariff)
         .run(
             counted("ProcessingModule", module::reconcile),
             error_policy("ProcessingModule"),
