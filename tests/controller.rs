@@ -2,107 +2,18 @@
 //! validator's rules, become Ready or Stalled with a reason a person can act on, recover when
 //! a missing reference appears, emit events, and stop writing once converged.
 
-use std::path::Path;
-use std::process::Output;
-use std::sync::Once;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use hostplane::controller::{self, Options};
-use hostplane::testbed::{self, LocalCluster};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn kubectl(cluster: &LocalCluster, args: &[&str]) -> Output {
-    cluster.kubectl().args(args).output().expect("run kubectl")
-}
-
-fn kubectl_ok(cluster: &LocalCluster, args: &[&str]) -> String {
-    let out = kubectl(cluster, args);
-    assert!(
-        out.status.success(),
-        "kubectl {}: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn kubectl_apply(cluster: &LocalCluster, ns: &str, yaml: &str) {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), yaml).unwrap();
-    kubectl_ok(
-        cluster,
-        &["apply", "-n", ns, "-f", file.path().to_str().unwrap()],
-    );
-}
+use support::*;
 
 /// The shared cluster with CRDs installed, a fresh namespace, and a controller for it.
-async fn setup(ns: &str) -> &'static LocalCluster {
-    static CRDS: Once = Once::new();
-    let cluster = testbed::shared();
-    CRDS.call_once(|| {
-        let crds = root().join("crds");
-        kubectl_ok(cluster, &["apply", "-f", crds.to_str().unwrap()]);
-        kubectl_ok(
-            cluster,
-            &[
-                "wait",
-                "--for=condition=established",
-                "--timeout=60s",
-                "-f",
-                crds.to_str().unwrap(),
-            ],
-        );
-    });
-    kubectl_ok(cluster, &["create", "namespace", ns]);
-    let client = cluster.client().await.unwrap();
-    let options = Options {
-        namespace: Some(ns.to_owned()),
-        concurrency: 4,
-        ..Options::default()
-    };
-    tokio::spawn(async move {
-        controller::run(client, options)
-            .await
-            .expect("controller runs")
-    });
+async fn setup(ns: &str) -> &'static hostplane::testbed::LocalCluster {
+    let cluster = cluster_with_namespace(ns);
+    start_controller(cluster, ns, Duration::from_secs(300)).await;
     cluster
 }
-
-/// Polls a jsonpath of an object until it equals `want`.
-async fn eventually(cluster: &LocalCluster, ns: &str, object: &str, jsonpath: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = kubectl(
-            cluster,
-            &[
-                "get",
-                object,
-                "-n",
-                ns,
-                "-o",
-                &format!("jsonpath={jsonpath}"),
-            ],
-        );
-        let got = String::from_utf8_lossy(&out.stdout).into_owned();
-        if got == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{object} {jsonpath}: {got:?}, wanted {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-const READY: &str = r#"{.status.conditions[?(@.type=="Ready")].status}"#;
-const READY_REASON: &str = r#"{.status.conditions[?(@.type=="Ready")].reason}"#;
-const STALLED: &str = r#"{.status.conditions[?(@.type=="Stalled")].status}"#;
-const STALLED_MESSAGE: &str = r#"{.status.conditions[?(@.type=="Stalled")].message}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_tariffs_and_clients_become_ready_with_counts() {
