@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 
 use super::accounts::Accounts;
 use super::panels::Panels;
-use crate::api::{Client, HostingService, ProcessingModule, Tariff};
+use crate::api::{Client, HostingService, LicensePool, ProcessingModule, ServerPool, Tariff};
 
 pub struct Context {
     pub client: kube::Client,
@@ -20,13 +20,34 @@ pub struct Context {
     pub tariffs: Store<Tariff>,
     pub clients: Store<Client>,
     pub services: Store<HostingService>,
+    /// License pools (empty until [`Context::with_license_pools`]).
+    pub license_pools: Store<LicensePool>,
     /// What the controller last saw of each module's accounts (drift listings).
     pub accounts: Accounts,
     /// Panel clients per processing module, their limiters, and module health.
     pub panels: Panels,
     pub settings: Settings,
+    /// VMmanager operation queues (a module's `serializeOperations`) and pool hand-outs.
+    pub vm_queues: VmQueues,
+    /// The server pools, when the controller watches them (virtual servers take from them).
+    pub server_pools: Option<Store<ServerPool>>,
     /// Consecutive failures per object, for exponential backoff; cleared on success.
     failures: Mutex<HashMap<String, u32>>,
+}
+
+/// One async lock per queue name (e.g. `namespace/module/host_create`): operations of one
+/// queue run one at a time in this process.
+#[derive(Default)]
+pub struct VmQueues {
+    locks: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl VmQueues {
+    /// The lock of queue `name`, made on first use.
+    pub fn queue(&self, name: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().expect("queues lock");
+        std::sync::Arc::clone(locks.entry(name.to_owned()).or_default())
+    }
 }
 
 /// Tunables of a running controller.
@@ -76,11 +97,25 @@ impl Context {
             tariffs,
             clients,
             services,
+            license_pools: kube::runtime::reflector::store::Writer::default().as_reader(),
             accounts: Accounts::default(),
             panels: Panels::new(),
             settings: Settings::default(),
+            vm_queues: VmQueues::default(),
+            server_pools: None,
             failures: Mutex::default(),
         }
+    }
+
+    /// Lets virtual servers take from the server pools of this cache.
+    pub fn with_server_pools(mut self, pools: Store<ServerPool>) -> Self {
+        self.server_pools = Some(pools);
+        self
+    }
+
+    pub fn with_license_pools(mut self, pools: Store<LicensePool>) -> Self {
+        self.license_pools = pools;
+        self
     }
 
     pub fn with_settings(mut self, settings: Settings) -> Self {

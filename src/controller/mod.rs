@@ -11,9 +11,12 @@ pub mod conditions;
 pub mod context;
 pub mod drift;
 pub mod judge;
+pub mod license_pool;
+pub mod licenses;
 pub mod metrics;
 pub mod module;
 pub mod panels;
+pub mod server_pool;
 pub mod service;
 pub mod status;
 pub mod tariff;
@@ -33,7 +36,8 @@ use serde::de::DeserializeOwned;
 
 use crate::api::common::CommonStatus;
 use crate::api::{
-    Client, HostingService, ProcessingModule, RECONCILE_REQUESTED_AT_ANNOTATION, Tariff,
+    Client, HostingService, LicensePool, ProcessingModule, RECONCILE_REQUESTED_AT_ANNOTATION,
+    ServerPool, Tariff,
 };
 use conditions::Verdict;
 use context::Context;
@@ -215,6 +219,15 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
     let service_events = services.subscribe();
     let tariff_events_for_services = tariffs.subscribe();
     let client_events_for_services = clients.subscribe();
+    let license_pools = Shared::<LicensePool>::new();
+    let pool_events = license_pools.subscribe();
+    let license_pools = license_pools.drive(api(&client, ns));
+    let server_pools = Shared::<ServerPool>::new();
+    let server_pool_events = server_pools.subscribe();
+    let service_events_for_server_pools = services.subscribe();
+    let module_events_for_server_pools = modules.subscribe();
+    let client_events_for_server_pools = clients.subscribe();
+    let server_pools = server_pools.drive(api(&client, ns));
     let modules = modules.drive(api(&client, ns));
     let tariffs = tariffs.drive(api(&client, ns));
     let clients = clients.drive(api(&client, ns));
@@ -224,6 +237,8 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         tariffs.wait_until_ready().await,
         clients.wait_until_ready().await,
         services.wait_until_ready().await,
+        license_pools.wait_until_ready().await,
+        server_pools.wait_until_ready().await,
     ] {
         ready?;
     }
@@ -242,6 +257,8 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
             clients.clone(),
             services.clone(),
         )
+        .with_license_pools(license_pools.clone())
+        .with_server_pools(server_pools.clone())
         .with_settings(context::Settings {
             drift_interval: options.drift_interval,
             clock: options.clock.clone(),
@@ -406,7 +423,72 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         Arc::clone(&ctx),
     )
     .for_each(|_| std::future::ready(()));
-    tokio::join!(tariffs_done, clients_done, services_done, modules_done);
+    let pools_done = Controller::for_shared_stream(pool_events, license_pools)
+        .with_config(config.clone())
+        .run(
+            counted("LicensePool", license_pool::reconcile),
+            error_policy("LicensePool"),
+            Arc::clone(&ctx),
+        )
+        .for_each(|_| std::future::ready(()));
+    // A sale changes the pool's size and may take one of its servers: the pools of the
+    // service's namespace look again.
+    let server_pools_of_service = {
+        let server_pools = server_pools.clone();
+        move |s: Arc<HostingService>| {
+            let ns = s.namespace();
+            server_pools
+                .state()
+                .iter()
+                .filter(|p| p.namespace() == ns)
+                .map(|p| ObjectRef::from(&**p))
+                .collect::<Vec<_>>()
+        }
+    };
+    // The pool's module and pool client: a pool waiting for either starts when it appears.
+    let server_pools_of_module = {
+        let server_pools = server_pools.clone();
+        move |m: Arc<ProcessingModule>| {
+            let (ns, name) = (m.namespace(), m.name_any());
+            server_pools
+                .state()
+                .iter()
+                .filter(|p| p.namespace() == ns && p.spec.vmmanager_module_ref.name == name)
+                .map(|p| ObjectRef::from(&**p))
+                .collect::<Vec<_>>()
+        }
+    };
+    let server_pools_of_client = {
+        let server_pools = server_pools.clone();
+        move |c: Arc<Client>| {
+            let (ns, name) = (c.namespace(), c.name_any());
+            server_pools
+                .state()
+                .iter()
+                .filter(|p| p.namespace() == ns && p.spec.pool_client_ref.name == name)
+                .map(|p| ObjectRef::from(&**p))
+                .collect::<Vec<_>>()
+        }
+    };
+    let server_pools_done = Controller::for_shared_stream(server_pool_events, server_pools)
+        .with_config(config.clone())
+        .watches_shared_stream(service_events_for_server_pools, server_pools_of_service)
+        .watches_shared_stream(module_events_for_server_pools, server_pools_of_module)
+        .watches_shared_stream(client_events_for_server_pools, server_pools_of_client)
+        .run(
+            counted("ServerPool", server_pool::reconcile),
+            error_policy("ServerPool"),
+            Arc::clone(&ctx),
+        )
+        .for_each(|_| std::future::ready(()));
+    tokio::join!(
+        tariffs_done,
+        clients_done,
+        services_done,
+        modules_done,
+        pools_done,
+        server_pools_done
+    );
     Ok(())
 }
 

@@ -13,6 +13,8 @@ pub mod desired;
 pub mod hosting;
 pub mod placement;
 pub mod plan;
+pub mod software_license;
+pub mod virtual_server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -206,20 +208,16 @@ async fn run_product(
     ensure_finalizer(service, api).await?;
     let mut outcome = match refs.tariff.spec.product_type {
         ProductType::SharedHosting => hosting::reconcile(service, refs, ctx, status).await?,
-        other => Outcome {
-            verdict: Verdict::Stalled {
-                reason: "UnsupportedProductType".into(),
-                message: format!(
-                    "{other:?} services are not reconciled by this controller version"
-                ),
-            },
-            phase: ServicePhase::Pending,
-            requeue: None,
-        },
+        ProductType::SoftwareLicense => {
+            software_license::reconcile(service, refs, ctx, status).await?
+        }
+        ProductType::VirtualServer => virtual_server::reconcile(service, refs, ctx, status).await?,
     };
-    if outcome.requeue.is_none() {
-        outcome.requeue = until_timer;
-    }
+    // The earliest timer wins: the product's own (e.g. a license renewal) or the standing's.
+    outcome.requeue = match (outcome.requeue, until_timer) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     Ok(outcome)
 }
 
@@ -245,7 +243,26 @@ async fn terminate(
                     hosting::remove(service, &module, ctx, status, hosting::Removal::Terminated)
                         .await
                 }
-                _ => Ok(()),
+                ProductType::SoftwareLicense => {
+                    software_license::remove(
+                        service,
+                        &module,
+                        ctx,
+                        status,
+                        hosting::Removal::Terminated,
+                    )
+                    .await
+                }
+                ProductType::VirtualServer => {
+                    virtual_server::remove(
+                        service,
+                        &module,
+                        ctx,
+                        status,
+                        hosting::Removal::Terminated,
+                    )
+                    .await
+                }
             };
             if let Err(message) = removed {
                 return Ok(Outcome {
@@ -507,6 +524,26 @@ async fn cleanup(
         .as_deref()
         .and_then(|m| Context::get(&ctx.modules, &service.namespace().unwrap_or_default(), m))
     {
+        Some(module) if module.spec.type_ == crate::api::ModuleType::Licensing => {
+            software_license::remove(
+                service,
+                &module,
+                ctx,
+                &mut status,
+                hosting::Removal::Deleted,
+            )
+            .await
+        }
+        Some(module) if module.spec.type_ == crate::api::ModuleType::VMmanager => {
+            virtual_server::remove(
+                service,
+                &module,
+                ctx,
+                &mut status,
+                hosting::Removal::Deleted,
+            )
+            .await
+        }
         Some(module) => {
             hosting::remove(service, &module, ctx, &status, hosting::Removal::Deleted).await
         }

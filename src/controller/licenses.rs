@@ -1,0 +1,809 @@
+//! The license of one need of a service (seeds 000, 001, 003; issue 5): a standalone
+//! `SoftwareLicense` service, or the control-panel license addon of a virtual server. Both
+//! products call [`ensure`] while the service lives and [`release`] when it goes.
+//!
+//! Money first: buying a license (`soft.order.param`) and prolonging one (`service.prolong`)
+//! cost money and are never repeated blindly.
+//!
+//! - every order and every rebind carries the need's stable `remoteid`
+//!   ([`RemoteId`]: derived from the service's namespace, name and uid);
+//! - before anything is bought, the account's licenses are listed (one `func=soft` call) and a
+//!   license carrying the need's `remoteid` is adopted — after a lost answer, a timeout or a
+//!   restart the license bought then is found instead of buying another; a license of the
+//!   right type at the need's IP that no hostplane service claims is matched too (`fixchilds`);
+//! - a pooled license is taken before one is bought ([`license_pool::acquire`],
+//!   [`license_pool::take_plan`]; a failed take is put back and the next candidate tried);
+//! - a lost answer to an order or a prolongation fails the reconcile: the next one looks first
+//!   (the listing; the license's `expiredate`), never re-sends the call;
+//! - acquisitions in this process are serialized, so two services never take the same pooled
+//!   license or race one another's lookups.
+//!
+//! The license follows the service ([`renewal::license_action`]): suspended with it, resumed
+//! with it (prolonged first when it ran out meanwhile), and prolonged per the licensing
+//! module's period comparisons shortly before it expires, independent of the service's own
+//! period. [`Ensured::renews_on`] is the day to come back for the next prolongation.
+
+use std::time::Duration;
+
+use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
+
+use super::conditions::Verdict;
+use super::context::Context;
+use super::service::hosting::Removal;
+use super::service::{Outcome, Refs};
+use crate::api::common::{Date, LicensePeriod, Period};
+use crate::api::hosting_service::{
+    DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServiceLicense, ServicePhase,
+};
+use crate::api::license_pool::LicensePoolSpec;
+use crate::api::processing_module::LicensingSettings;
+use crate::api::{HostingService, ProcessingModule};
+use crate::billing::lifecycle::Standing;
+use crate::panel::PanelError;
+use crate::panel::licensing::{License, LicenseDetails, LicenseOrder, LicenseStatus, Licensing};
+use crate::pools::license_pool::{
+    self, Acquisition, Binding, ExistingMatch, FREE_LICNAME, LicenseNeed, LicenseStep, NeedKind,
+    OnFailure, PoolLicense, PoolRules, ServiceNeed,
+};
+use crate::pools::naming::{LicenseKind, RemoteId, license_name};
+use crate::pools::renewal::{self, BoundLicense, LicenseAction, ServiceState};
+
+/// One license a service needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Need {
+    /// The pricelist id.
+    pub license_type: String,
+    /// The IP the license is bound to: the server's IP (addon) or `spec.licenseIp`.
+    pub ip: String,
+    /// Addon of a virtual server, or a standalone license service.
+    pub kind: LicenseKind,
+    /// The service's own period: the licensing module's period comparisons map it to the
+    /// license period (seed 001); monthly without one.
+    pub period: Period,
+    /// Extra nodes: the licensing server's addon id and quantity (`addon_<id>=N`). A need with
+    /// nodes never takes a pooled license (the `soft` list does not say how many nodes a
+    /// pooled license has).
+    pub nodes: Option<(String, u32)>,
+}
+
+/// What [`ensure`] leaves: the license in `status.license`, and when to come back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ensured {
+    pub license: ServiceLicense,
+    /// The day of the next prolongation (seed 003: shortly before expiry, while the service
+    /// is active); `None` when nothing is due on its own (suspended, lifetime).
+    pub renews_on: Option<Date>,
+}
+
+impl Ensured {
+    /// How long to wait before the next prolongation, from `now`.
+    pub fn requeue(&self, now: jiff::Timestamp) -> Option<Duration> {
+        self.renews_on.map(|day| until_midnight_utc(day, now))
+    }
+}
+
+/// Acquisitions (lookup → take or order) of this process, one at a time.
+static ACQUIRE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn failed(reason: &str, message: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Failed {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase: ServicePhase::Provisioning,
+        requeue: None,
+    }
+}
+
+fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Stalled {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase: ServicePhase::Pending,
+        requeue: None,
+    }
+}
+
+fn waiting(reason: &str, message: impl Into<String>, after: Duration) -> Outcome {
+    Outcome {
+        verdict: Verdict::Progressing {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase: ServicePhase::Provisioning,
+        requeue: Some(after),
+    }
+}
+
+/// The need's correlation id (generation 0: one license per need and service object).
+pub fn remote_id(service: &HostingService, kind: LicenseKind) -> String {
+    RemoteId::for_service(
+        &service.namespace().unwrap_or_default(),
+        &service.name_any(),
+        service.meta().uid.as_deref().unwrap_or_default(),
+        kind,
+        0,
+    )
+    .to_string()
+}
+
+/// The licensing settings of a module; a module without a `licensing` block gets the API's
+/// documented defaults (reuse on, renew a day before expiry), not `Default`'s zeroes.
+pub fn settings_of(module: &ProcessingModule) -> LicensingSettings {
+    module.spec.licensing.clone().unwrap_or_else(|| {
+        serde_json::from_value(serde_json::json!({}))
+            .expect("every licensing setting has a default")
+    })
+}
+
+/// The `LicensePool` of a licensing module, if there is one.
+pub fn pool_spec(ctx: &Context, namespace: &str, module: &str) -> Option<LicensePoolSpec> {
+    ctx.license_pools
+        .state()
+        .iter()
+        .find(|p| {
+            p.namespace().as_deref() == Some(namespace)
+                && p.spec.licensing_module_ref.name == module
+        })
+        .map(|p| p.spec.clone())
+}
+
+/// The `period` parameter for a license period; `None` for lifetime (not sold here).
+fn period_param(period: LicensePeriod) -> Option<String> {
+    match period {
+        LicensePeriod::Trial => Some("-100".into()),
+        other => renewal::prolong_months(other).map(|m| m.to_string()),
+    }
+}
+
+fn parse_date(text: &str) -> Option<Date> {
+    text.trim().parse().ok().map(Date)
+}
+
+/// Whether a license read by id is still this need's: it carries the `remoteid`, or (a
+/// server that does not echo `remoteid` in the form) it is bound and not pooled.
+fn is_ours(license: &License, remoteid: &str) -> bool {
+    license.status != LicenseStatus::Deleted
+        && (license.remoteid == remoteid
+            || (license.remoteid.is_empty() && license.licname != FREE_LICNAME))
+}
+
+/// Makes sure the need has exactly one license, bound to its IP, following the service's
+/// standing and renewed on time; records it in `status.license`.
+///
+/// `Err` is the outcome to report instead of going on (a failure, a key still being
+/// generated, a spec problem).
+pub async fn ensure(
+    ctx: &Context,
+    service: &HostingService,
+    refs: &Refs,
+    need: &Need,
+    module: &ProcessingModule,
+    status: &mut HostingServiceStatus,
+) -> Result<Ensured, Outcome> {
+    let lic = ctx
+        .panels
+        .licensing(&ctx.client, module)
+        .await
+        .map_err(|e| {
+            failed(
+                "ModuleUnavailable",
+                format!("licensing module {}: {e}", module.name_any()),
+            )
+        })?;
+    let settings = settings_of(module);
+    let today = Date(ctx.settings.clock.today());
+    let tariff = refs.tariff.name_any();
+    let remoteid = remote_id(service, need.kind);
+    let period = renewal::license_period(&settings, need.period, Some(&tariff));
+    let Some(period_code) = period_param(period) else {
+        return Err(stalled(
+            "UnsupportedLicensePeriod",
+            format!(
+                "the licensing module maps the {} period to {period:?} licenses, which hostplane does not order",
+                need.period
+            ),
+        ));
+    };
+    if need.ip.trim().is_empty() {
+        return Err(waiting(
+            "WaitingForIp",
+            "the license is ordered once the service has an IP address",
+            Duration::from_secs(5),
+        ));
+    }
+    let display = service.spec.domain.as_deref();
+    let licname = license_name(need.kind, &service.name_any(), display);
+
+    // Observe the license recorded in status, if any.
+    let mut bound: Option<(LicenseDetails, bool)> = None;
+    if let Some(current) = status.license.clone() {
+        match lic.view(&current.id).await {
+            Ok(Some(d)) if is_ours(&d.license, &remoteid) => bound = Some((d, current.from_pool)),
+            Ok(_) => {
+                status.license = None;
+                ctx.event(
+                    service,
+                    EventType::Warning,
+                    "LicenseLost",
+                    format!(
+                        "license {} is gone or no longer bound to this service; looking for its license again",
+                        current.id
+                    ),
+                )
+                .await;
+            }
+            Err(e) => {
+                return Err(failed(
+                    "PanelError",
+                    format!("reading license {}: {e}", current.id),
+                ));
+            }
+        }
+    }
+    let (mut details, from_pool) = match bound {
+        Some(b) => b,
+        None => {
+            acquire(
+                ctx,
+                service,
+                refs,
+                need,
+                module,
+                &lic,
+                &settings,
+                &Order {
+                    remoteid: &remoteid,
+                    licname: &licname,
+                    period,
+                    period_code: &period_code,
+                },
+                today,
+            )
+            .await?
+        }
+    };
+    let id = details.license.id.clone();
+    let record = |details: &LicenseDetails, status: &mut HostingServiceStatus| {
+        let license = ServiceLicense {
+            id: details.license.id.clone(),
+            license_type: details.license.pricelist.clone(),
+            expires_on: parse_date(&details.license.expiredate),
+            from_pool,
+        };
+        status.license = Some(license.clone());
+        license
+    };
+    record(&details, status);
+
+    // Bound to the need's IP, under its name and remoteid (an IP change of the server, a
+    // license matched by IP, a rename at the licensing server).
+    if details.license.ip.trim() != need.ip.trim()
+        || details.license.licname != licname
+        || details.license.remoteid != remoteid
+    {
+        lic.edit(&id, &licname, &need.ip, &remoteid)
+            .await
+            .map_err(|e| failed("PanelError", format!("rebinding license {id}: {e}")))?;
+        details.license.ip = need.ip.clone();
+        details.license.licname = licname.clone();
+        details.license.remoteid = remoteid.clone();
+    }
+
+    // Follow the service.
+    let state = match refs.standing {
+        Standing::Suspended { .. } => ServiceState::Suspended,
+        _ => ServiceState::Active,
+    };
+    let Some(mut expires_on) = parse_date(&details.license.expiredate) else {
+        return Err(waiting(
+            "LicenseProcessing",
+            format!("license {id} has no expiry date yet"),
+            Duration::from_secs(2),
+        ));
+    };
+    let suspended = details.license.status == LicenseStatus::Suspended;
+    let action = renewal::license_action(
+        state,
+        BoundLicense {
+            expires_on,
+            suspended,
+        },
+        &settings,
+        need.period,
+        Some(&tariff),
+        today,
+    );
+    let prolong = |period: LicensePeriod| {
+        let lic = &lic;
+        let id = &id;
+        async move {
+            let months = period_param(period).unwrap_or_else(|| "1".into());
+            let new = lic.prolong(id, &months).await.map_err(|e| match e {
+                PanelError::OutcomeUnknown { .. } => failed(
+                    "ProlongOutcomeUnknown",
+                    format!(
+                        "the answer to prolonging license {id} was lost; its expiry is read again before any new prolongation: {e}"
+                    ),
+                ),
+                e => failed("PanelError", format!("prolonging license {id}: {e}")),
+            })?;
+            parse_date(&new).ok_or_else(|| {
+                failed(
+                    "PanelError",
+                    format!("prolonging license {id}: unreadable new expiry {new:?}"),
+                )
+            })
+        }
+    };
+    match action {
+        LicenseAction::Renew(plan) => {
+            let before = expires_on;
+            expires_on = prolong(plan.period).await?;
+            ctx.event(
+                service,
+                EventType::Normal,
+                "LicenseRenewed",
+                format!("prolonged license {id} from {before} to {expires_on}"),
+            )
+            .await;
+        }
+        LicenseAction::Suspend => {
+            lic.suspend(&id)
+                .await
+                .map_err(|e| failed("PanelError", format!("suspending license {id}: {e}")))?;
+            ctx.event(
+                service,
+                EventType::Normal,
+                "LicenseSuspended",
+                format!("suspended license {id} with the service"),
+            )
+            .await;
+        }
+        LicenseAction::Resume { prolong: p } => {
+            if let Some(p) = p {
+                expires_on = prolong(p).await?;
+            }
+            lic.resume(&id)
+                .await
+                .map_err(|e| failed("PanelError", format!("resuming license {id}: {e}")))?;
+            ctx.event(
+                service,
+                EventType::Normal,
+                "LicenseResumed",
+                format!("resumed license {id} with the service"),
+            )
+            .await;
+        }
+        LicenseAction::WaitUntil(_) | LicenseAction::Release | LicenseAction::Nothing => {}
+    }
+    details.license.expiredate = expires_on.to_string();
+    let license = record(&details, status);
+    let renews_on = match state {
+        ServiceState::Active => {
+            renewal::next_renewal(expires_on, &settings, need.period, Some(&tariff), today)
+                .map(|p| p.on)
+        }
+        _ => None,
+    };
+
+    // The key is generated asynchronously; the official module reads the form until it is set.
+    if details.lickey.is_none() {
+        match lic.view(&id).await {
+            Ok(Some(d)) if d.lickey.is_some() => {}
+            Ok(_) => {
+                return Err(waiting(
+                    "LicenseKeyPending",
+                    format!("license {id} is bought; its key is being generated"),
+                    Duration::from_secs(1),
+                ));
+            }
+            Err(e) => return Err(failed("PanelError", format!("reading license {id}: {e}"))),
+        }
+    }
+    Ok(Ensured { license, renews_on })
+}
+
+struct Order<'a> {
+    remoteid: &'a str,
+    licname: &'a str,
+    period: LicensePeriod,
+    period_code: &'a str,
+}
+
+/// The need has no license on record: adopt its own (by `remoteid`) or a matching one at its
+/// IP, else take a pooled one, else buy one. Returns the license and whether it came from the
+/// pool.
+#[allow(clippy::too_many_arguments)]
+async fn acquire(
+    ctx: &Context,
+    service: &HostingService,
+    refs: &Refs,
+    need: &Need,
+    module: &ProcessingModule,
+    lic: &Licensing,
+    settings: &LicensingSettings,
+    order: &Order<'_>,
+    today: Date,
+) -> Result<(LicenseDetails, bool), Outcome> {
+    let _one_at_a_time = ACQUIRE.lock().await;
+    let all = lic
+        .licenses()
+        .await
+        .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))?;
+    let key = format!(
+        "{}/{}",
+        service.namespace().unwrap_or_default(),
+        service.name_any()
+    );
+    let suspended = matches!(refs.standing, Standing::Suspended { .. });
+    let row = ServiceNeed {
+        service: &key,
+        ip: &need.ip,
+        license_type: &need.license_type,
+        remoteid: order.remoteid,
+        suspended,
+        bound_license: None,
+    };
+    let matched = license_pool::match_existing(
+        &all,
+        std::slice::from_ref(&row),
+        settings.skip_suspended_when_matching,
+    );
+    let outcome = matched
+        .into_iter()
+        .next()
+        .map_or(ExistingMatch::Order, |m| m.outcome);
+    let view = |id: String| async move {
+        match lic.view(&id).await {
+            Ok(Some(d)) => Ok(d),
+            Ok(None) => Err(failed(
+                "PanelError",
+                format!("license {id} is not at the licensing server"),
+            )),
+            Err(e) => Err(failed("PanelError", format!("reading license {id}: {e}"))),
+        }
+    };
+    match outcome {
+        ExistingMatch::ByRemoteId(id) => {
+            ctx.event(
+                service,
+                EventType::Normal,
+                "LicenseFound",
+                format!("license {id} carries this service's remoteid: adopted, nothing bought"),
+            )
+            .await;
+            return Ok((view(id).await?, false));
+        }
+        ExistingMatch::ByIp(id) => {
+            let foreign = all
+                .iter()
+                .find(|l| l.id == id)
+                .is_some_and(|l| l.remoteid.parse::<RemoteId>().is_ok());
+            if !foreign {
+                ctx.event(
+                    service,
+                    EventType::Normal,
+                    "LicenseMatched",
+                    format!(
+                        "license {id} of type {} is already bound to {}: assigned to this service (fixchilds)",
+                        need.license_type, need.ip
+                    ),
+                )
+                .await;
+                return Ok((view(id).await?, false));
+            }
+        }
+        ExistingMatch::WaitForIp => {
+            return Err(waiting(
+                "WaitingForIp",
+                "the license is ordered once the service has an IP address",
+                Duration::from_secs(5),
+            ));
+        }
+        ExistingMatch::Skip => {
+            return Err(Outcome {
+                verdict: Verdict::Ready {
+                    reason: "Suspended".into(),
+                    message: "suspended; no license is ordered for suspended services (skipSuspendedWhenMatching)".into(),
+                },
+                phase: ServicePhase::Suspended,
+                requeue: None,
+            });
+        }
+        ExistingMatch::Order => {}
+    }
+
+    // The pool before buying.
+    let ns = service.namespace().unwrap_or_default();
+    let rules = PoolRules::new(settings, pool_spec(ctx, &ns, &module.name_any()).as_ref());
+    let pool: Vec<PoolLicense> = all.iter().filter_map(PoolLicense::from_panel).collect();
+    let pool_need = LicenseNeed {
+        kind: NeedKind::NewOrder,
+        license_type: need.license_type.clone(),
+        addon_quantity: need.nodes.as_ref().map_or(0, |(_, n)| *n),
+        period: order.period,
+    };
+    if let Acquisition::Take(_) = license_pool::acquire(&pool, &pool_need, &rules, today) {
+        let binding = Binding {
+            licname: order.licname.to_owned(),
+            ip: need.ip.clone(),
+            remoteid: order.remoteid.to_owned(),
+        };
+        for choice in license_pool::candidates(&pool, &pool_need, &rules, today) {
+            let plan = license_pool::take_plan(&choice, &binding);
+            let mut failure = None;
+            for (i, step) in plan.steps.iter().enumerate() {
+                if let Err(e) = run_step(lic, step).await {
+                    failure = Some((i, e));
+                    break;
+                }
+            }
+            match failure {
+                None => {
+                    ctx.event(
+                        service,
+                        EventType::Normal,
+                        "LicenseTakenFromPool",
+                        format!(
+                            "took pooled license {} (expires {}) instead of buying one",
+                            choice.license_id, choice.expires_on
+                        ),
+                    )
+                    .await;
+                    return Ok((view(choice.license_id).await?, true));
+                }
+                Some((i, e)) => {
+                    if let OnFailure::PutBack(back) = plan.on_failure(i) {
+                        for step in &back.steps {
+                            if let Err(e) = run_step(lic, step).await {
+                                tracing::warn!(license = %choice.license_id, error = %e, "putting a license back into the pool failed");
+                                break;
+                            }
+                        }
+                    }
+                    ctx.event(
+                        service,
+                        EventType::Warning,
+                        "PoolTakeFailed",
+                        format!(
+                            "taking pooled license {} failed ({e}); it stays in the pool",
+                            choice.license_id
+                        ),
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+
+    // Buy, once: the remoteid finds this order again if the answer is lost.
+    let addons = need
+        .nodes
+        .iter()
+        .map(|(id, n)| (id.clone(), n.to_string()))
+        .collect();
+    let bought = lic
+        .order(&LicenseOrder {
+            pricelist: need.license_type.clone(),
+            period: order.period_code.to_owned(),
+            ip: need.ip.clone(),
+            licname: order.licname.to_owned(),
+            remoteid: order.remoteid.to_owned(),
+            addons,
+        })
+        .await;
+    match bought {
+        Ok(id) => {
+            ctx.event(
+                service,
+                EventType::Normal,
+                "LicenseOrdered",
+                format!(
+                    "bought license {id} of type {} for {} ({:?})",
+                    need.license_type, need.ip, order.period
+                ),
+            )
+            .await;
+            Ok((view(id).await?, false))
+        }
+        Err(e @ PanelError::OutcomeUnknown { .. }) => Err(failed(
+            "OrderOutcomeUnknown",
+            format!(
+                "the answer to the license order was lost ({e}); the licenses are looked up by remoteid {} before anything is ordered again",
+                order.remoteid
+            ),
+        )),
+        Err(e) => Err(failed("OrderFailed", format!("ordering a license: {e}"))),
+    }
+}
+
+async fn run_step(lic: &Licensing, step: &LicenseStep) -> Result<(), PanelError> {
+    match step {
+        LicenseStep::Suspend { license_id } => lic.suspend(license_id).await,
+        LicenseStep::Resume { license_id } => lic.resume(license_id).await,
+        LicenseStep::Edit {
+            license_id,
+            licname,
+            ip,
+            remoteid,
+        } => lic.edit(license_id, licname, ip, remoteid).await,
+        LicenseStep::Prolong { license_id, period } => {
+            let months = period_param(*period).unwrap_or_else(|| "1".into());
+            lic.prolong(license_id, &months).await.map(drop)
+        }
+        LicenseStep::JoinPool { .. } | LicenseStep::Retire { .. } => Ok(()),
+    }
+}
+
+/// The service is terminated or deleted: its license is suspended, renamed `free.lic`,
+/// rebound to `0.0.0.0` and joins the pool ([`license_pool::release_plan`]); a license of a
+/// type that is not reused is retired the same way (left to expire, never renewed). A license
+/// still carrying the need's `remoteid` (an order whose answer was lost) goes too, so nothing
+/// is leaked. `Orphan` (on deletion) and `ObserveOnly` leave the license as it is.
+pub async fn release(
+    ctx: &Context,
+    service: &HostingService,
+    module: &ProcessingModule,
+    kind: LicenseKind,
+    status: &mut HostingServiceStatus,
+    why: Removal,
+) -> Result<(), String> {
+    let orphan = (why == Removal::Deleted
+        && service.spec.deletion_policy == DeletionPolicy::Orphan)
+        || service.spec.management_policy == ManagementPolicy::ObserveOnly;
+    if orphan {
+        if let Some(l) = &status.license {
+            ctx.event(
+                service,
+                EventType::Normal,
+                "Orphaned",
+                format!(
+                    "kept license {} as it is (deletionPolicy Orphan or ObserveOnly)",
+                    l.id
+                ),
+            )
+            .await;
+        }
+        return Ok(());
+    }
+    let lic = ctx
+        .panels
+        .licensing(&ctx.client, module)
+        .await
+        .map_err(|e| format!("licensing module {}: {e}", module.name_any()))?;
+    let settings = settings_of(module);
+    let ns = service.namespace().unwrap_or_default();
+    let rules = PoolRules::new(&settings, pool_spec(ctx, &ns, &module.name_any()).as_ref());
+    let remoteid = remote_id(service, kind);
+    let all = lic
+        .licenses()
+        .await
+        .map_err(|e| format!("listing licenses: {e}"))?;
+    let mut ids: Vec<String> = status.license.iter().map(|l| l.id.clone()).collect();
+    for l in all.iter().filter(|l| l.remoteid == remoteid) {
+        if !ids.contains(&l.id) {
+            ids.push(l.id.clone());
+        }
+    }
+    for id in ids {
+        let Some(row) = all
+            .iter()
+            .find(|l| l.id == id && l.status != LicenseStatus::Deleted)
+        else {
+            continue; // gone already
+        };
+        if row.licname == FREE_LICNAME && row.remoteid.is_empty() && row.ip.trim() == "0.0.0.0" {
+            continue; // released by an earlier pass
+        }
+        let reusable = rules.reusable(&row.pricelist);
+        let plan = license_pool::release_plan(&id, reusable);
+        for step in &plan.steps {
+            if let Err(e) = run_step(&lic, step).await {
+                // Every release step is idempotent: the next reconcile runs the plan again.
+                return Err(format!("putting license {id} into the pool: {e}"));
+            }
+        }
+        let (reason, note) = if reusable {
+            (
+                "LicensePooled",
+                format!("license {id} suspended, renamed free.lic on 0.0.0.0: it joins the pool"),
+            )
+        } else {
+            (
+                "LicenseRetired",
+                format!(
+                    "license {id} suspended and unbound; its type is not reused, so it is left to expire"
+                ),
+            )
+        };
+        ctx.event(service, EventType::Normal, reason, note).await;
+    }
+    status.license = None;
+    Ok(())
+}
+
+/// How long until 00:00 UTC of `day` (plus a minute); zero when it is past.
+pub fn until_midnight_utc(day: Date, now: jiff::Timestamp) -> Duration {
+    let at = day
+        .0
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .unwrap_or(now);
+    Duration::try_from(at.duration_since(now)).unwrap_or_default() + Duration::from_secs(60)
+}
+
+/// Puts `day` into `status.nextActionAt` when it is earlier than what is there.
+pub fn merge_next_action(status: &mut HostingServiceStatus, day: Option<Date>) {
+    let Some(day) = day else { return };
+    let at = format!("{day}T00:00:00Z");
+    if status.next_action_at.as_ref().is_none_or(|cur| at < *cur) {
+        status.next_action_at = Some(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(licensing: Option<LicensingSettings>) -> ProcessingModule {
+        let spec: crate::api::ProcessingModuleSpec = serde_json::from_value(serde_json::json!({
+            "type": "Licensing",
+            "url": "https://api.ispsystem.com/manager/billmgr",
+            "credentialsSecretRef": {"name": "c"},
+        }))
+        .unwrap();
+        ProcessingModule::new(
+            "lic",
+            crate::api::ProcessingModuleSpec { licensing, ..spec },
+        )
+    }
+
+    #[test]
+    fn a_module_without_a_licensing_block_gets_the_documented_defaults() {
+        let s = settings_of(&module(None));
+        assert!(s.reuse_licenses, "pooling is on by default");
+        assert_eq!(s.renew_days_before_expiry, 1);
+        let own = LicensingSettings {
+            renew_days_before_expiry: 3,
+            ..settings_of(&module(None))
+        };
+        assert_eq!(settings_of(&module(Some(own.clone()))), own);
+    }
+
+    #[test]
+    fn the_earliest_next_action_wins() {
+        let mut status = HostingServiceStatus {
+            next_action_at: Some("2027-01-01T00:00:00Z".into()),
+            ..HostingServiceStatus::default()
+        };
+        let day = |s: &str| Date(s.parse().unwrap());
+        merge_next_action(&mut status, Some(day("2026-12-22")));
+        assert_eq!(
+            status.next_action_at.as_deref(),
+            Some("2026-12-22T00:00:00Z")
+        );
+        merge_next_action(&mut status, Some(day("2027-02-01")));
+        assert_eq!(
+            status.next_action_at.as_deref(),
+            Some("2026-12-22T00:00:00Z")
+        );
+        merge_next_action(&mut status, None);
+        assert_eq!(
+            status.next_action_at.as_deref(),
+            Some("2026-12-22T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn period_codes_follow_the_licensing_server() {
+        assert_eq!(period_param(LicensePeriod::OneMonth).as_deref(), Some("1"));
+        assert_eq!(period_param(LicensePeriod::OneYear).as_deref(), Some("12"));
+        assert_eq!(period_param(LicensePeriod::Trial).as_deref(), Some("-100"));
+        assert_eq!(period_param(LicensePeriod::Lifetime), None);
+    }
+}

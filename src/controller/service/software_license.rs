@@ -1,0 +1,161 @@
+//! A standalone ISPsystem software license for `spec.licenseIp` (product `SoftwareLicense`,
+//! seed 003): the license is the service. Its lifecycle — lookup by `remoteid` before any
+//! order, the pool before buying, suspension with the service, monthly (or compared-period)
+//! prolongation, the pool on termination — is [`crate::controller::licenses`].
+
+use kube::ResourceExt;
+
+use super::hosting::{Removal, suspension};
+use super::{Outcome, Refs};
+use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
+use crate::api::processing_module::ModuleType;
+use crate::api::tariff::ResourceKind;
+use crate::api::{HostingService, ProcessingModule};
+use crate::controller::Error;
+use crate::controller::conditions::Verdict;
+use crate::controller::context::Context;
+use crate::controller::licenses::{self, Need};
+use crate::pools::naming::LicenseKind;
+
+fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Stalled {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase: ServicePhase::Pending,
+        requeue: None,
+    }
+}
+
+pub async fn reconcile(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Context,
+    status: &mut HostingServiceStatus,
+) -> Result<Outcome, Error> {
+    let Some(settings) = refs.tariff.spec.license.as_ref() else {
+        return Ok(stalled(
+            "InvalidSpec",
+            "the tariff has no license block (spec.license.licenseType)",
+        ));
+    };
+    let Some(ip) = service.spec.license_ip.clone() else {
+        return Ok(stalled(
+            "InvalidSpec",
+            "spec.licenseIp is required for SoftwareLicense services",
+        ));
+    };
+    if service.spec.management_policy == ManagementPolicy::ObserveOnly {
+        return Ok(stalled(
+            "UnsupportedManagementPolicy",
+            "managementPolicy ObserveOnly is not supported for SoftwareLicense services yet",
+        ));
+    }
+    let module = match choose_module(service, refs, ctx, status) {
+        Ok(m) => m,
+        Err(outcome) => return Ok(outcome),
+    };
+    status.processing_module = Some(module.name_any());
+    let nodes = settings.nodes_addon_id.as_ref().and_then(|addon| {
+        service
+            .spec
+            .resources
+            .iter()
+            .find(|r| r.name == ResourceKind::LicenseNodes && r.quantity > 0)
+            .map(|r| (addon.clone(), u32::try_from(r.quantity).unwrap_or(u32::MAX)))
+    });
+    let need = Need {
+        license_type: settings.license_type.clone(),
+        ip: ip.clone(),
+        kind: LicenseKind::Standalone,
+        period: service.spec.period,
+        nodes,
+    };
+    let ensured = match licenses::ensure(ctx, service, refs, &need, &module, status).await {
+        Ok(e) => e,
+        Err(outcome) => return Ok(outcome),
+    };
+    status.external_name = Some(ensured.license.id.clone());
+    status.ip = Some(ip);
+    status.tariff_generation = refs.tariff.metadata.generation;
+    licenses::merge_next_action(status, ensured.renews_on);
+    let requeue = ensured.requeue(ctx.settings.clock.now());
+    Ok(match suspension(refs) {
+        None => Outcome {
+            verdict: Verdict::Ready {
+                reason: "Available".into(),
+                message: String::new(),
+            },
+            phase: ServicePhase::Active,
+            requeue,
+        },
+        Some(why) => Outcome {
+            verdict: Verdict::Ready {
+                reason: "Suspended".into(),
+                message: why,
+            },
+            phase: ServicePhase::Suspended,
+            requeue,
+        },
+    })
+}
+
+/// Terminated or deleted: the license goes to the pool (see [`licenses::release`]).
+pub async fn remove(
+    service: &HostingService,
+    module: &ProcessingModule,
+    ctx: &Context,
+    status: &mut HostingServiceStatus,
+    why: Removal,
+) -> Result<(), String> {
+    licenses::release(ctx, service, module, LicenseKind::Standalone, status, why).await
+}
+
+/// The licensing module: the one the service is on, the one it names, or the tariff's
+/// licensing module of the best priority that is not known to be failing.
+fn choose_module(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Context,
+    status: &HostingServiceStatus,
+) -> Result<std::sync::Arc<ProcessingModule>, Outcome> {
+    let ns = service.namespace().unwrap_or_default();
+    let fixed = status.processing_module.clone().or_else(|| {
+        service
+            .spec
+            .processing_module_ref
+            .as_ref()
+            .map(|r| r.name.clone())
+    });
+    if let Some(name) = fixed {
+        return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
+            stalled(
+                "ReferenceNotFound",
+                format!(
+                    "the service is placed on processing module {name:?}, which does not exist"
+                ),
+            )
+        });
+    }
+    let mut candidates: Vec<_> = refs
+        .tariff
+        .spec
+        .processing_modules
+        .iter()
+        .filter_map(|r| Context::get(&ctx.modules, &ns, &r.name))
+        .filter(|m| m.spec.type_ == ModuleType::Licensing)
+        .collect();
+    candidates.sort_by_key(|m| {
+        (
+            ctx.panels.healthy(&ns, &m.name_any()) == Some(false),
+            m.spec.priority,
+        )
+    });
+    candidates.into_iter().next().ok_or_else(|| {
+        stalled(
+            "NoModuleAvailable",
+            "the tariff lists no Licensing processing module",
+        )
+    })
+}

@@ -1,0 +1,604 @@
+//! Licenses end to end (issue 5): the controller against the real kube-apiserver and the
+//! in-process BILLmanager licensing simulator, with the simulator's clock driving the
+//! controller's. A standalone license is bought once (with its remoteid), renewed monthly
+//! while the service lives, suspended with it, pooled on deletion and reused by the next order
+//! without a purchase; a pooled license leaves the pool a month after its expiry; period
+//! comparisons pick the license period; lost answers and a killed controller never buy twice.
+
+mod common;
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use hostplane::controller::clock::Clock;
+use hostplane::simulator::state::License;
+use hostplane::simulator::{FaultSpec, SimHandle};
+use rust_decimal::Decimal;
+use support::*;
+
+const DRIFT: Duration = Duration::from_secs(2);
+
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(Capture::install_global)
+}
+
+/// A licensing module on `sim` (with `licensing` settings), a license tariff, a client and the
+/// module's pool.
+fn base(sim: &SimHandle, licensing: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Secret
+metadata: {{name: lic-credentials}}
+stringData: {{username: {admin}, password: {password}}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: ProcessingModule
+metadata: {{name: lic1}}
+spec:
+  type: Licensing
+  url: {url}
+  credentialsSecretRef: {{name: lic-credentials}}
+  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
+{licensing}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Tariff
+metadata: {{name: lite}}
+spec:
+  productType: SoftwareLicense
+  processingModules: [{{name: lic1}}]
+  prices: {{1m: "4.50", 1y: "45.00"}}
+  license: {{licenseType: "3541"}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Client
+metadata: {{name: jane}}
+spec: {{displayName: Jane Doe, email: jane@example.org}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: LicensePool
+metadata: {{name: pool}}
+spec:
+  licensingModuleRef: {{name: lic1}}
+"#,
+        admin = common::ADMIN,
+        password = common::PASSWORD,
+        url = sim.url("/billmgr"),
+    )
+}
+
+fn service(sim: &SimHandle, name: &str, ip: &str, period: &str) -> String {
+    format!(
+        r#"
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: HostingService
+metadata: {{name: {name}}}
+spec:
+  tariffRef: {{name: lite}}
+  clientRef: {{name: jane}}
+  period: {period}
+  startDate: "{today}"
+  licenseIp: {ip}
+"#,
+        today = sim.sim.clock().today()
+    )
+}
+
+/// Waits for `Ready=True`, showing the Ready message when it does not come.
+async fn ready(cluster: &hostplane::testbed::LocalCluster, ns: &str, svc: &str) {
+    let object = format!("hsvc/{svc}");
+    for _ in 0..300 {
+        if jsonpath(cluster, ns, &object, READY) == "True" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!(
+        "{object} is not Ready: {}",
+        jsonpath(cluster, ns, &object, READY_MESSAGE)
+    );
+}
+
+fn licenses(sim: &SimHandle) -> Vec<License> {
+    sim.sim
+        .read(|s| s.billmgr.licenses.values().cloned().collect())
+}
+
+fn license(sim: &SimHandle, id: &str) -> License {
+    let id: u64 = id.parse().expect("a numeric license id");
+    sim.sim.read(|s| s.billmgr.licenses[&id].clone())
+}
+
+fn balance(sim: &SimHandle) -> Decimal {
+    sim.sim.read(|s| s.billmgr.balance)
+}
+
+fn charges(sim: &SimHandle, what: &str) -> usize {
+    sim.sim
+        .read(|s| s.billmgr.charges.iter().filter(|c| c.what == what).count())
+}
+
+fn controller_clock(sim: &SimHandle) -> Clock {
+    let clock = sim.sim.clock().clone();
+    Clock::from_fn(move || clock.now())
+}
+
+/// Moves the simulator's (and so the controller's) clock to `day`.
+fn advance_to(sim: &SimHandle, day: jiff::civil::Date) {
+    let today = sim.sim.clock().today();
+    let days = (day - today).get_days();
+    assert!(days >= 0, "the clock only moves forward");
+    sim.sim
+        .clock()
+        .advance(jiff::SignedDuration::from_hours(24 * i64::from(days)));
+    assert_eq!(sim.sim.clock().today(), day);
+}
+
+fn nudge(cluster: &hostplane::testbed::LocalCluster, ns: &str, object: &str, tick: &str) {
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "--overwrite",
+            object,
+            "-n",
+            ns,
+            &format!("hostplane.dev/reconcile-requested-at={tick}"),
+        ],
+    );
+}
+
+fn license_id(cluster: &hostplane::testbed::LocalCluster, ns: &str, svc: &str) -> String {
+    jsonpath(cluster, ns, &format!("hsvc/{svc}"), "{.status.license.id}")
+}
+
+fn expiry(l: &License) -> jiff::civil::Date {
+    l.expiredate.expect("an expiry")
+}
+
+/// Every live license at the simulator is bound to exactly one service or is in the pool;
+/// each service has exactly one.
+fn assert_no_leak(
+    cluster: &hostplane::testbed::LocalCluster,
+    ns: &str,
+    sim: &SimHandle,
+    services: &[&str],
+) {
+    let today = sim.sim.clock().today();
+    let mut bound: BTreeMap<String, &str> = BTreeMap::new();
+    for svc in services {
+        let id = license_id(cluster, ns, svc);
+        assert!(!id.is_empty(), "{svc} has a license");
+        assert!(
+            bound.insert(id.clone(), svc).is_none(),
+            "license {id} bound to two services"
+        );
+    }
+    for l in licenses(sim) {
+        let live = !l.deleted && l.expiredate.is_none_or(|e| today <= e);
+        if !live {
+            continue;
+        }
+        let pooled = l.licname == "free.lic" && l.ip == "0.0.0.0";
+        assert!(
+            pooled || bound.contains_key(&l.id.to_string()),
+            "license {} ({} {}) is neither bound to a service nor pooled",
+            l.id,
+            l.licname,
+            l.ip
+        );
+    }
+    for id in bound.keys() {
+        let l = license(sim, id);
+        assert!(
+            l.remoteid.starts_with("hpl0-"),
+            "bound license {id} carries the need's remoteid: {}",
+            l.remoteid
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_out() {
+    capture();
+    let ns = "licenses-life";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(cluster, ns, &base(&sim, ""));
+    let names = ["lic-a", "lic-b", "lic-c"];
+    let ips = ["203.0.113.1", "203.0.113.2", "203.0.113.3"];
+    let all: String = names
+        .iter()
+        .zip(ips)
+        .map(|(n, ip)| service(&sim, n, ip, "1y"))
+        .collect();
+    kubectl_apply(cluster, ns, &all);
+
+    // Bought once each, with the need's remoteid, the key generated, Ready.
+    for n in names {
+        ready(cluster, ns, n).await;
+    }
+    let start = sim.sim.clock().today();
+    assert_eq!(licenses(&sim).len(), 3);
+    assert_eq!(charges(&sim, "order"), 3);
+    let mut remoteids = BTreeSet::new();
+    for (n, ip) in names.iter().zip(ips) {
+        let id = license_id(cluster, ns, n);
+        let l = license(&sim, &id);
+        assert_eq!(l.ip, ip);
+        assert_eq!(l.pricelist, "3541");
+        assert_eq!(l.period, 1, "monthly without a period comparison");
+        assert_eq!(l.key_polls_left, 0, "the key was read");
+        assert!(l.licname.starts_with("Item #"), "{}", l.licname);
+        assert!(remoteids.insert(l.remoteid.clone()));
+        assert_eq!(
+            jsonpath(
+                cluster,
+                ns,
+                &format!("hsvc/{n}"),
+                "{.status.license.fromPool}"
+            ),
+            "false"
+        );
+        assert_eq!(
+            jsonpath(cluster, ns, &format!("hsvc/{n}"), "{.status.externalName}"),
+            id
+        );
+        assert_eq!(
+            expiry(&l),
+            start.checked_add(jiff::Span::new().months(1)).unwrap()
+        );
+        // The next action is the license renewal, a day before its expiry, not the
+        // service's yearly expiry.
+        assert_eq!(
+            jsonpath(cluster, ns, &format!("hsvc/{n}"), "{.status.nextActionAt}"),
+            format!("{}T00:00:00Z", expiry(&l).yesterday().unwrap())
+        );
+    }
+
+    // Two months of renewals as the clock moves: each license is prolonged once a month,
+    // a day before it expires, independent of the services' yearly period.
+    for round in 1..=2 {
+        let due = licenses(&sim)
+            .iter()
+            .map(expiry)
+            .min()
+            .unwrap()
+            .yesterday()
+            .unwrap();
+        advance_to(&sim, due);
+        for n in names {
+            nudge(cluster, ns, &format!("hsvc/{n}"), &format!("renew-{round}"));
+        }
+        until("every license prolonged", || {
+            charges(&sim, "prolong") == 3 * round
+        })
+        .await;
+        for n in names {
+            eventually(
+                cluster,
+                ns,
+                &format!("hsvc/{n}"),
+                "{.status.lastHandledReconcileAt}",
+                &format!("renew-{round}"),
+            )
+            .await;
+        }
+        for n in names {
+            nudge(cluster, ns, &format!("hsvc/{n}"), &format!("again-{round}"));
+        }
+        for n in names {
+            eventually(
+                cluster,
+                ns,
+                &format!("hsvc/{n}"),
+                "{.status.lastHandledReconcileAt}",
+                &format!("again-{round}"),
+            )
+            .await;
+        }
+        assert_eq!(charges(&sim, "prolong"), 3 * round, "never prolonged twice");
+        let months = i64::try_from(round).unwrap() + 1;
+        for l in licenses(&sim) {
+            assert_eq!(
+                expiry(&l),
+                start.checked_add(jiff::Span::new().months(months)).unwrap()
+            );
+        }
+        let id = license_id(cluster, ns, "lic-a");
+        eventually(
+            cluster,
+            ns,
+            "hsvc/lic-a",
+            "{.status.license.expiresOn}",
+            &expiry(&license(&sim, &id)).to_string(),
+        )
+        .await;
+    }
+
+    // Suspending the service suspends its license; resuming resumes it.
+    let b = license_id(cluster, ns, "lic-b");
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "hsvc/lic-b",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":true}}"#,
+        ],
+    );
+    eventually(cluster, ns, "hsvc/lic-b", "{.status.phase}", "Suspended").await;
+    until("license suspended", || license(&sim, &b).suspended).await;
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "hsvc/lic-b",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":false}}"#,
+        ],
+    );
+    eventually(cluster, ns, "hsvc/lic-b", "{.status.phase}", "Active").await;
+    until("license resumed", || !license(&sim, &b).suspended).await;
+
+    // Deleting a service puts its license into the pool.
+    let c = license_id(cluster, ns, "lic-c");
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/lic-c",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    let pooled = license(&sim, &c);
+    assert_eq!(
+        (
+            pooled.licname.as_str(),
+            pooled.ip.as_str(),
+            pooled.remoteid.as_str(),
+            pooled.suspended
+        ),
+        ("free.lic", "0.0.0.0", "", true)
+    );
+    eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
+    eventually(cluster, ns, "lpool/pool", "{.status.licenses[0].id}", &c).await;
+    eventually(
+        cluster,
+        ns,
+        "lpool/pool",
+        "{.status.counts[0].licenseType}",
+        "3541",
+    )
+    .await;
+
+    // The next order takes it: no purchase.
+    let before = balance(&sim);
+    kubectl_apply(cluster, ns, &service(&sim, "lic-d", "203.0.113.4", "1y"));
+    ready(cluster, ns, "lic-d").await;
+    assert_eq!(
+        license_id(cluster, ns, "lic-d"),
+        c,
+        "the pooled license is reused"
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/lic-d", "{.status.license.fromPool}"),
+        "true"
+    );
+    assert_eq!(balance(&sim), before, "nothing bought");
+    let taken = license(&sim, &c);
+    assert_eq!(taken.ip, "203.0.113.4");
+    assert!(!taken.suspended);
+    assert!(taken.remoteid.starts_with("hpl0-"));
+    assert_eq!(licenses(&sim).len(), 3);
+    eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "0").await;
+    assert_no_leak(cluster, ns, &sim, &["lic-a", "lic-b", "lic-d"]);
+
+    // A pooled license is not renewed, and leaves the pool a month after its expiry.
+    let a = license_id(cluster, ns, "lic-a");
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/lic-a",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
+    let expires = expiry(&license(&sim, &a));
+    advance_to(
+        &sim,
+        expires.checked_add(jiff::Span::new().days(5)).unwrap(),
+    );
+    nudge(cluster, ns, "lpool/pool", "expired");
+    eventually(
+        cluster,
+        ns,
+        "lpool/pool",
+        "{.status.licenses[0].state}",
+        "Expired",
+    )
+    .await;
+    assert_eq!(
+        expiry(&license(&sim, &a)),
+        expires,
+        "a pooled license is not renewed"
+    );
+    advance_to(
+        &sim,
+        expires.checked_add(jiff::Span::new().months(1)).unwrap(),
+    );
+    nudge(cluster, ns, "lpool/pool", "out");
+    eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "0").await;
+    assert!(license(&sim, &a).deleted, "deleted at the licensing server");
+}
+
+/// Seed 001's period comparison: yearly licenses for monthly services (per the module), and
+/// monthly licenses for yearly services.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn period_comparisons_choose_the_license_period() {
+    capture();
+    let ns = "licenses-periods";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &base(
+            &sim,
+            "  licensing:\n    periodComparisons:\n      - {servicePeriod: 1m, licensePeriod: 1y}\n",
+        ),
+    );
+    let yaml = service(&sim, "monthly", "198.51.100.1", "1m")
+        + &service(&sim, "yearly", "198.51.100.2", "1y");
+    kubectl_apply(cluster, ns, &yaml);
+    ready(cluster, ns, "monthly").await;
+    ready(cluster, ns, "yearly").await;
+    let start = sim.sim.clock().today();
+    let m = license(&sim, &license_id(cluster, ns, "monthly"));
+    let y = license(&sim, &license_id(cluster, ns, "yearly"));
+    assert_eq!(m.period, 12, "a monthly service gets a yearly license");
+    assert_eq!(
+        expiry(&m),
+        start.checked_add(jiff::Span::new().years(1)).unwrap()
+    );
+    assert_eq!(y.period, 1, "a yearly service gets a monthly license");
+    let one_month = sim.sim.read(|s| s.billmgr.prices["3541"]);
+    assert_eq!(
+        sim.sim
+            .read(|s| s.billmgr.charges.iter().map(|c| c.amount).sum::<Decimal>()),
+        one_month * Decimal::from(13)
+    );
+
+    // A day before the monthly license runs out, only it is prolonged (for a month).
+    advance_to(&sim, expiry(&y).yesterday().unwrap());
+    nudge(cluster, ns, "hsvc/monthly", "t1");
+    nudge(cluster, ns, "hsvc/yearly", "t1");
+    until("the monthly license prolonged", || {
+        charges(&sim, "prolong") == 1
+    })
+    .await;
+    eventually(
+        cluster,
+        ns,
+        "hsvc/monthly",
+        "{.status.lastHandledReconcileAt}",
+        "t1",
+    )
+    .await;
+    eventually(
+        cluster,
+        ns,
+        "hsvc/yearly",
+        "{.status.lastHandledReconcileAt}",
+        "t1",
+    )
+    .await;
+    assert_eq!(charges(&sim, "prolong"), 1);
+    let y = license(&sim, &y.id.to_string());
+    assert_eq!(
+        expiry(&y),
+        start.checked_add(jiff::Span::new().months(2)).unwrap()
+    );
+    assert_eq!(expiry(&license(&sim, &m.id.to_string())), expiry(&m));
+}
+
+/// `soft.order.param` applied but its answer dropped: the controller looks the order up by
+/// remoteid instead of buying again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_order_answers_never_buy_twice() {
+    capture();
+    let ns = "licenses-lost";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    sim.sim.faults().set(
+        "billmgr",
+        "soft.order.param",
+        FaultSpec {
+            drop_response: 3,
+            ..FaultSpec::default()
+        },
+    );
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(cluster, ns, &base(&sim, ""));
+    let names: Vec<String> = (0..4).map(|i| format!("lost{i}")).collect();
+    let all: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 1), "1y"))
+        .collect();
+    kubectl_apply(cluster, ns, &all);
+    for n in &names {
+        ready(cluster, ns, n).await;
+    }
+    assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 4);
+    assert_eq!(charges(&sim, "order"), 4, "one purchase per service");
+    assert_eq!(licenses(&sim).len(), 4);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_no_leak(cluster, ns, &sim, &names);
+}
+
+/// The controller dies while orders are in flight; a new one finds them by remoteid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_killed_mid_order_buys_nothing_twice() {
+    capture();
+    let ns = "licenses-kill";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    sim.sim.faults().set(
+        "billmgr",
+        "soft.order.param",
+        FaultSpec {
+            latency_ms: 300,
+            drop_response: 2,
+            ..FaultSpec::default()
+        },
+    );
+    kubectl_apply(cluster, ns, &base(&sim, ""));
+    let names: Vec<String> = (0..6).map(|i| format!("kill{i}")).collect();
+    let all: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 10), "1y"))
+        .collect();
+    kubectl_apply(cluster, ns, &all);
+    let first = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    until("some licenses bought", || licenses(&sim).len() >= 3).await;
+    first.abort();
+    let _ = first.await;
+    let bought_by_first = licenses(&sim).len();
+    sim.sim
+        .faults()
+        .set("billmgr", "soft.order.param", FaultSpec::default());
+    let _second = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    for n in &names {
+        ready(cluster, ns, n).await;
+    }
+    assert_eq!(
+        licenses(&sim).len(),
+        6,
+        "one license per service (the first controller bought {bought_by_first})"
+    );
+    assert_eq!(charges(&sim, "order"), 6);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_no_leak(cluster, ns, &sim, &names);
+}

@@ -1,0 +1,537 @@
+//! Virtual servers end to end (seed 004): the controller against the real kube-apiserver and
+//! the in-process VMmanager 6 and 5 simulators. Create → Ready with the IP, suspend/resume as
+//! stop/start, resize, delete and orphan, a lost create answer, recipe completion gating
+//! Ready, and the server pool (filled from sales, taken by an order, aged out on the
+//! simulator's clock).
+
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use hostplane::simulator::{FaultSpec, SimHandle};
+use support::*;
+
+const DRIFT: Duration = Duration::from_secs(30);
+
+/// A simulator whose VMmanager 6 tasks are quick.
+async fn sim() -> SimHandle {
+    let sim = common::start().await;
+    sim.sim.transact(|s| {
+        s.vm6.settings.task_ms = 100;
+        s.vm6
+            .settings
+            .task_ms_by_name
+            .insert("host_create".into(), 400);
+        s.vmmgr.install_polls = 2;
+        ((), true)
+    });
+    sim
+}
+
+/// A controller whose clock is the simulator's.
+async fn controller(
+    cluster: &hostplane::testbed::LocalCluster,
+    ns: &str,
+    sim: &SimHandle,
+) -> tokio::task::JoinHandle<()> {
+    let sim_clock = sim.sim.clock().clone();
+    let clock = hostplane::controller::clock::Clock::from_fn(move || sim_clock.now());
+    start_controller_with_clock(cluster, ns, DRIFT, clock).await
+}
+
+fn today(sim: &SimHandle) -> String {
+    sim.sim.clock().today().to_string()
+}
+
+/// Credentials, a VMmanager module (`vmmanager` block as given), a VPS tariff on it, a
+/// client.
+fn base(url: &str, vmmanager: &str, recipe: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Secret
+metadata: {{name: vm-credentials}}
+stringData: {{username: {admin}, password: {password}}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: ProcessingModule
+metadata: {{name: vm}}
+spec:
+  type: VMmanager
+  url: {url}
+  credentialsSecretRef: {{name: vm-credentials}}
+  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
+  vmmanager: {vmmanager}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Tariff
+metadata: {{name: vps}}
+spec:
+  productType: VirtualServer
+  processingModules: [{{name: vm}}]
+  prices: {{1m: "6.00", 1y: "60.00"}}
+  resources:
+    - {{name: memory, included: 1024, min: 1024, max: 8192, step: 1024, monthlyPrice: "1.50"}}
+  virtualServer:
+    cpuCores: 1
+    memoryMiB: 1024
+    diskGiB: 10
+    operatingSystems: ["Debian 12", "Ubuntu 22.04", "ISPsystem__Debian-12-amd64"]
+    defaultOperatingSystem: Debian 12
+{recipe}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Client
+metadata: {{name: jane}}
+spec: {{displayName: Jane Doe, email: jane@example.org}}
+"#,
+        admin = common::ADMIN,
+        password = common::PASSWORD,
+    )
+}
+
+fn service(sim: &SimHandle, name: &str, extra: &str) -> String {
+    format!(
+        r#"
+apiVersion: hostplane.dev/v1alpha1
+kind: HostingService
+metadata: {{name: {name}}}
+spec:
+  tariffRef: {{name: vps}}
+  clientRef: {{name: jane}}
+  period: 1y
+  startDate: "{today}"
+{extra}
+"#,
+        today = today(sim)
+    )
+}
+
+type Vm6Host = hostplane::simulator::state_vm6::Host;
+
+/// The hosts, after the tasks due on the simulator's clock have ended (the simulator settles
+/// tasks when it is called; a test reading its state settles them too).
+fn hosts(sim: &SimHandle) -> Vec<Vm6Host> {
+    let now = sim.sim.clock().now();
+    sim.sim.transact(|s| {
+        s.vm6.settle(now);
+        (s.vm6.hosts.values().cloned().collect(), true)
+    })
+}
+
+fn host(sim: &SimHandle, name: &str) -> Option<Vm6Host> {
+    hosts(sim).into_iter().find(|h| h.name == name)
+}
+
+fn account_of(sim: &SimHandle, email: &str) -> Option<u64> {
+    sim.sim.read(|s| {
+        s.vm6
+            .accounts
+            .values()
+            .find(|a| a.email == email)
+            .map(|a| a.id)
+    })
+}
+
+fn patch(cluster: &hostplane::testbed::LocalCluster, ns: &str, object: &str, json: &str) {
+    kubectl_ok(
+        cluster,
+        &["patch", object, "-n", ns, "--type=merge", "-p", json],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lifecycle_of_a_vmmanager6_server() {
+    let ns = "vps-life";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    let _controller = controller(cluster, ns, &sim).await;
+    kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
+    kubectl_apply(cluster, ns, &service(&sim, "web", ""));
+
+    eventually(cluster, ns, "hsvc/web", READY, "True").await;
+    eventually(cluster, ns, "hsvc/web", "{.status.phase}", "Active").await;
+    let name = format!("{ns}-web");
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/web", "{.status.externalName}"),
+        name
+    );
+    let h = host(&sim, &name).expect("a host");
+    assert_eq!(h.state, "active");
+    assert_eq!((h.cpu_number, h.ram_mib, h.hdd_mib), (1, 1024, 10 * 1024));
+    assert_eq!(h.os, 8212, "Debian 12, the tariff's default");
+    assert_eq!(Some(h.account), account_of(&sim, "jane@example.org"));
+    let ip = jsonpath(cluster, ns, "hsvc/web", "{.status.ip}");
+    assert!(ip.starts_with("203.0.113."), "{ip}");
+
+    // Suspend = stop.
+    patch(cluster, ns, "hsvc/web", r#"{"spec":{"suspended":true}}"#);
+    eventually(cluster, ns, "hsvc/web", "{.status.phase}", "Suspended").await;
+    eventually(cluster, ns, "hsvc/web", READY, "True").await;
+    assert_eq!(host(&sim, &name).unwrap().state, "stopped");
+    // Resume = start.
+    patch(cluster, ns, "hsvc/web", r#"{"spec":{"suspended":false}}"#);
+    eventually(cluster, ns, "hsvc/web", "{.status.phase}", "Active").await;
+    assert_eq!(host(&sim, &name).unwrap().state, "active");
+
+    // Resize: memory from the service's resources.
+    patch(
+        cluster,
+        ns,
+        "hsvc/web",
+        r#"{"spec":{"resources":[{"name":"memory","quantity":4096}]}}"#,
+    );
+    until("RAM 4096", || host(&sim, &name).unwrap().ram_mib == 4096).await;
+    eventually(cluster, ns, "hsvc/web", READY, "True").await;
+
+    // Orphan keeps the host; Delete removes it.
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(&sim, "keep", "  deletionPolicy: Orphan"),
+    );
+    eventually(cluster, ns, "hsvc/keep", READY, "True").await;
+    kubectl_ok(cluster, &["delete", "hsvc/keep", "-n", ns, "--wait=true"]);
+    kubectl_ok(cluster, &["delete", "hsvc/web", "-n", ns, "--wait=true"]);
+    until("the deleted host is gone", || host(&sim, &name).is_none()).await;
+    assert!(host(&sim, &format!("{ns}-keep")).is_some(), "orphaned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vmmanager5_server_becomes_ready_after_its_install() {
+    let ns = "vps-vm5";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    let _controller = controller(cluster, ns, &sim).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &base(&sim.url("/vmmgr"), "{apiVersion: V5}", ""),
+    );
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(&sim, "old", "  operatingSystem: ISPsystem__Debian-12-amd64"),
+    );
+    eventually(cluster, ns, "hsvc/old", READY, "True").await;
+    eventually(cluster, ns, "hsvc/old", "{.status.phase}", "Active").await;
+    let vm = sim
+        .sim
+        .read(|s| {
+            s.vmmgr
+                .vms
+                .values()
+                .find(|v| v.name == "vps-vm5-old")
+                .cloned()
+        })
+        .expect("a VM");
+    assert_eq!(vm.vmi, "ISPsystem__Debian-12-amd64");
+    assert_eq!((vm.mem, vm.vcpu, vm.vsize), (1024, 1, 10 * 1024));
+    assert_eq!(vm.installing_polls, 0);
+    let owner = sim
+        .sim
+        .read(|s| s.vmmgr.users.get(&vm.user).cloned())
+        .unwrap();
+    assert_eq!(owner.name, "jane");
+    assert_eq!(jsonpath(cluster, ns, "hsvc/old", "{.status.ip}"), vm.ip);
+
+    patch(cluster, ns, "hsvc/old", r#"{"spec":{"suspended":true}}"#);
+    eventually(cluster, ns, "hsvc/old", "{.status.phase}", "Suspended").await;
+    assert!(!sim.sim.read(|s| {
+        s.vmmgr
+            .vms
+            .values()
+            .find(|v| v.name == "vps-vm5-old")
+            .unwrap()
+            .running
+    }));
+    kubectl_ok(cluster, &["delete", "hsvc/old", "-n", ns, "--wait=true"]);
+    assert!(sim.sim.read(|s| s.vmmgr.vms.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_answer_makes_exactly_one_host() {
+    let ns = "vps-lost";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    sim.sim.faults().set(
+        "vm6",
+        "host.create",
+        FaultSpec {
+            drop_response: 1,
+            ..FaultSpec::default()
+        },
+    );
+    let _controller = controller(cluster, ns, &sim).await;
+    kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
+    kubectl_apply(cluster, ns, &service(&sim, "once", ""));
+    eventually(cluster, ns, "hsvc/once", READY, "True").await;
+    let named: Vec<_> = hosts(&sim)
+        .into_iter()
+        .filter(|h| h.name == "vps-lost-once")
+        .collect();
+    assert_eq!(named.len(), 1, "one host despite the lost answer");
+    assert_eq!(hosts(&sim).len(), 1);
+    assert_eq!(sim.sim.call_count("vm6", "host.create"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_waits_for_the_recipe_when_the_module_says_so() {
+    let ns = "vps-recipe";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    sim.sim.transact(|s| {
+        s.vm6
+            .settings
+            .task_ms_by_name
+            .insert("host_recipe".into(), 8_000);
+        ((), true)
+    });
+    let _controller = controller(cluster, ns, &sim).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &base(
+            &sim.base_url,
+            "{apiVersion: V6, useRecipes: true, deploymentComplete: AfterRecipe, serializeOperations: true}",
+            "    recipe: Docker CE",
+        ),
+    );
+    kubectl_apply(cluster, ns, &service(&sim, "app", ""));
+    eventually(cluster, ns, "hsvc/app", READY_REASON, "RunningRecipe").await;
+    let h = host(&sim, "vps-recipe-app").expect("a host");
+    assert_eq!(h.state, "active", "the template is installed");
+    assert_eq!(h.recipe, Some(12));
+    assert_eq!(jsonpath(cluster, ns, "hsvc/app", READY), "False");
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/app", "{.status.phase}"),
+        "Provisioning"
+    );
+    eventually(cluster, ns, "hsvc/app", READY, "True").await;
+    let now = sim.sim.clock().now();
+    let recipe_done = sim.sim.read(|s| {
+        s.vm6
+            .tasks
+            .values()
+            .filter(|t| t.name == "host_recipe")
+            .all(|t| t.ends_at <= now)
+    });
+    assert!(recipe_done, "Ready only after the recipe");
+}
+
+fn pool(config_os: &str) -> String {
+    format!(
+        r#"
+apiVersion: hostplane.dev/v1alpha1
+kind: Client
+metadata: {{name: user-pool}}
+spec: {{displayName: Server pool, email: pool@example.org}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: ServerPool
+metadata: {{name: ready}}
+spec:
+  vmmanagerModuleRef: {{name: vm}}
+  poolClientRef: {{name: user-pool}}
+  configurations:
+    - {{name: small, operatingSystem: "{config_os}", cpuCores: 1, memoryMiB: 1024, diskGiB: 10}}
+  statisticsWindowDays: 3
+  sizeBySales:
+    - {{maxSold: 3, servers: 2}}
+    - {{servers: 4}}
+  maxMonthsInPool: 1
+"#
+    )
+}
+
+fn pooled(sim: &SimHandle) -> Vec<Vm6Host> {
+    hosts(sim)
+        .into_iter()
+        .filter(|h| h.comment.starts_with("hostplane.dev/server-pool="))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_pool_fills_from_sales_hands_out_and_ages_out() {
+    let ns = "vps-pool";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    let _controller = controller(cluster, ns, &sim).await;
+    kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
+    kubectl_apply(cluster, ns, &pool("Debian 12"));
+    // No sales: nothing pre-created.
+    eventually(cluster, ns, "spool/ready", READY, "True").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "spool/ready", "{.status.desiredServers}"),
+        "0"
+    );
+    assert!(pooled(&sim).is_empty());
+
+    // One sale → two servers kept ready.
+    kubectl_apply(cluster, ns, &service(&sim, "first", ""));
+    eventually(cluster, ns, "hsvc/first", READY, "True").await;
+    eventually(cluster, ns, "spool/ready", "{.status.desiredServers}", "2").await;
+    eventually(cluster, ns, "spool/ready", "{.status.readyServers}", "2").await;
+    eventually(cluster, ns, "spool/ready", READY, "True").await;
+    let pool_account = account_of(&sim, "pool@example.org").expect("the pool account");
+    let in_pool = pooled(&sim);
+    assert_eq!(in_pool.len(), 2);
+    assert!(in_pool.iter().all(|h| h.account == pool_account));
+    assert_eq!(
+        jsonpath(
+            cluster,
+            ns,
+            "spool/ready",
+            r#"{.status.configurations[0].sold}"#
+        ),
+        "1"
+    );
+
+    // An order of the same configuration takes a pooled server: no host is created for it.
+    let creates_before = sim.sim.call_count("vm6", "host.create");
+    let pool_ids: Vec<u64> = in_pool.iter().map(|h| h.id).collect();
+    kubectl_apply(cluster, ns, &service(&sim, "second", ""));
+    eventually(cluster, ns, "hsvc/second", READY, "True").await;
+    let taken = host(&sim, "vps-pool-second").expect("the taken host");
+    assert!(pool_ids.contains(&taken.id), "a pooled server was taken");
+    assert_eq!(Some(taken.account), account_of(&sim, "jane@example.org"));
+    assert!(!taken.comment.starts_with("hostplane.dev/server-pool="));
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/second", "{.status.ip}"),
+        sim.sim.read(|s| s
+            .vm6
+            .ips
+            .values()
+            .find(|ip| ip.host == taken.id)
+            .map(|ip| ip.ip.clone())
+            .unwrap())
+    );
+    // The pool refills (two sales, still two servers), with creates only for the pool.
+    eventually(cluster, ns, "spool/ready", "{.status.readyServers}", "2").await;
+    let pool_creates = sim.sim.call_count("vm6", "host.create") - creates_before;
+    assert_eq!(pool_creates, 1, "one refill, nothing for the order");
+    assert_eq!(pooled(&sim).len(), 2);
+
+    // Two months later the pooled servers are past their time; sales left the window.
+    sim.sim
+        .clock()
+        .advance(jiff::SignedDuration::from_hours(24 * 40));
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "spool/ready",
+            "-n",
+            ns,
+            "--overwrite",
+            "hostplane.dev/reconcile-requested-at=later",
+        ],
+    );
+    until("aged servers deleted", || pooled(&sim).is_empty()).await;
+    eventually(cluster, ns, "spool/ready", "{.status.desiredServers}", "0").await;
+    assert!(host(&sim, "vps-pool-second").is_some(), "sold servers stay");
+    assert!(host(&sim, "vps-pool-first").is_some());
+}
+
+/// Seed 001: a VPS sold with a control panel gets its license from the VMmanager module's
+/// licensing module, bound to the server's IP and named after the service, exactly once;
+/// deleting the server puts the license in the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_panel_license_is_ordered_once_for_the_server_ip_and_pooled_on_delete() {
+    let ns = "vps-panel-license";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    let _controller = controller(cluster, ns, &sim).await;
+    let licensing = format!(
+        r#"
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: ProcessingModule
+metadata: {{name: lic}}
+spec:
+  type: Licensing
+  url: {url}/billmgr
+  credentialsSecretRef: {{name: vm-credentials}}
+"#,
+        url = sim.base_url
+    );
+    let addon = r#"    controlPanelLicense:
+      default: nopanel
+      options:
+        - {name: nopanel, licenseType: nopanel, displayName: Without control panel}
+        - {name: ispmanager-lite, licenseType: "3541", displayName: ISPmanager Lite, prices: {1m: "4.00", 1y: "40.00"}}
+"#;
+    let yaml = base(
+        &sim.base_url,
+        "{apiVersion: V6, licensingModuleRef: {name: lic}}",
+        addon,
+    ) + &licensing;
+    kubectl_apply(cluster, ns, &yaml);
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(&sim, "panel", "  controlPanel: ispmanager-lite"),
+    );
+    eventually(cluster, ns, "hsvc/panel", READY, "True").await;
+    let ip = jsonpath(cluster, ns, "hsvc/panel", "{.status.ip}");
+    let licenses: Vec<_> = sim
+        .sim
+        .read(|s| s.billmgr.licenses.values().cloned().collect());
+    assert_eq!(licenses.len(), 1, "exactly one license: {licenses:?}");
+    let license = &licenses[0];
+    assert_eq!(
+        (license.pricelist.as_str(), license.ip.as_str()),
+        ("3541", ip.as_str())
+    );
+    assert!(
+        license.licname.starts_with("Item #panel addon"),
+        "{}",
+        license.licname
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/panel", "{.status.license.id}"),
+        license.id.to_string()
+    );
+    // Nudged again: nothing more is bought.
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "hsvc/panel",
+            "-n",
+            ns,
+            "hostplane.dev/reconcile-requested-at=again",
+        ],
+    );
+    eventually(
+        cluster,
+        ns,
+        "hsvc/panel",
+        "{.status.lastHandledReconcileAt}",
+        "again",
+    )
+    .await;
+    assert_eq!(sim.sim.read(|s| s.billmgr.licenses.len()), 1);
+
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/panel",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    let after = sim
+        .sim
+        .read(|s| s.billmgr.licenses.get(&license.id).cloned())
+        .expect("the license is kept, in the pool");
+    assert_eq!(
+        (after.licname.as_str(), after.ip.as_str()),
+        ("free.lic", "0.0.0.0")
+    );
+    assert!(after.suspended);
+}
