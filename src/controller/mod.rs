@@ -406,8 +406,17 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         services,
     )
     .with_config(config.clone())
-    .watches_shared_stream(tariff_events_for_services, services_of_tariff)
-    .watches_shared_stream(client_events_for_services, services_of_client)
+    // Only spec changes of a tariff or client concern its services: their own status writes
+    // (counts that change as each service converges) would otherwise wake every service of
+    // the tariff once per write, N² reconciles for N services.
+    .watches_shared_stream(
+        tariff_events_for_services.filter(spec_changed()),
+        services_of_tariff,
+    )
+    .watches_shared_stream(
+        client_events_for_services.filter(spec_changed()),
+        services_of_client,
+    )
     .owns(
         secrets,
         watcher::Config::default().labels(&format!(
@@ -490,6 +499,18 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         server_pools_done
     );
     Ok(())
+}
+
+/// A stream filter that passes an object when its generation (its spec) or its deletion
+/// changed since it last passed, and drops status-only updates.
+fn spec_changed<K: Resource>() -> impl FnMut(&Arc<K>) -> std::future::Ready<bool> {
+    let mut seen: std::collections::HashMap<String, (Option<i64>, bool)> = Default::default();
+    move |object: &Arc<K>| {
+        let meta = object.meta();
+        let key = meta.uid.clone().unwrap_or_default();
+        let now = (meta.generation, meta.deletion_timestamp.is_some());
+        std::future::ready(seen.insert(key, now) != Some(now))
+    }
 }
 
 /// A reconcile in flight.
