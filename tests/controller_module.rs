@@ -449,3 +449,36 @@ async fn a_missing_secret_is_credentials_missing_until_it_appears() {
     eventually(cluster, ns, "pm/isp", READY_REASON, "Connected").await;
     assert_no_password(cluster, ns);
 }
+
+/// A VMmanager module naming a licensing module that does not exist yet is `Stalled` until
+/// that module appears, then connects at once: it is judged again when the module it names
+/// comes (applied together, either may be seen first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vmmanager_module_heals_when_its_licensing_module_appears() {
+    let ns = "pm-licensing-ref";
+    let cluster = setup(ns).await;
+    let sim = start_simulator().await;
+    kubectl_apply(cluster, ns, &secret_yaml("credentials", PASSWORD));
+    kubectl_apply(
+        cluster,
+        ns,
+        &module_yaml(
+            "vm",
+            "VMmanager",
+            &sim.base_url,
+            "credentials",
+            "  vmmanager: {apiVersion: V6, licensingModuleRef: {name: lic}}\n",
+        ),
+    );
+    eventually(cluster, ns, "pm/vm", STALLED, "True").await;
+    let message = jsonpath(cluster, ns, "pm/vm", READY_MESSAGE);
+    assert!(message.contains("lic"), "{message}");
+
+    kubectl_apply(
+        cluster,
+        ns,
+        &module_yaml("lic", "Licensing", &sim.url("/billmgr"), "credentials", ""),
+    );
+    eventually(cluster, ns, "pm/vm", READY_REASON, "Connected").await;
+    eventually(cluster, ns, "pm/vm", STALLED, "False").await;
+}

@@ -214,6 +214,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
     let service_events_for_tariffs = services.subscribe();
     let service_events_for_clients = services.subscribe();
     let module_events_for_modules = modules.subscribe();
+    let module_events_for_referrers = modules.subscribe();
     let service_events_for_modules = services.subscribe();
     let tariff_events_for_modules = tariffs.subscribe();
     let service_events = services.subscribe();
@@ -347,6 +348,28 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
         }
     };
+    // A VMmanager module names its licensing module: it is judged again when that module
+    // comes, goes or changes (applied together, the VMmanager module may be judged first and
+    // found pointing at nothing). Status writes of the licensing module do not matter.
+    let modules_of_licensing_module = {
+        let modules = modules.clone();
+        move |licensing: Arc<ProcessingModule>| {
+            let (ns, name) = (licensing.namespace(), licensing.name_any());
+            modules
+                .state()
+                .iter()
+                .filter(|m| {
+                    m.namespace() == ns
+                        && m.spec
+                            .vmmanager
+                            .as_ref()
+                            .and_then(|v| v.licensing_module_ref.as_ref())
+                            .is_some_and(|r| r.name == name)
+                })
+                .map(|m| ObjectRef::from(&**m))
+                .collect::<Vec<_>>()
+        }
+    };
     let module_of_service = |s: Arc<HostingService>| {
         let module = s.status.as_ref()?.processing_module.as_ref()?;
         Some(ObjectRef::new(module).within(&s.namespace().unwrap_or_default()))
@@ -363,6 +386,10 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         .watches_stream(secret_events, modules_of_secret)
         .watches_shared_stream(service_events_for_modules, module_of_service)
         .watches_shared_stream(tariff_events_for_modules, modules_of_tariff)
+        .watches_shared_stream(
+            module_events_for_referrers.filter(spec_changed()),
+            modules_of_licensing_module,
+        )
         .run(
             counted("ProcessingModule", module::reconcile),
             error_policy("ProcessingModule"),

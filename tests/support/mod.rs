@@ -116,10 +116,11 @@ pub async fn eventually_within(
         if got == want {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{object} {path}: {got:?}, wanted {want:?}"
-        );
+        if Instant::now() >= deadline {
+            // The conditions say why, which the value alone rarely does.
+            let conditions = jsonpath(cluster, ns, object, "{.status.conditions}");
+            panic!("{object} {path}: {got:?}, wanted {want:?}; conditions: {conditions}");
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
