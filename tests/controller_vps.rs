@@ -1,6 +1,7 @@
 //! Virtual servers end to end (seed 004): the controller against the real kube-apiserver and
 //! the in-process VMmanager 6 and 5 simulators. Create → Ready with the IP, suspend/resume as
-//! stop/start, resize, delete and orphan, a lost create answer, recipe completion gating
+//! stop/start, CPU/RAM and disk changes (a smaller disk refused), an OS change reinstalling
+//! once, delete and orphan, a lost create answer, recipe completion gating
 //! Ready, and the server pool (filled from sales, taken by an order, aged out on the
 //! simulator's clock).
 
@@ -73,11 +74,12 @@ spec:
   prices: {{1m: "6.00", 1y: "60.00"}}
   resources:
     - {{name: memory, included: 1024, min: 1024, max: 8192, step: 1024, monthlyPrice: "1.50"}}
+    - {{name: diskSpace, included: 10240, min: 10240, max: 102400, step: 10240, monthlyPrice: "1.00"}}
   virtualServer:
     cpuCores: 1
     memoryMiB: 1024
     diskGiB: 10
-    operatingSystems: ["Debian 12", "Ubuntu 22.04", "ISPsystem__Debian-12-amd64"]
+    operatingSystems: ["Debian 12", "Ubuntu 22.04", "ISPsystem__Debian-12-amd64", "ISPsystem__Ubuntu-22.04-amd64"]
     defaultOperatingSystem: Debian 12
 {recipe}
 ---
@@ -185,6 +187,74 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     until("RAM 4096", || host(&sim, &name).unwrap().ram_mib == 4096).await;
     eventually(cluster, ns, "hsvc/web", READY, "True").await;
 
+    // The disk grows (POST /vm/v3/disk/{id}); it never shrinks, and asking for less is
+    // reported while the server keeps running.
+    patch(
+        cluster,
+        ns,
+        "hsvc/web",
+        r#"{"spec":{"resources":[{"name":"memory","quantity":4096},{"name":"diskSpace","quantity":20480}]}}"#,
+    );
+    until("disk 20 GiB", || {
+        host(&sim, &name).unwrap().hdd_mib == 20 * 1024
+    })
+    .await;
+    eventually(cluster, ns, "hsvc/web", READY, "True").await;
+    patch(
+        cluster,
+        ns,
+        "hsvc/web",
+        r#"{"spec":{"resources":[{"name":"memory","quantity":4096},{"name":"diskSpace","quantity":10240}]}}"#,
+    );
+    eventually(cluster, ns, "hsvc/web", STALLED, "True").await;
+    eventually(
+        cluster,
+        ns,
+        "hsvc/web",
+        "{.status.conditions[?(@.type==\"Stalled\")].reason}",
+        "DiskNotResized",
+    )
+    .await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/web", "{.status.phase}"),
+        "Active"
+    );
+    let h = host(&sim, &name).unwrap();
+    assert_eq!((h.hdd_mib, h.state.as_str()), (20 * 1024, "active"));
+    patch(
+        cluster,
+        ns,
+        "hsvc/web",
+        r#"{"spec":{"resources":[{"name":"memory","quantity":4096},{"name":"diskSpace","quantity":20480}]}}"#,
+    );
+    eventually(cluster, ns, "hsvc/web", READY, "True").await;
+
+    // Another OS is a reinstall, sent once.
+    patch(
+        cluster,
+        ns,
+        "hsvc/web",
+        r#"{"spec":{"operatingSystem":"Ubuntu 22.04"}}"#,
+    );
+    until("reinstalled with Ubuntu", || {
+        host(&sim, &name).unwrap().os == 8211
+    })
+    .await;
+    eventually(cluster, ns, "hsvc/web", READY, "True").await;
+    let reinstalls = sim.sim.read(|s| {
+        s.vm6
+            .tasks
+            .values()
+            .filter(|t| t.name == "host_reinstall")
+            .count()
+    });
+    assert_eq!(reinstalls, 1);
+    let h = host(&sim, &name).unwrap();
+    assert_eq!(
+        (h.hdd_mib, h.ram_mib, h.state.as_str()),
+        (20 * 1024, 4096, "active")
+    );
+
     // Orphan keeps the host; Delete removes it.
     kubectl_apply(
         cluster,
@@ -235,6 +305,31 @@ async fn a_vmmanager5_server_becomes_ready_after_its_install() {
         .unwrap();
     assert_eq!(owner.name, "jane");
     assert_eq!(jsonpath(cluster, ns, "hsvc/old", "{.status.ip}"), vm.ip);
+
+    // Another image is a reinstall (vm.reinstall), sent once; Ready again after the install.
+    patch(
+        cluster,
+        ns,
+        "hsvc/old",
+        r#"{"spec":{"operatingSystem":"ISPsystem__Ubuntu-22.04-amd64"}}"#,
+    );
+    let vm_of = || {
+        sim.sim.read(|s| {
+            s.vmmgr
+                .vms
+                .values()
+                .find(|v| v.name == "vps-vm5-old")
+                .cloned()
+                .unwrap()
+        })
+    };
+    until("reinstalled", || {
+        vm_of().vmi == "ISPsystem__Ubuntu-22.04-amd64"
+    })
+    .await;
+    eventually(cluster, ns, "hsvc/old", READY, "True").await;
+    let vm = vm_of();
+    assert_eq!((vm.reinstalls, vm.installing_polls), (1, 0));
 
     patch(cluster, ns, "hsvc/old", r#"{"spec":{"suspended":true}}"#);
     eventually(cluster, ns, "hsvc/old", "{.status.phase}", "Suspended").await;

@@ -244,6 +244,19 @@ async fn host_lifecycle() {
     let listed = client.find_host(started.id).await.unwrap().unwrap();
     assert_eq!(listed.net_bandwidth_mbitps, Some(100));
 
+    // the disk grows, and only grows
+    let disk = listed.disk.clone().expect("the list shows the main disk");
+    let grow = client
+        .resize_disk(disk.id, disk.disk_mib * 2, None)
+        .await
+        .unwrap();
+    client.wait(&grow, task_names::DISK_RESIZE).await.unwrap();
+    let grown = client.find_host(started.id).await.unwrap().unwrap();
+    assert_eq!(grown.disk.map(|d| d.disk_mib), Some(disk.disk_mib * 2));
+    let shrink = client.resize_disk(disk.id, disk.disk_mib, None).await;
+    let refused = shrink.expect_err("a disk never shrinks").to_string();
+    assert!(refused.contains("only grow"), "{refused}");
+
     // password and reinstall
     let pw = client
         .set_host_password(started.id, &SecretString::from("N3w-R00t-pw"))

@@ -97,6 +97,8 @@ pub struct HostingServiceSpec {
     #[garde(inner(length(max = 63), pattern(NAME_RE)))]
     pub control_panel: Option<String>,
     /// Virtual servers: the operating system, one of the tariff's; its default when unset.
+    /// Changing it on a running server reinstalls the server with the new OS, which wipes its
+    /// disk (a suspended server is reinstalled once it is resumed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(inner(length(min = 1, max = 128)))]
     pub operating_system: Option<String>,

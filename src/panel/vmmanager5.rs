@@ -36,6 +36,10 @@ pub struct Vm {
     pub state: String,
     pub mem: String,
     pub vcpu: String,
+    /// The installed OS image (`vmi`), when the list shows it; empty otherwise.
+    pub vmi: String,
+    /// The disk size in MiB (`vsize`), when the list shows it; empty otherwise.
+    pub vsize: String,
 }
 
 /// What to create (`vm.edit` without `elid`).
@@ -182,7 +186,8 @@ impl Vm5 {
         self.action("vm.delete", id).await
     }
 
-    /// Reinstalls the OS (the VM is `installing` again afterwards).
+    /// Reinstalls the OS (the VM is `installing` again afterwards). It wipes the disk, so it
+    /// is not repeated after a lost answer: look at the VM first.
     pub async fn reinstall(
         &self,
         id: &str,
@@ -203,7 +208,7 @@ impl Vm5 {
                     ("new_password", "on"),
                     ("recipe", recipe.unwrap_or("null")),
                 ],
-                Idempotent,
+                NonIdempotent,
             )
             .await
             .map(drop)
@@ -248,5 +253,7 @@ fn vm_of(e: &Node) -> Vm {
         state: e.get("state").to_owned(),
         mem: e.get("mem").to_owned(),
         vcpu: e.get("vcpu").to_owned(),
+        vmi: e.get("vmi").to_owned(),
+        vsize: e.get("vsize").to_owned(),
     }
 }

@@ -149,6 +149,9 @@ pub struct Resources {
     pub ram_mib: Option<u64>,
     /// New bandwidth.
     pub net_bandwidth_mbitps: Option<u64>,
+    /// New size of the main disk (`POST /vm/v3/disk/{id}`).
+    #[serde(default)]
+    pub hdd_mib: Option<u64>,
 }
 
 /// An IPv4 address assigned to a host.
@@ -635,6 +638,9 @@ fn apply_resources(host: &mut Host, resources: &Resources) {
     }
     if let Some(bw) = resources.net_bandwidth_mbitps {
         host.net_bandwidth_mbitps = bw;
+    }
+    if let Some(size) = resources.hdd_mib {
+        host.hdd_mib = size;
     }
 }
 

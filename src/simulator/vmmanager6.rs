@@ -51,6 +51,8 @@ enum Route {
     HostResource(u64),
     HostPassword(u64),
     HostReinstall(u64),
+    /// `POST /vm/v3/disk/{disk_id}`.
+    DiskResize(u64),
     HostAccount(u64),
     HostIpv4(u64),
     HostIp(u64),
@@ -85,6 +87,7 @@ impl Route {
             Route::HostResource(_) => "host.resource",
             Route::HostPassword(_) => "host.password",
             Route::HostReinstall(_) => "host.reinstall",
+            Route::DiskResize(_) => "disk.resize",
             Route::HostAccount(_) => "host.account",
             Route::HostIpv4(_) => "host.ipv4",
             Route::HostIp(_) => "host.ip",
@@ -139,6 +142,7 @@ fn resolve(method: &Method, path: &str) -> Result<Route, ApiErr> {
                 _ => return Err(unknown_path(path)),
             }
         }
+        (["vm", "v3", "disk", raw], _) if post => Route::DiskResize(id(raw, "Disk")?),
         (["vm", "v3", "ip", raw, "ptr"], _) if post => Route::IpPtr(id(raw, "IP address")?),
         (["vm", "v3", "task"], _) if get => Route::List(Collection::Tasks),
         (["vm", "v3", "task", raw], _) if get => Route::TaskGet(id(raw, "Task")?),
@@ -334,6 +338,7 @@ fn serve(
         Route::HostResource(id) => hosts::resources(state, now, id, &body),
         Route::HostPassword(id) => hosts::password(state, now, id, &body),
         Route::HostReinstall(id) => hosts::reinstall(state, now, id, &body),
+        Route::DiskResize(disk) => hosts::disk_resize(state, now, disk, &body),
         Route::HostAccount(id) => hosts::change_owner(state, id, &body),
         Route::HostIpv4(id) => hosts::ipv4(state, id),
         Route::HostIp(id) => hosts::change_ips(state, now, id, &body),

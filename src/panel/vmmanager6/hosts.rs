@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Vm6Client;
 use super::filter::Where;
-use super::requests::{NewHost, Reinstall, ResourceChange};
+use super::requests::{Defer, NewHost, Reinstall, ResourceChange};
 use super::rest::Call;
 use super::wire::{Host, List, TaskRef, expose};
 use crate::panel::error::PanelError;
@@ -28,6 +28,8 @@ pub mod task_names {
     pub const RESOURCES: &str = "host_change_params";
     /// `reinstall_host`.
     pub const REINSTALL: &str = "host_reinstall";
+    /// `resize_disk`.
+    pub const DISK_RESIZE: &str = "disk_resize";
     /// `change_ipv4_count`.
     pub const IP_CHANGE: &str = "ip_change";
 }
@@ -118,6 +120,23 @@ impl Vm6Client {
     ) -> Result<TaskRef, PanelError> {
         let path = format!("vm/v3/host/{id}/resource");
         self.call(Call::post("host.resource", &path, change)).await
+    }
+
+    /// `POST /vm/v3/disk/{disk_id}`; task `disk_resize`. Disks only grow (reference §4.7);
+    /// `defer: host_stop` applies the new size at the next stop of a running host. Setting
+    /// an absolute size is idempotent, so a lost answer may be repeated.
+    pub async fn resize_disk(
+        &self,
+        disk: u64,
+        size_mib: u64,
+        defer: Option<Defer>,
+    ) -> Result<TaskRef, PanelError> {
+        let path = format!("vm/v3/disk/{disk}");
+        let mut body = json!({ "size_mib": size_mib });
+        if let Some(defer) = defer {
+            body["defer"] = json!({ "action": defer.action });
+        }
+        self.call(Call::post("disk.resize", &path, body)).await
     }
 
     /// `POST /vm/v3/host/{id}/password`: the root password.

@@ -194,6 +194,9 @@ pub struct Host {
     /// Installed OS name.
     #[serde(default)]
     pub os_name: String,
+    /// Installed OS: an object or a bare id, depending on the build (list only).
+    #[serde(default)]
+    pub os: Option<ObjectRef>,
 }
 
 impl Host {

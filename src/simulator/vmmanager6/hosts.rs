@@ -59,6 +59,14 @@ fn host_mut(state: &mut Vm6State, id: u64) -> Result<&mut Host, ApiErr> {
         .ok_or_else(|| ApiErr::not_found("Host", id))
 }
 
+/// Whether a change asks to wait for the host's next stop (`defer:{"action":"host_stop"}`).
+fn defers_to_stop(body: &Map<String, Value>) -> bool {
+    body.get("defer")
+        .and_then(|d| d.get("action"))
+        .and_then(Value::as_str)
+        == Some("host_stop")
+}
+
 fn not_busy(state: &Vm6State, id: u64) -> Result<(), ApiErr> {
     if !state.hosts.contains_key(&id) {
         return Err(ApiErr::not_found("Host", id));
@@ -263,6 +271,7 @@ pub fn resources(
         cpu_number: opt_u64(body, "cpu_number")?,
         ram_mib: opt_u64(body, "ram_mib")?,
         net_bandwidth_mbitps: opt_u64(body, "net_bandwidth_mbitps")?,
+        hdd_mib: None,
     };
     if change.cpu_number == Some(0) || change.ram_mib.is_some_and(|r| r < 128) {
         return Err(ApiErr::field(
@@ -270,20 +279,68 @@ pub fn resources(
             "cpu_number must be at least 1 and ram_mib at least 128",
         ));
     }
-    let defer_on_stop = body
-        .get("defer")
-        .and_then(|d| d.get("action"))
-        .and_then(Value::as_str)
-        == Some("host_stop");
+    let defer_on_stop = defers_to_stop(body);
     let host = host_mut(state, id)?;
     let effect = if defer_on_stop && host.state == "active" {
-        host.deferred = Some(change);
+        let deferred = host.deferred.get_or_insert_with(Resources::default);
+        deferred.cpu_number = change.cpu_number.or(deferred.cpu_number);
+        deferred.ram_mib = change.ram_mib.or(deferred.ram_mib);
+        deferred.net_bandwidth_mbitps = change
+            .net_bandwidth_mbitps
+            .or(deferred.net_bandwidth_mbitps);
         Effect::Nothing
     } else {
         Effect::Resources(change)
     };
     let task = state.add_task("host_change_params", Some(id), effect, now);
     task_reply(id, task)
+}
+
+/// `POST /vm/v3/disk/{disk_id}`: grow a host's main disk (task `disk_resize`). Disks only
+/// grow; with `defer:{"action":"host_stop"}` on a running host the new size waits for the
+/// next stop, like a deferred resource change.
+pub fn disk_resize(
+    state: &mut Vm6State,
+    now: Timestamp,
+    disk: u64,
+    body: &Map<String, Value>,
+) -> Reply {
+    only(body, &["size_mib", "defer"])?;
+    let size = req_u64(body, "size_mib")?;
+    let Some(id) = state
+        .hosts
+        .values()
+        .find(|h| h.disk_id == disk)
+        .map(|h| h.id)
+    else {
+        return Err(ApiErr::not_found("Disk", disk));
+    };
+    not_busy(state, id)?;
+    let defer_on_stop = defers_to_stop(body);
+    let host = host_mut(state, id)?;
+    let current = host
+        .deferred
+        .as_ref()
+        .and_then(|d| d.hdd_mib)
+        .unwrap_or(host.hdd_mib);
+    if size < current {
+        return Err(ApiErr::field(
+            "size_mib",
+            format!("the disk can only grow: it has {current} MiB, {size} MiB asked"),
+        ));
+    }
+    let change = Resources {
+        hdd_mib: Some(size),
+        ..Resources::default()
+    };
+    let effect = if defer_on_stop && host.state == "active" {
+        host.deferred.get_or_insert_with(Resources::default).hdd_mib = Some(size);
+        Effect::Nothing
+    } else {
+        Effect::Resources(change)
+    };
+    let task = state.add_task("disk_resize", Some(id), effect, now);
+    ok(json!({"id": disk, "task": task}))
 }
 
 /// `POST /vm/v3/host/{id}/password`.

@@ -25,7 +25,11 @@ pub fn host_list_item(state: &Vm6State, host: &Host) -> Value {
         "account": {"id": host.account, "email": account.map(|a| a.email.as_str()).unwrap_or("")},
         "cluster": {"id": host.cluster, "name": cluster.map(|c| c.name.as_str()).unwrap_or("")},
         "node": {"id": host.node, "name": node.map(|n| n.name.as_str()).unwrap_or("")},
-        "disk": {"id": host.disk_id, "disk_mib": host.hdd_mib, "disk_mib_new": host.hdd_mib},
+        "disk": {
+            "id": host.disk_id,
+            "disk_mib": host.hdd_mib,
+            "disk_mib_new": deferred.hdd_mib.unwrap_or(host.hdd_mib),
+        },
         "disk_count": 1,
         "cpu_number": host.cpu_number,
         "cpu_number_new": deferred.cpu_number.unwrap_or(host.cpu_number),

@@ -1,0 +1,457 @@
+//! Virtual servers on VMmanager 6 and 5 (seed 004): place the service on a VMmanager module,
+//! make (or find) the owner account of the client, make the host with the tariff's
+//! configuration or take a matching one from the module's `ServerPool`, report it `Ready`
+//! once the OS template (or the recipe, per the module's `deploymentComplete`) is installed,
+//! keep it stopped or running as its standing says, apply OS, CPU, RAM and disk changes
+//! ([`plan`]: one step per reconcile, disks only grow, an OS change reinstalls), and remove
+//! or orphan it on deletion.
+//!
+//! Layout: [`desired`] (what the spec and tariff ask for, pure), [`plan`] (the next change to
+//! an existing server, pure), `vm6` and `vm5` (each panel version's calls), this file (the
+//! reconcile, the control-panel license, placement, deletion).
+//!
+//! Crash safety, as for shared hosting: the host name is recorded in the
+//! `hostplane.dev/external-name` annotation before the create call (or before a pooled server
+//! is renamed for the buyer); after a lost answer or a restart the host is looked up by name
+//! before anything is created again. A host of that name hostplane did not record stops the
+//! service (`HostExists`) instead of being taken over.
+//!
+//! Nothing waits for a panel task inside a reconcile: a mutation is sent, and the service is
+//! requeued every [`TASK_POLL`] until the host shows the result. With the module's
+//! `serializeOperations`, a mutation is only sent while no task of the same kind runs at the
+//! module, in one queue per operation type (seed 004, "Run operations in the queue").
+
+mod desired;
+mod plan;
+mod vm5;
+mod vm6;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::EventType;
+
+use super::placement::{self, Candidate};
+use super::{Outcome, Refs};
+use crate::api::hosting_service::{
+    DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServicePhase,
+};
+use crate::api::processing_module::{ModuleType, VmManagerApiVersion, VmManagerSettings};
+use crate::api::{EXTERNAL_NAME_ANNOTATION, HostingService, ProcessingModule};
+use crate::controller::Error;
+use crate::controller::conditions::Verdict;
+use crate::controller::context::Context;
+
+pub use desired::{
+    DesiredServer, default_host_name, desired_server, license_need, license_type_for,
+};
+pub use vm5::vm5_user_name;
+pub use vm6::{HostPlan, OwnerError, ResolveError, owner_account};
+
+/// How often a service whose server is installing, or has a task running, is looked at again.
+pub const TASK_POLL: Duration = Duration::from_secs(3);
+
+/// The task VMmanager 6 runs a recipe in after the OS install.
+pub const RECIPE_TASK: &str = "host_recipe";
+
+fn failed(reason: &str, message: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Failed {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase: ServicePhase::Provisioning,
+        requeue: None,
+    }
+}
+
+fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Stalled {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase: ServicePhase::Pending,
+        requeue: None,
+    }
+}
+
+fn progressing(reason: &str, message: impl Into<String>, phase: ServicePhase) -> Outcome {
+    Outcome {
+        verdict: Verdict::Progressing {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase,
+        requeue: Some(TASK_POLL),
+    }
+}
+
+/// The VMmanager settings of a module (defaults when the block is absent).
+pub fn settings_of(module: &ProcessingModule) -> VmManagerSettings {
+    module.spec.vmmanager.clone().unwrap_or_default()
+}
+
+/// The queue lock of one operation type at a module.
+fn queue_name(module: &ProcessingModule, operation: &str) -> String {
+    format!(
+        "{}/{}/{operation}",
+        module.namespace().unwrap_or_default(),
+        module.name_any()
+    )
+}
+
+pub async fn reconcile(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Context,
+    status: &mut HostingServiceStatus,
+) -> Result<Outcome, Error> {
+    let module = match choose_module(service, refs, ctx, status) {
+        Ok(m) => m,
+        Err(outcome) => return Ok(outcome),
+    };
+    let settings = settings_of(&module);
+    let desired = match desired_server(&service.spec, &refs.tariff.spec, settings.use_recipes) {
+        Ok(d) => d,
+        Err(message) => return Ok(stalled("InvalidSpec", message)),
+    };
+    status.processing_module = Some(module.name_any());
+    let ns = service.namespace().unwrap_or_default();
+    let recorded = service.annotations().get(EXTERNAL_NAME_ANNOTATION).cloned();
+    let name = recorded
+        .clone()
+        .unwrap_or_else(|| default_host_name(&ns, &service.name_any()));
+    let run = Run {
+        service,
+        refs,
+        ctx,
+        module: &module,
+        settings: &settings,
+        desired: &desired,
+        name: &name,
+        recorded: recorded.is_some(),
+    };
+    let outcome = match settings.api_version {
+        VmManagerApiVersion::V6 => match ctx.panels.vmmanager6(&ctx.client, &module).await {
+            Ok(vm) => run.vm6(&vm, status).await?,
+            Err(e) => failed(
+                "ModuleUnavailable",
+                format!("processing module {}: {e}", module.name_any()),
+            ),
+        },
+        VmManagerApiVersion::V5 => match ctx.panels.vmmanager5(&ctx.client, &module).await {
+            Ok(vm) => run.vm5(&vm, status).await?,
+            Err(e) => failed(
+                "ModuleUnavailable",
+                format!("processing module {}: {e}", module.name_any()),
+            ),
+        },
+    };
+    if matches!(outcome.verdict, Verdict::Ready { .. }) {
+        status.external_name = Some(name);
+        status.tariff_generation = refs.tariff.metadata.generation;
+    }
+    control_panel_license(service, refs, ctx, &module, status, outcome).await
+}
+
+/// The control-panel license addon (seed 001): once the server has its IP, while the OS still
+/// installs, the license its chosen panel needs is ensured at the VMmanager module's licensing
+/// module (taken from the pool or ordered once, with the server's IP), and it follows the
+/// service from then on (suspension, renewal). A failure here holds the service back.
+async fn control_panel_license(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Context,
+    module: &ProcessingModule,
+    status: &mut HostingServiceStatus,
+    mut outcome: Outcome,
+) -> Result<Outcome, Error> {
+    let (Some((license_type,)), Some(ip)) = (license_need(refs, service), status.ip.clone()) else {
+        return Ok(outcome);
+    };
+    // A server that is up follows its license even when something else is wrong (a refused
+    // disk size): the license's renewal must not wait for that.
+    let deployed = matches!(
+        outcome.phase,
+        ServicePhase::Active | ServicePhase::Suspended
+    );
+    if !deployed
+        && matches!(
+            outcome.verdict,
+            Verdict::Stalled { .. } | Verdict::Failed { .. }
+        )
+    {
+        return Ok(outcome);
+    }
+    let Some(licensing) = licensing_module_of(ctx, module) else {
+        return Ok(stalled(
+            "ReferenceNotFound",
+            format!(
+                "the tariff sells a control-panel license, but processing module {} has no existing spec.vmmanager.licensingModuleRef",
+                module.name_any()
+            ),
+        ));
+    };
+    let need = crate::controller::licenses::Need {
+        license_type,
+        ip,
+        kind: crate::pools::naming::LicenseKind::Addon,
+        period: service.spec.period,
+        nodes: None,
+    };
+    match crate::controller::licenses::ensure(ctx, service, refs, &need, &licensing, status).await {
+        Ok(ensured) => {
+            let renewal = ensured.requeue(ctx.settings.clock.now());
+            outcome.requeue = match (outcome.requeue, renewal) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            Ok(outcome)
+        }
+        Err(license_outcome) => Ok(license_outcome),
+    }
+}
+
+/// The licensing module a VMmanager module orders control-panel licenses from.
+fn licensing_module_of(ctx: &Context, module: &ProcessingModule) -> Option<Arc<ProcessingModule>> {
+    let name = &module
+        .spec
+        .vmmanager
+        .as_ref()?
+        .licensing_module_ref
+        .as_ref()?
+        .name;
+    Context::get(&ctx.modules, &module.namespace().unwrap_or_default(), name)
+}
+
+/// One reconcile of one service.
+struct Run<'a> {
+    service: &'a HostingService,
+    refs: &'a Refs,
+    ctx: &'a Context,
+    module: &'a ProcessingModule,
+    settings: &'a VmManagerSettings,
+    desired: &'a DesiredServer,
+    name: &'a str,
+    recorded: bool,
+}
+
+impl Run<'_> {
+    fn module_name(&self) -> String {
+        self.module.name_any()
+    }
+
+    async fn event(&self, reason: &str, note: String) {
+        self.ctx
+            .event(self.service, EventType::Normal, reason, note)
+            .await;
+    }
+
+    /// The queue of `operation` when the module serializes operations.
+    async fn enqueue(&self, operation: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if !self.settings.serialize_operations {
+            return None;
+        }
+        let lock = self
+            .ctx
+            .vm_queues
+            .queue(&queue_name(self.module, operation));
+        Some(lock.lock_owned().await)
+    }
+
+    fn ready(&self, running: bool) -> Outcome {
+        match super::hosting::suspension(self.refs) {
+            None if running => Outcome {
+                verdict: Verdict::Ready {
+                    reason: "Available".into(),
+                    message: String::new(),
+                },
+                phase: ServicePhase::Active,
+                requeue: None,
+            },
+            Some(why) if !running => Outcome {
+                verdict: Verdict::Ready {
+                    reason: "Suspended".into(),
+                    message: why,
+                },
+                phase: ServicePhase::Suspended,
+                requeue: None,
+            },
+            _ => progressing(
+                "PowerChanging",
+                "waiting for the server to start or stop",
+                ServicePhase::Provisioning,
+            ),
+        }
+    }
+}
+
+fn phase_now(running: bool) -> ServicePhase {
+    if running {
+        ServicePhase::Active
+    } else {
+        ServicePhase::Suspended
+    }
+}
+
+fn queued(operation: &str, phase: ServicePhase) -> Outcome {
+    progressing(
+        "Queued",
+        format!("waiting for the module's {operation} queue (serializeOperations)"),
+        phase,
+    )
+}
+
+/// Records the host name before the create call, so a restart finds it.
+async fn record_external_name(
+    service: &HostingService,
+    ctx: &Context,
+    name: &str,
+) -> Result<(), Error> {
+    let api: Api<HostingService> =
+        Api::namespaced(ctx.client.clone(), &service.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"metadata": {"annotations": {EXTERNAL_NAME_ANNOTATION: name}}});
+    api.patch(
+        &service.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The module: the one the service is on, the one it names, or the best of the tariff's
+/// VMmanager modules.
+fn choose_module(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Context,
+    status: &HostingServiceStatus,
+) -> Result<Arc<ProcessingModule>, Outcome> {
+    let ns = service.namespace().unwrap_or_default();
+    let fixed = status.processing_module.clone().or_else(|| {
+        service
+            .spec
+            .processing_module_ref
+            .as_ref()
+            .map(|r| r.name.clone())
+    });
+    if let Some(name) = fixed {
+        return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
+            stalled(
+                "ReferenceNotFound",
+                format!(
+                    "the service is placed on processing module {name:?}, which does not exist"
+                ),
+            )
+        });
+    }
+    let services = ctx.services.state();
+    let candidates: Vec<Candidate> = refs
+        .tariff
+        .spec
+        .processing_modules
+        .iter()
+        .filter_map(|r| Context::get(&ctx.modules, &ns, &r.name))
+        .filter(|m| m.spec.type_ == ModuleType::VMmanager)
+        .map(|m| {
+            let name = m.name_any();
+            Candidate {
+                load: services
+                    .iter()
+                    .filter(|s| {
+                        s.namespace().as_deref() == Some(&ns) && super::placed_on(s) == Some(&name)
+                    })
+                    .count(),
+                healthy: ctx.panels.healthy(&ns, &name),
+                priority: m.spec.priority,
+                name,
+            }
+        })
+        .collect();
+    let chosen = placement::choose(&candidates).map_err(|why| failed("NoModuleAvailable", why))?;
+    Context::get(&ctx.modules, &ns, &chosen.name)
+        .ok_or_else(|| failed("NoModuleAvailable", "the chosen module disappeared"))
+}
+
+/// Removes the server. `ObserveOnly` services never touch the panel; `Orphan` keeps the
+/// server when the resource is deleted (termination removes it whatever the policy). Not
+/// found counts as done.
+pub async fn remove(
+    service: &HostingService,
+    module: &ProcessingModule,
+    ctx: &Context,
+    status: &mut HostingServiceStatus,
+    why: super::hosting::Removal,
+) -> Result<(), String> {
+    // The control-panel license goes to the pool first: it is paid for, and the server it was
+    // bound to is about to go.
+    if status.license.is_some()
+        && let Some(licensing) = licensing_module_of(ctx, module)
+    {
+        crate::controller::licenses::release(
+            ctx,
+            service,
+            &licensing,
+            crate::pools::naming::LicenseKind::Addon,
+            status,
+            why,
+        )
+        .await?;
+    }
+    let status = &*status;
+    let orphan = (why == super::hosting::Removal::Deleted
+        && service.spec.deletion_policy == DeletionPolicy::Orphan)
+        || service.spec.management_policy == ManagementPolicy::ObserveOnly;
+    let name = status
+        .external_name
+        .clone()
+        .or_else(|| service.annotations().get(EXTERNAL_NAME_ANNOTATION).cloned());
+    let Some(name) = name else {
+        return Ok(()); // nothing was ever created
+    };
+    if orphan {
+        ctx.event(
+            service,
+            EventType::Normal,
+            "Orphaned",
+            format!("kept the VMmanager host {name} (deletionPolicy Orphan or ObserveOnly)"),
+        )
+        .await;
+        return Ok(());
+    }
+    let unavailable = |e: crate::controller::panels::SetupError| {
+        format!("processing module {}: {e}", module.name_any())
+    };
+    let removed = match settings_of(module).api_version {
+        VmManagerApiVersion::V6 => {
+            let vm = ctx
+                .panels
+                .vmmanager6(&ctx.client, module)
+                .await
+                .map_err(unavailable)?;
+            vm6::delete_named(&vm, &name).await?
+        }
+        VmManagerApiVersion::V5 => {
+            let vm = ctx
+                .panels
+                .vmmanager5(&ctx.client, module)
+                .await
+                .map_err(unavailable)?;
+            vm5::delete_named(&vm, &name).await?
+        }
+    };
+    if removed {
+        ctx.event(
+            service,
+            EventType::Normal,
+            "Deleted",
+            format!("deleted the VMmanager host {name} on {}", module.name_any()),
+        )
+        .await;
+    }
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! The VMmanager 5 side of a virtual server (reference §3): the VM looked up by name, made for
+//! the client's owner user, and kept at the declared power, CPU and RAM. VMmanager 5 answers
+//! mutations synchronously, so the service is Ready as soon as the install flags are gone.
+
+use kube::ResourceExt;
+
+use super::plan::{self, Observed, Step};
+use super::{Run, failed, phase_now, progressing, record_external_name, stalled};
+use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
+use crate::controller::Error;
+use crate::controller::conditions::Verdict;
+use crate::controller::service::{Outcome, connection};
+use crate::panel::PanelError;
+use crate::panel::vmmanager5::{NewVm, Vm, Vm5};
+
+impl Run<'_> {
+    pub(super) async fn vm5(
+        &self,
+        vm: &Vm5,
+        status: &mut HostingServiceStatus,
+    ) -> Result<Outcome, Error> {
+        let found = match find_vm(vm, self.name).await {
+            Ok(found) => found,
+            Err(e) => {
+                return Ok(failed(
+                    "PanelError",
+                    format!("looking up VM {}: {e}", self.name),
+                ));
+            }
+        };
+        let observe_only = self.service.spec.management_policy == ManagementPolicy::ObserveOnly;
+        let machine = match found {
+            Some(machine) if self.recorded || observe_only => machine,
+            Some(_) => {
+                return Ok(stalled(
+                    "HostExists",
+                    format!(
+                        "a VMmanager VM {:?} already exists on module {} and hostplane did not create it; set spec.managementPolicy: ObserveOnly to adopt it",
+                        self.name,
+                        self.module_name()
+                    ),
+                ));
+            }
+            None if observe_only => {
+                return Ok(stalled(
+                    "ExternalNotFound",
+                    format!(
+                        "managementPolicy is ObserveOnly and there is no VMmanager VM {:?} to observe",
+                        self.name
+                    ),
+                ));
+            }
+            None => return self.vm5_create(vm).await,
+        };
+        if !machine.ip.is_empty() {
+            status.ip = Some(machine.ip.clone());
+        }
+        let running = machine.state == "on";
+        if observe_only {
+            return Ok(Outcome {
+                verdict: Verdict::Ready {
+                    reason: "Observed".into(),
+                    message: format!("observed VM {} ({})", machine.id, machine.state),
+                },
+                phase: if running {
+                    ServicePhase::Active
+                } else {
+                    ServicePhase::Suspended
+                },
+                requeue: None,
+            });
+        }
+        if machine.installing {
+            return Ok(progressing(
+                "Installing",
+                format!("VM {} is installing its OS", self.name),
+                ServicePhase::Provisioning,
+            ));
+        }
+        let want_running = crate::controller::service::hosting::suspension(self.refs).is_none();
+        // VMmanager 5 answers changes synchronously: apply the steps in turn, at most one of
+        // each kind, keeping the observed state up to date.
+        let mut observed = observed(&machine);
+        for _ in 0..4 {
+            match plan::next_step(&observed, self.desired, want_running, false) {
+                Step::Done { disk } => {
+                    return Ok(match disk {
+                        Some(refusal) => Outcome {
+                            phase: phase_now(observed.running),
+                            ..stalled("DiskNotResized", refusal.message(self.name))
+                        },
+                        None => self.ready(observed.running),
+                    });
+                }
+                Step::Reinstall => return Ok(self.vm5_reinstall(vm, &machine).await),
+                Step::Resize { .. } => {
+                    let _queue = self.enqueue("vm.edit").await;
+                    if let Err(e) = vm
+                        .change_vm(
+                            &machine.id,
+                            u64::from(self.desired.memory_mib),
+                            self.desired.cpu_cores,
+                        )
+                        .await
+                    {
+                        return Ok(failed(
+                            "PanelError",
+                            format!("changing CPU and RAM of {}: {e}", self.name),
+                        ));
+                    }
+                    observed.cpu_cores = u64::from(self.desired.cpu_cores);
+                    observed.memory_mib = u64::from(self.desired.memory_mib);
+                    self.event(
+                        "Resized",
+                        format!(
+                            "VM {}: {} CPU, {} MiB RAM",
+                            self.name, self.desired.cpu_cores, self.desired.memory_mib
+                        ),
+                    )
+                    .await;
+                }
+                Step::Stop | Step::Start => {
+                    let operation = if want_running { "vm.start" } else { "vm.stop" };
+                    let _queue = self.enqueue(operation).await;
+                    let sent = if want_running {
+                        vm.start(&machine.id).await
+                    } else {
+                        vm.stop(&machine.id).await
+                    };
+                    if let Err(e) = sent {
+                        return Ok(failed(
+                            "PanelError",
+                            format!("{operation} of {}: {e}", self.name),
+                        ));
+                    }
+                    observed.running = want_running;
+                    let (reason, what) = if want_running {
+                        ("Resumed", "started")
+                    } else {
+                        ("Suspended", "stopped")
+                    };
+                    self.event(
+                        reason,
+                        format!("{what} VM {} on {}", self.name, self.module_name()),
+                    )
+                    .await;
+                }
+                Step::GrowDisk { .. } => unreachable!("VMmanager 5 disks are not grown"),
+            }
+        }
+        Ok(self.ready(observed.running))
+    }
+
+    /// Reinstalls the VM with the declared OS image (and the tariff's recipe). Not repeated
+    /// after a lost answer: the next reconcile reads the VM (installing, or its new image)
+    /// before it could send another.
+    async fn vm5_reinstall(&self, vm: &Vm5, machine: &Vm) -> Outcome {
+        let _queue = self.enqueue("vm.reinstall").await;
+        let sent = vm
+            .reinstall(
+                &machine.id,
+                &self.desired.operating_system,
+                &connection::generate_password(),
+                self.desired.recipe.as_deref(),
+            )
+            .await;
+        match sent {
+            Ok(()) => {
+                self.event(
+                    "Reinstalling",
+                    format!(
+                        "reinstalling VM {} with {} (was {}): its disk is wiped",
+                        self.name, self.desired.operating_system, machine.vmi
+                    ),
+                )
+                .await;
+                progressing(
+                    "Reinstalling",
+                    format!(
+                        "VM {} is being reinstalled with {}",
+                        self.name, self.desired.operating_system
+                    ),
+                    ServicePhase::Provisioning,
+                )
+            }
+            Err(e @ PanelError::OutcomeUnknown { .. }) => failed(
+                "ReinstallOutcomeUnknown",
+                format!(
+                    "the answer to reinstalling VM {} was lost ({e}); the VM is read before anything is sent again",
+                    self.name
+                ),
+            ),
+            Err(e) => failed("PanelError", format!("reinstalling VM {}: {e}", self.name)),
+        }
+    }
+
+    async fn vm5_owner(&self, vm: &Vm5) -> Result<String, Outcome> {
+        let user = vm5_user_name(&self.refs.client.name_any());
+        let lookup = |users: Vec<crate::panel::vmmanager5::Vm5User>| {
+            users.into_iter().find(|u| u.name == user).map(|u| u.id)
+        };
+        match vm.users().await {
+            Ok(users) => {
+                if let Some(id) = lookup(users) {
+                    return Ok(id);
+                }
+            }
+            Err(e) => return Err(failed("PanelError", format!("listing VM owners: {e}"))),
+        }
+        match vm
+            .create_user(&user, &connection::generate_password())
+            .await
+        {
+            Ok(id) => Ok(id),
+            Err(PanelError::OutcomeUnknown { .. } | PanelError::Exists { .. }) => {
+                match vm.users().await.map(lookup) {
+                    Ok(Some(id)) => Ok(id),
+                    Ok(None) => Err(failed(
+                        "PanelError",
+                        format!("the owner {user} was not made; trying again"),
+                    )),
+                    Err(e) => Err(failed("PanelError", format!("listing VM owners: {e}"))),
+                }
+            }
+            Err(e) => Err(failed(
+                "PanelError",
+                format!("making the VM owner {user}: {e}"),
+            )),
+        }
+    }
+
+    async fn vm5_create(&self, vm: &Vm5) -> Result<Outcome, Error> {
+        let owner = match self.vm5_owner(vm).await {
+            Ok(id) => id,
+            Err(outcome) => return Ok(outcome),
+        };
+        if !self.recorded {
+            record_external_name(self.service, self.ctx, self.name).await?;
+        }
+        let new = NewVm {
+            name: self.name.to_owned(),
+            domain: self.desired.domain.clone().unwrap_or_default(),
+            user: owner,
+            preset: self.desired.preset.clone(),
+            vmi: self.desired.operating_system.clone(),
+            vsize_mib: u64::from(self.desired.disk_gib) * 1024,
+            mem_mib: u64::from(self.desired.memory_mib),
+            vcpu: self.desired.cpu_cores,
+            password: connection::generate_password(),
+            recipe: self.desired.recipe.clone(),
+        };
+        let _queue = self.enqueue("vm.create").await;
+        match vm.create_vm(&new).await {
+            Ok(_) => {}
+            Err(PanelError::OutcomeUnknown { .. } | PanelError::Exists { .. }) => {
+                match find_vm(vm, self.name).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return Ok(failed(
+                            "PanelError",
+                            format!(
+                                "the answer to creating VM {} was lost and the VM is not there; creating it again",
+                                self.name
+                            ),
+                        ));
+                    }
+                    Err(e) => {
+                        return Ok(failed(
+                            "PanelError",
+                            format!("looking up VM {} after a lost answer: {e}", self.name),
+                        ));
+                    }
+                }
+            }
+            Err(e) => {
+                return Ok(failed(
+                    "PanelError",
+                    format!("creating VM {}: {e}", self.name),
+                ));
+            }
+        }
+        self.event(
+            "Created",
+            format!("created VM {} on {}", self.name, self.module_name()),
+        )
+        .await;
+        Ok(progressing(
+            "Installing",
+            format!("VM {} is installing its OS", self.name),
+            ServicePhase::Provisioning,
+        ))
+    }
+}
+
+/// A VMmanager 5 owner name for a client: its object name, at most 32 characters.
+pub fn vm5_user_name(client: &str) -> String {
+    let mut name = client.to_owned();
+    name.truncate(32);
+    name
+}
+
+async fn find_vm(vm: &Vm5, name: &str) -> Result<Option<Vm>, PanelError> {
+    Ok(vm.vms().await?.into_iter().find(|v| v.name == name))
+}
+
+/// Deletes the VM named `name`. `Ok(true)` when there was one; not found counts as done.
+pub(super) async fn delete_named(vm: &Vm5, name: &str) -> Result<bool, String> {
+    let found = find_vm(vm, name)
+        .await
+        .map_err(|e| format!("looking up VM {name}: {e}"))?;
+    let Some(machine) = found else {
+        return Ok(false);
+    };
+    match vm.delete(&machine.id).await {
+        Ok(()) => Ok(true),
+        Err(e) if crate::panel::ispmanager::is_not_found(&e) => Ok(false),
+        Err(e) => Err(format!("deleting VM {name}: {e}")),
+    }
+}
+
+/// What the planner needs to know of a VM. A field the list does not show is empty: the OS
+/// is then unknown (never reinstalled on a guess) and the disk is not compared.
+fn observed(machine: &Vm) -> Observed {
+    Observed {
+        running: machine.state == "on",
+        os: if machine.vmi.is_empty() {
+            Vec::new()
+        } else {
+            vec![machine.vmi.clone()]
+        },
+        cpu_cores: machine.vcpu.parse().unwrap_or(0),
+        memory_mib: machine.mem.parse().unwrap_or(0),
+        disk_mib: machine.vsize.parse().ok(),
+    }
+}
