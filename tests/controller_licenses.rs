@@ -602,3 +602,260 @@ async fn a_controller_killed_mid_order_buys_nothing_twice() {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_no_leak(cluster, ns, &sim, &names);
 }
+
+// --- License type changes (seed 003: `Option UseExistingOnUpgrade`, changepricelist) -------
+
+/// A second license tariff of another type (ISPmanager 5 Business, 4601).
+const BUSINESS: &str = r#"
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Tariff
+metadata: {name: business}
+spec:
+  productType: SoftwareLicense
+  processingModules: [{name: lic1}]
+  prices: {1m: "9.00", 1y: "90.00"}
+  license: {licenseType: "4601"}
+"#;
+
+fn change_tariff(cluster: &hostplane::testbed::LocalCluster, ns: &str, svc: &str, tariff: &str) {
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            &format!("hsvc/{svc}"),
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            &format!(r#"{{"spec":{{"tariffRef":{{"name":"{tariff}"}}}}}}"#),
+        ],
+    );
+}
+
+/// The reasons of the events about `object` (e.g. `HostingService/lic-a`).
+fn event_reasons(cluster: &hostplane::testbed::LocalCluster, ns: &str, name: &str) -> String {
+    kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            &format!("involvedObject.name={name}"),
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ],
+    )
+}
+
+/// Live licenses carrying `remoteid`.
+fn carrying(sim: &SimHandle, remoteid: &str) -> Vec<License> {
+    licenses(sim)
+        .into_iter()
+        .filter(|l| !l.deleted && l.remoteid == remoteid)
+        .collect()
+}
+
+/// Without `useExistingOnUpgrade` a tariff change moves the bound license to the new
+/// pricelist (`service.changepricelist`): same license, nothing bought, even with a pooled
+/// license of the new type waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tariff_change_moves_the_license_to_the_new_pricelist() {
+    capture();
+    let ns = "licenses-changepricelist";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(cluster, ns, &(base(&sim, "") + BUSINESS));
+    // A pooled Business license: not taken without the option.
+    let biz = service(&sim, "biz", "203.0.113.20", "1y").replace("name: lite", "name: business");
+    kubectl_apply(cluster, ns, &biz);
+    ready(cluster, ns, "biz").await;
+    let pooled = license_id(cluster, ns, "biz");
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/biz",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
+
+    kubectl_apply(cluster, ns, &service(&sim, "lic-a", "203.0.113.21", "1y"));
+    ready(cluster, ns, "lic-a").await;
+    let id = license_id(cluster, ns, "lic-a");
+    let remoteid = license(&sim, &id).remoteid;
+    let (orders, before) = (charges(&sim, "order"), balance(&sim));
+    assert_eq!(orders, 2);
+
+    change_tariff(cluster, ns, "lic-a", "business");
+    eventually(
+        cluster,
+        ns,
+        "hsvc/lic-a",
+        "{.status.license.licenseType}",
+        "4601",
+    )
+    .await;
+    ready(cluster, ns, "lic-a").await;
+    assert_eq!(license_id(cluster, ns, "lic-a"), id, "the same license");
+    let moved = license(&sim, &id);
+    assert_eq!(moved.pricelist, "4601");
+    assert_eq!(
+        (moved.ip.as_str(), moved.remoteid.as_str()),
+        ("203.0.113.21", remoteid.as_str())
+    );
+    assert_eq!(sim.sim.call_count("billmgr", "service.changepricelist"), 1);
+    assert_eq!(charges(&sim, "order"), orders, "nothing bought");
+    assert_eq!(balance(&sim), before);
+    assert_eq!(
+        carrying(&sim, &remoteid).len(),
+        1,
+        "one license for the need"
+    );
+    let still = license(&sim, &pooled);
+    assert_eq!(
+        (still.licname.as_str(), still.ip.as_str()),
+        ("free.lic", "0.0.0.0")
+    );
+    assert!(event_reasons(cluster, ns, "lic-a").contains("LicenseTypeChanged"));
+
+    // Another reconcile changes nothing more.
+    nudge(cluster, ns, "hsvc/lic-a", "again");
+    eventually(
+        cluster,
+        ns,
+        "hsvc/lic-a",
+        "{.status.lastHandledReconcileAt}",
+        "again",
+    )
+    .await;
+    assert_eq!(sim.sim.call_count("billmgr", "service.changepricelist"), 1);
+    assert_eq!(charges(&sim, "order"), orders);
+}
+
+/// With `useExistingOnUpgrade` a tariff change takes a pooled license of the new type and
+/// puts the old license into the pool. The controller dies between the take and the release
+/// (the release's `soft.suspend` is unavailable, then the controller is aborted): the next
+/// controller sees two licenses carrying the need's remoteid, keeps the one of the new type
+/// and pools the other — one license per need, nothing bought, nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tariff_change_takes_a_pooled_license_and_survives_a_kill_between_take_and_release() {
+    capture();
+    let ns = "licenses-upgrade";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let first = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &(base(&sim, "  licensing: {useExistingOnUpgrade: true}\n") + BUSINESS),
+    );
+    let biz = service(&sim, "biz", "203.0.113.30", "1y").replace("name: lite", "name: business");
+    kubectl_apply(
+        cluster,
+        ns,
+        &(biz + &service(&sim, "lic-a", "203.0.113.31", "1y")),
+    );
+    ready(cluster, ns, "biz").await;
+    ready(cluster, ns, "lic-a").await;
+    let pooled = license_id(cluster, ns, "biz");
+    let old = license_id(cluster, ns, "lic-a");
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/biz",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
+    let remoteid = license(&sim, &old).remoteid;
+    let (orders, before) = (charges(&sim, "order"), balance(&sim));
+    assert_eq!(orders, 2);
+
+    // The take succeeds, the release of the old license cannot: the state a kill between
+    // the two leaves behind.
+    sim.sim.faults().set(
+        "billmgr",
+        "soft.suspend",
+        FaultSpec {
+            unavailable: 1_000_000,
+            ..FaultSpec::default()
+        },
+    );
+    change_tariff(cluster, ns, "lic-a", "business");
+    until("the pooled license taken", || {
+        carrying(&sim, &remoteid).len() == 2
+    })
+    .await;
+    first.abort();
+    let _ = first.await;
+    let both = carrying(&sim, &remoteid);
+    assert!(
+        both.iter()
+            .any(|l| l.id.to_string() == pooled && l.pricelist == "4601")
+    );
+    assert!(
+        both.iter()
+            .any(|l| l.id.to_string() == old && l.pricelist == "3541")
+    );
+    sim.sim
+        .faults()
+        .set("billmgr", "soft.suspend", FaultSpec::default());
+
+    let _second = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    eventually(cluster, ns, "hsvc/lic-a", "{.status.license.id}", &pooled).await;
+    ready(cluster, ns, "lic-a").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/lic-a", "{.status.license.licenseType}"),
+        "4601"
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/lic-a", "{.status.license.fromPool}"),
+        "true"
+    );
+    let taken = license(&sim, &pooled);
+    assert_eq!(taken.ip, "203.0.113.31");
+    assert!(!taken.suspended);
+    let released = license(&sim, &old);
+    assert_eq!(
+        (
+            released.licname.as_str(),
+            released.ip.as_str(),
+            released.remoteid.as_str(),
+            released.suspended
+        ),
+        ("free.lic", "0.0.0.0", "", true),
+        "the old license is in the pool"
+    );
+    assert_eq!(
+        carrying(&sim, &remoteid).len(),
+        1,
+        "one license for the need"
+    );
+    assert_eq!(charges(&sim, "order"), orders, "nothing bought");
+    assert_eq!(balance(&sim), before, "nothing paid");
+    assert_eq!(sim.sim.call_count("billmgr", "service.changepricelist"), 0);
+    assert_eq!(licenses(&sim).len(), 2);
+    eventually(cluster, ns, "lpool/pool", "{.status.licenses[0].id}", &old).await;
+    eventually(
+        cluster,
+        ns,
+        "lpool/pool",
+        "{.status.counts[0].licenseType}",
+        "3541",
+    )
+    .await;
+    assert!(event_reasons(cluster, ns, "lic-a").contains("LicenseTypeChanged"));
+    assert_no_leak(cluster, ns, &sim, &["lic-a"]);
+}

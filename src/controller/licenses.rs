@@ -44,7 +44,7 @@ use crate::panel::PanelError;
 use crate::panel::licensing::{License, LicenseDetails, LicenseOrder, LicenseStatus, Licensing};
 use crate::pools::license_pool::{
     self, Acquisition, Binding, ExistingMatch, FREE_LICNAME, LicenseNeed, LicenseStep, NeedKind,
-    OnFailure, PoolLicense, PoolRules, ServiceNeed,
+    OnFailure, PoolLicense, PoolRules, ServiceNeed, TakeChoice, TypeSettlement,
 };
 use crate::pools::naming::{LicenseKind, RemoteId, license_name};
 use crate::pools::renewal::{self, BoundLicense, LicenseAction, ServiceState};
@@ -245,27 +245,30 @@ pub async fn ensure(
             }
         }
     }
-    let (mut details, from_pool) = match bound {
+    let order = Order {
+        remoteid: &remoteid,
+        licname: &licname,
+        period,
+        period_code: &period_code,
+    };
+    let (details, from_pool) = match bound {
         Some(b) => b,
         None => {
             acquire(
-                ctx,
-                service,
-                refs,
-                need,
-                module,
-                &lic,
-                &settings,
-                &Order {
-                    remoteid: &remoteid,
-                    licname: &licname,
-                    period,
-                    period_code: &period_code,
-                },
-                today,
+                ctx, service, refs, need, module, &lic, &settings, &order, today,
             )
             .await?
         }
+    };
+    // The need's type changed (another tariff, another control panel): settle it before
+    // anything else touches the license, so that a renewal is never paid on the old type.
+    let (mut details, from_pool) = if details.license.pricelist != need.license_type {
+        change_type(
+            ctx, service, need, module, &lic, &settings, &order, today, details, from_pool,
+        )
+        .await?
+    } else {
+        (details, from_pool)
     };
     let id = details.license.id.clone();
     let record = |details: &LicenseDetails, status: &mut HostingServiceStatus| {
@@ -535,16 +538,8 @@ async fn acquire(
             remoteid: order.remoteid.to_owned(),
         };
         for choice in license_pool::candidates(&pool, &pool_need, &rules, today) {
-            let plan = license_pool::take_plan(&choice, &binding);
-            let mut failure = None;
-            for (i, step) in plan.steps.iter().enumerate() {
-                if let Err(e) = run_step(lic, step).await {
-                    failure = Some((i, e));
-                    break;
-                }
-            }
-            match failure {
-                None => {
+            match take(lic, &choice, &binding).await {
+                Ok(()) => {
                     ctx.event(
                         service,
                         EventType::Normal,
@@ -557,15 +552,7 @@ async fn acquire(
                     .await;
                     return Ok((view(choice.license_id).await?, true));
                 }
-                Some((i, e)) => {
-                    if let OnFailure::PutBack(back) = plan.on_failure(i) {
-                        for step in &back.steps {
-                            if let Err(e) = run_step(lic, step).await {
-                                tracing::warn!(license = %choice.license_id, error = %e, "putting a license back into the pool failed");
-                                break;
-                            }
-                        }
-                    }
+                Err(e) => {
                     ctx.event(
                         service,
                         EventType::Warning,
@@ -620,6 +607,241 @@ async fn acquire(
         )),
         Err(e) => Err(failed("OrderFailed", format!("ordering a license: {e}"))),
     }
+}
+
+/// The license the need is bound to has another type than the need wants (seed 003: a
+/// tariff change, or another control panel chosen for a virtual server). Never buys:
+///
+/// 1. the account's licenses are listed and [`license_pool::settle_type`] decides: a license
+///    of the need (its `remoteid`) that already has the wanted type is current — an earlier
+///    take that was interrupted, or a `changepricelist` whose answer was lost — and every other
+///    license carrying the `remoteid` is superseded and released to the pool;
+/// 2. otherwise, with the module's `useExistingOnUpgrade` and a takeable pooled license of the
+///    wanted type, that license is taken ([`license_pool::take_plan`], rebound to the need's
+///    name, IP and `remoteid`) and only then is the old license released
+///    ([`license_pool::release_plan`]). A controller killed between the two leaves two
+///    licenses carrying the `remoteid`; step 1 of the next reconcile finds the new one by its
+///    type and releases the old one. `status.license` keeps naming the old license until it is
+///    released, so the next reconcile always comes back here;
+/// 3. otherwise (no option, no candidate, or every take refused and put back) the bound
+///    license is moved to the wanted pricelist with `service.changepricelist`: same id, same
+///    `remoteid`, so a lost answer is found by step 1 on the next reconcile.
+///
+/// Returns the license now current and whether it came from the pool.
+#[allow(clippy::too_many_arguments)]
+async fn change_type(
+    ctx: &Context,
+    service: &HostingService,
+    need: &Need,
+    module: &ProcessingModule,
+    lic: &Licensing,
+    settings: &LicensingSettings,
+    order: &Order<'_>,
+    today: Date,
+    current: LicenseDetails,
+    from_pool: bool,
+) -> Result<(LicenseDetails, bool), Outcome> {
+    let _one_at_a_time = ACQUIRE.lock().await;
+    let all = lic
+        .licenses()
+        .await
+        .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))?;
+    let ns = service.namespace().unwrap_or_default();
+    let rules = PoolRules::new(settings, pool_spec(ctx, &ns, &module.name_any()).as_ref());
+    let old_id = current.license.id.clone();
+    let old_type = current.license.pricelist.clone();
+    let wanted = need.license_type.as_str();
+    let view = |id: String| async move {
+        match lic.view(&id).await {
+            Ok(Some(d)) => Ok(d),
+            Ok(None) => Err(failed(
+                "PanelError",
+                format!("license {id} is not at the licensing server"),
+            )),
+            Err(e) => Err(failed("PanelError", format!("reading license {id}: {e}"))),
+        }
+    };
+    let (listed, pool_rules, bound) = (&all, &rules, &current.license);
+    let release_superseded = |ids: Vec<String>| async move {
+        for id in ids {
+            let Some(row) = listed
+                .iter()
+                .find(|l| l.id == id)
+                .or((bound.id == id).then_some(bound))
+            else {
+                continue;
+            };
+            let reusable = pool_rules.reusable(&row.pricelist);
+            put_into_pool(lic, &id, reusable).await.map_err(|e| {
+                failed(
+                    "PanelError",
+                    format!("releasing superseded license {id}: {e}"),
+                )
+            })?;
+            ctx.event(
+                service,
+                EventType::Normal,
+                if reusable {
+                    "LicensePooled"
+                } else {
+                    "LicenseRetired"
+                },
+                format!(
+                    "license {id} of type {} was superseded by the type change to {}: suspended, renamed free.lic on 0.0.0.0{}",
+                    row.pricelist,
+                    need.license_type,
+                    if reusable {
+                        "; it joins the pool"
+                    } else {
+                        "; its type is not reused, so it is left to expire"
+                    }
+                ),
+            )
+            .await;
+        }
+        Ok::<(), Outcome>(())
+    };
+
+    match license_pool::settle_type(&all, order.remoteid, &current.license, wanted) {
+        TypeSettlement::Adopt {
+            license_id,
+            superseded,
+        } => {
+            release_superseded(superseded).await?;
+            let adopted_other = license_id != old_id;
+            ctx.event(
+                service,
+                EventType::Normal,
+                "LicenseTypeChanged",
+                if adopted_other {
+                    format!(
+                        "license {license_id} of type {wanted} carries this service's remoteid: it replaces license {old_id} of type {old_type} (an interrupted type change finished)"
+                    )
+                } else {
+                    format!(
+                        "license {license_id} is of type {wanted} already (a type change whose answer was lost)"
+                    )
+                },
+            )
+            .await;
+            let from_pool = if adopted_other { true } else { from_pool };
+            return Ok((view(license_id).await?, from_pool));
+        }
+        TypeSettlement::Switch {
+            license_id: _,
+            superseded,
+        } => release_superseded(superseded).await?,
+    }
+
+    // Seed 003, `Option UseExistingOnUpgrade`: another license from the pool, the current one
+    // into the pool.
+    let pool: Vec<PoolLicense> = all.iter().filter_map(PoolLicense::from_panel).collect();
+    let pool_need = LicenseNeed {
+        kind: NeedKind::TariffChange,
+        license_type: need.license_type.clone(),
+        addon_quantity: need.nodes.as_ref().map_or(0, |(_, n)| *n),
+        period: order.period,
+    };
+    if let Acquisition::Take(_) = license_pool::acquire(&pool, &pool_need, &rules, today) {
+        let binding = Binding {
+            licname: order.licname.to_owned(),
+            ip: need.ip.clone(),
+            remoteid: order.remoteid.to_owned(),
+        };
+        for choice in license_pool::candidates(&pool, &pool_need, &rules, today) {
+            if let Err(e) = take(lic, &choice, &binding).await {
+                ctx.event(
+                    service,
+                    EventType::Warning,
+                    "PoolTakeFailed",
+                    format!(
+                        "taking pooled license {} for the type change failed ({e}); it stays in the pool",
+                        choice.license_id
+                    ),
+                )
+                .await;
+                continue;
+            }
+            // Taken: from here on two licenses carry the remoteid until the old one is
+            // released; a crash now is settled by type on the next reconcile.
+            let reusable = rules.reusable(&old_type);
+            put_into_pool(lic, &old_id, reusable).await.map_err(|e| {
+                failed(
+                    "PanelError",
+                    format!(
+                        "took pooled license {} for the type change; releasing the old license {old_id} failed (retried): {e}",
+                        choice.license_id
+                    ),
+                )
+            })?;
+            ctx.event(
+                service,
+                EventType::Normal,
+                "LicenseTypeChanged",
+                format!(
+                    "type changed from {old_type} to {wanted}: took pooled license {} (expires {}) instead of changing license {old_id}, which {} (useExistingOnUpgrade)",
+                    choice.license_id,
+                    choice.expires_on,
+                    if reusable {
+                        "joins the pool"
+                    } else {
+                        "is suspended and left to expire (its type is not reused)"
+                    }
+                ),
+            )
+            .await;
+            return Ok((view(choice.license_id).await?, true));
+        }
+    }
+
+    // Seed 003: "the service package of the current one will be changed".
+    lic.change_pricelist(&old_id, wanted, order.period_code)
+        .await
+        .map_err(|e| {
+            failed(
+                "LicenseTypeChangeFailed",
+                format!("moving license {old_id} from type {old_type} to {wanted}: {e}"),
+            )
+        })?;
+    ctx.event(
+        service,
+        EventType::Normal,
+        "LicenseTypeChanged",
+        format!(
+            "moved license {old_id} from type {old_type} to {wanted} (service.changepricelist); nothing bought"
+        ),
+    )
+    .await;
+    Ok((view(old_id).await?, from_pool))
+}
+
+/// Takes one pooled license ([`license_pool::take_plan`]); on any failure it is put back into
+/// the pool (the partner module's compensation) and the error returned.
+async fn take(lic: &Licensing, choice: &TakeChoice, binding: &Binding) -> Result<(), PanelError> {
+    let plan = license_pool::take_plan(choice, binding);
+    for (i, step) in plan.steps.iter().enumerate() {
+        if let Err(e) = run_step(lic, step).await {
+            if let OnFailure::PutBack(back) = plan.on_failure(i) {
+                for step in &back.steps {
+                    if let Err(e) = run_step(lic, step).await {
+                        tracing::warn!(license = %choice.license_id, error = %e, "putting a license back into the pool failed");
+                        break;
+                    }
+                }
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Runs [`license_pool::release_plan`] on one license: suspended, `free.lic`, `0.0.0.0`, no
+/// `remoteid`. Every step is idempotent, so a failure is retried by the next reconcile.
+async fn put_into_pool(lic: &Licensing, id: &str, reusable: bool) -> Result<(), PanelError> {
+    for step in &license_pool::release_plan(id, reusable).steps {
+        run_step(lic, step).await?;
+    }
+    Ok(())
 }
 
 async fn run_step(lic: &Licensing, step: &LicenseStep) -> Result<(), PanelError> {
@@ -725,6 +947,38 @@ pub async fn release(
     }
     status.license = None;
     Ok(())
+}
+
+/// The service still lives but no longer needs a license: its virtual server's control panel
+/// changed to `nopanel` (or to a choice without a license type). The license is released to
+/// the pool exactly as on termination ([`release`]: suspended, `free.lic`, `0.0.0.0`, every
+/// license carrying the need's `remoteid` included); `ObserveOnly` keeps it. Does nothing when
+/// no license is recorded, so it costs no call on the common path. `status.license` is cleared
+/// only once every release step succeeded, so a failure (or a crash) is retried by the next
+/// reconcile.
+pub async fn release_unneeded(
+    ctx: &Context,
+    service: &HostingService,
+    module: &ProcessingModule,
+    kind: LicenseKind,
+    status: &mut HostingServiceStatus,
+) -> Result<(), String> {
+    let Some(current) = status.license.clone() else {
+        return Ok(());
+    };
+    if service.spec.management_policy != ManagementPolicy::ObserveOnly {
+        ctx.event(
+            service,
+            EventType::Normal,
+            "LicenseTypeChanged",
+            format!(
+                "the service no longer needs a license (no license type chosen): license {} of type {} goes to the pool",
+                current.id, current.license_type
+            ),
+        )
+        .await;
+    }
+    release(ctx, service, module, kind, status, Removal::Terminated).await
 }
 
 /// How long until 00:00 UTC of `day` (plus a minute); zero when it is past.

@@ -719,6 +719,84 @@ pub fn match_existing<'a>(
     out
 }
 
+/// Where a need stands when the license it is bound to may carry another type (pricelist)
+/// than the need wants: a tariff change of a `SoftwareLicense` service, another control panel
+/// chosen for a virtual server (seed 003, `Option UseExistingOnUpgrade`).
+///
+/// The need's licenses are identified by its `remoteid` **and** the wanted pricelist; no
+/// `remoteid` generation is bumped. Why one generation suffices: a take on a type change
+/// rebinds the pooled license to the need's `remoteid` *before* the old license is released,
+/// so if the controller dies in between, two live licenses carry the `remoteid` — exactly one
+/// of the wanted type (the new one: the old one cannot have it, since the type differs) and
+/// the others of other types. The next reconcile therefore knows which one is current without
+/// any record: the one of the wanted type; every other license carrying the `remoteid` is
+/// superseded and goes to the pool. A `changepricelist` keeps the license id and the
+/// `remoteid`, so it needs no second identity either.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypeSettlement {
+    /// A license of the need already has the wanted type (an earlier take, or a
+    /// `changepricelist` that was applied): it is current; `superseded` go to the pool.
+    Adopt {
+        license_id: String,
+        superseded: Vec<String>,
+    },
+    /// No license of the need has the wanted type: `license_id` (the bound one) is switched —
+    /// a pooled license of the wanted type is taken with `UseExistingOnUpgrade`, else its
+    /// pricelist is changed. `superseded` (leftovers of earlier changes, other types) go to
+    /// the pool first.
+    Switch {
+        license_id: String,
+        superseded: Vec<String>,
+    },
+}
+
+/// Decides [`TypeSettlement`] from the account's licenses (`func=soft`), the need's `remoteid`,
+/// the license the need is bound to, and the wanted type. The bound license counts as the
+/// need's even when the listing does not echo its `remoteid`. Among several licenses of the
+/// wanted type the working one with the later expiry wins ([`preference`]); the rest are
+/// superseded like the others, so a need never keeps two licenses.
+pub fn settle_type(
+    licenses: &[License],
+    remoteid: &str,
+    bound: &License,
+    wanted_type: &str,
+) -> TypeSettlement {
+    let mut ours: Vec<&License> = licenses
+        .iter()
+        .filter(|l| {
+            l.status != LicenseStatus::Deleted
+                && l.id != bound.id
+                && !remoteid.is_empty()
+                && l.remoteid == remoteid
+        })
+        .collect();
+    ours.push(bound);
+    let current = ours
+        .iter()
+        .filter(|l| l.pricelist == wanted_type)
+        .min_by(|a, b| preference(a, b))
+        .map(|l| l.id.clone());
+    let others = |keep: &str| -> Vec<String> {
+        let mut ids: Vec<String> = ours
+            .iter()
+            .filter(|l| l.id != keep)
+            .map(|l| l.id.clone())
+            .collect();
+        ids.sort_by(|a, b| numeric_id_order(a, b));
+        ids
+    };
+    match current {
+        Some(id) => TypeSettlement::Adopt {
+            superseded: others(&id),
+            license_id: id,
+        },
+        None => TypeSettlement::Switch {
+            license_id: bound.id.clone(),
+            superseded: others(&bound.id),
+        },
+    }
+}
+
 /// Among licenses that match one service: working before suspended, later expiry, lower id.
 fn preference(a: &License, b: &License) -> Ordering {
     let working = |l: &License| {
@@ -1437,6 +1515,96 @@ mod tests {
                 ExistingMatch::ByIp("8".into()),
                 ExistingMatch::Order,
             ]
+        );
+    }
+
+    // --- Type changes (UseExistingOnUpgrade / changepricelist) ------------------------
+
+    #[test]
+    fn a_type_change_switches_the_bound_license_when_none_has_the_new_type() {
+        let old = row("1", "203.0.113.1", "3541", LicenseStatus::Active, "hpl0-a");
+        let licenses = [
+            old.clone(),
+            // Another need's license of the new type, and a pooled one: not ours.
+            row("2", "203.0.113.2", "4601", LicenseStatus::Active, "hpl0-b"),
+            row("3", "0.0.0.0", "4601", LicenseStatus::Suspended, ""),
+        ];
+        assert_eq!(
+            settle_type(&licenses, "hpl0-a", &old, "4601"),
+            TypeSettlement::Switch {
+                license_id: "1".into(),
+                superseded: vec![],
+            }
+        );
+        // No change: the bound license is current.
+        assert_eq!(
+            settle_type(&licenses, "hpl0-a", &old, "3541"),
+            TypeSettlement::Adopt {
+                license_id: "1".into(),
+                superseded: vec![],
+            }
+        );
+    }
+
+    /// The controller died after taking a pooled license of the new type and before the old
+    /// one was released: both carry the remoteid. Whichever one status still names, the one of
+    /// the wanted type is current and the other is released — never a second take or order.
+    #[test]
+    fn a_take_interrupted_before_the_release_is_settled_by_type() {
+        let old = row("1", "203.0.113.1", "3541", LicenseStatus::Active, "hpl0-a");
+        let taken = row("7", "203.0.113.1", "4601", LicenseStatus::Active, "hpl0-a");
+        let licenses = [old.clone(), taken.clone()];
+        let want = TypeSettlement::Adopt {
+            license_id: "7".into(),
+            superseded: vec!["1".into()],
+        };
+        assert_eq!(settle_type(&licenses, "hpl0-a", &old, "4601"), want);
+        assert_eq!(settle_type(&licenses, "hpl0-a", &taken, "4601"), want);
+        // The spec went back to the old type meanwhile: the taken one goes back.
+        assert_eq!(
+            settle_type(&licenses, "hpl0-a", &taken, "3541"),
+            TypeSettlement::Adopt {
+                license_id: "1".into(),
+                superseded: vec!["7".into()],
+            }
+        );
+        // A third type: the bound one is switched, the leftover released.
+        assert_eq!(
+            settle_type(&licenses, "hpl0-a", &taken, "55228"),
+            TypeSettlement::Switch {
+                license_id: "7".into(),
+                superseded: vec!["1".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn settling_ignores_deleted_and_foreign_licenses_and_keeps_one_of_the_type() {
+        let mut older = row("5", "203.0.113.1", "4601", LicenseStatus::Active, "hpl0-a");
+        older.expiredate = "2026-06-01".into();
+        let bound = row("1", "203.0.113.1", "3541", LicenseStatus::Active, "");
+        let licenses = [
+            // The listing does not echo the bound license's remoteid: still the need's.
+            bound.clone(),
+            older,
+            row("9", "203.0.113.1", "4601", LicenseStatus::Active, "hpl0-a"),
+            row("4", "203.0.113.1", "4601", LicenseStatus::Deleted, "hpl0-a"),
+            row("8", "203.0.113.1", "4601", LicenseStatus::Active, "hpl0-z"),
+        ];
+        assert_eq!(
+            settle_type(&licenses, "hpl0-a", &bound, "4601"),
+            TypeSettlement::Adopt {
+                license_id: "9".into(),
+                superseded: vec!["1".into(), "5".into()],
+            }
+        );
+        // An empty remoteid never claims the licenses without one.
+        assert_eq!(
+            settle_type(&licenses, "", &bound, "4601"),
+            TypeSettlement::Switch {
+                license_id: "1".into(),
+                superseded: vec![],
+            }
         );
     }
 
