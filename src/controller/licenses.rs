@@ -16,7 +16,11 @@
 //! - a lost answer to an order or a prolongation fails the reconcile: the next one looks first
 //!   (the listing; the license's `expiredate`), never re-sends the call;
 //! - acquisitions in this process are serialized, so two services never take the same pooled
-//!   license or race one another's lookups.
+//!   license or race one another's lookups;
+//! - a change of the need's license type never buys: the bound license changes pricelist, or
+//!   (`useExistingOnUpgrade`) a pooled license of the new type is taken and the old one pooled
+//!   ([`change_type`]); a license the service no longer needs goes to the pool
+//!   ([`release_unneeded`]).
 //!
 //! The license follows the service ([`renewal::license_action`]): suspended with it, resumed
 //! with it (prolonged first when it ran out meanwhile), and prolonged per the licensing
@@ -119,7 +123,9 @@ fn waiting(reason: &str, message: impl Into<String>, after: Duration) -> Outcome
     }
 }
 
-/// The need's correlation id (generation 0: one license per need and service object).
+/// The need's correlation id. Always generation 0: one `remoteid` per need and service
+/// object, also across license type changes, which tell the need's licenses apart by
+/// pricelist ([`license_pool::settle_type`]; see [`RemoteId`] for why no bump is needed).
 pub fn remote_id(service: &HostingService, kind: LicenseKind) -> String {
     RemoteId::for_service(
         &service.namespace().unwrap_or_default(),

@@ -83,11 +83,16 @@ pub const MAX_REMOTEID_LEN: usize = 29;
 /// e.g. `hpa0-mfzwizltmvzgs3tbnvsq`.
 ///
 /// - `kind`: `a` for an addon license, `l` for a standalone license (the official prefixes);
-/// - `generation`: 0 for the first license of the need; the reconciler bumps it (and records
-///   it in status) only when the service legitimately needs another license — a tariff
-///   change that takes a different license from the pool (`UseExistingOnUpgrade`, seed 003),
-///   or a license the vendor deleted while the service was suspended — so that the lookup
-///   for the new one never finds the old one;
+/// - `generation`: always 0 today; the field is part of the format so that a later version
+///   could tell licenses of one need apart without orphaning the ones ordered before. Nothing
+///   bumps it, because nothing needs to:
+///   - a license type change that takes another license from the pool
+///     (`UseExistingOnUpgrade`, seed 003) briefly leaves two licenses carrying the same
+///     `remoteid`, but of different pricelists: the need is identified by `remoteid` *and*
+///     pricelist, and every other license carrying the `remoteid` is superseded and released
+///     ([`crate::pools::license_pool::settle_type`]); a `changepricelist` keeps the license;
+///   - a license the vendor deleted reads with status 4 (deleted) and is never matched
+///     again, so a new order with the same `remoteid` is not confused with it;
 /// - `digest`: 100 bits of a stable hash (FNV-1a, 128-bit) of the service's namespace, name
 ///   and uid. The uid makes a re-created object (same name, new uid) a new need, as it is a
 ///   new service; namespace and name make the id unique across clusters too. The hash is
