@@ -859,3 +859,130 @@ async fn a_tariff_change_takes_a_pooled_license_and_survives_a_kill_between_take
     assert!(event_reasons(cluster, ns, "lic-a").contains("LicenseTypeChanged"));
     assert_no_leak(cluster, ns, &sim, &["lic-a"]);
 }
+
+// --- ObserveOnly ------------------------------------------------------------------------
+
+/// `managementPolicy: ObserveOnly`: a license bought elsewhere is found by IP and type (the
+/// `fixchilds` match) and reported; suspension, renewal time and deletion change nothing at
+/// the licensing server. A service whose IP has no license is `Stalled` `ExternalNotFound`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_only_license_services_report_the_license_and_change_nothing() {
+    use hostplane::panel::licensing::LicenseOrder;
+    use hostplane::panel::mgr::{AuthMode, Format};
+
+    capture();
+    let ns = "licenses-observe";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    // Bought by someone else (another billing system): no hostplane remoteid.
+    let bought = common::licensing(&sim, AuthMode::Authinfo, Format::Json)
+        .order(&LicenseOrder {
+            pricelist: "3541".into(),
+            period: "1".into(),
+            ip: "198.51.100.40".into(),
+            licname: "legacy".into(),
+            remoteid: "l17".into(),
+            addons: vec![],
+        })
+        .await
+        .expect("a license ordered by hand");
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(cluster, ns, &base(&sim, ""));
+    let observe =
+        |name: &str, ip: &str| service(&sim, name, ip, "1y") + "  managementPolicy: ObserveOnly\n";
+    kubectl_apply(
+        cluster,
+        ns,
+        &(observe("seen", "198.51.100.40") + &observe("missing", "198.51.100.41")),
+    );
+    ready(cluster, ns, "seen").await;
+    let object = "hsvc/seen";
+    assert_eq!(jsonpath(cluster, ns, object, READY_REASON), "Observed");
+    assert_eq!(
+        jsonpath(cluster, ns, object, "{.status.license.id}"),
+        bought
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, object, "{.status.license.licenseType}"),
+        "3541"
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, object, "{.status.license.fromPool}"),
+        "false"
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, object, "{.status.externalName}"),
+        bought
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, object, "{.status.ip}"),
+        "198.51.100.40"
+    );
+    let expires = expiry(&license(&sim, &bought));
+    assert_eq!(
+        jsonpath(cluster, ns, object, "{.status.license.expiresOn}"),
+        expires.to_string()
+    );
+    eventually(cluster, ns, "hsvc/missing", STALLED, "True").await;
+    assert_eq!(
+        jsonpath(
+            cluster,
+            ns,
+            "hsvc/missing",
+            r#"{.status.conditions[?(@.type=="Stalled")].reason}"#
+        ),
+        "ExternalNotFound"
+    );
+
+    // Suspended, and on the day a Full service's license would be prolonged: nothing moves.
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            object,
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":true}}"#,
+        ],
+    );
+    advance_to(&sim, expires.yesterday().unwrap());
+    nudge(cluster, ns, object, "late");
+    eventually(
+        cluster,
+        ns,
+        object,
+        "{.status.lastHandledReconcileAt}",
+        "late",
+    )
+    .await;
+    kubectl_ok(
+        cluster,
+        &["delete", object, "-n", ns, "--wait=true", "--timeout=60s"],
+    );
+    let after = license(&sim, &bought);
+    assert_eq!(
+        (
+            after.licname.as_str(),
+            after.ip.as_str(),
+            after.remoteid.as_str(),
+            after.suspended,
+            expiry(&after)
+        ),
+        ("legacy", "198.51.100.40", "l17", false, expires),
+        "an observed license is never edited, suspended, prolonged or pooled"
+    );
+    for func in [
+        "soft.edit",
+        "soft.suspend",
+        "soft.resume",
+        "service.prolong",
+        "service.changepricelist",
+        "soft.delete",
+    ] {
+        assert_eq!(sim.sim.call_count("billmgr", func), 0, "{func} called");
+    }
+    assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 1);
+    assert_eq!(licenses(&sim).len(), 1);
+}

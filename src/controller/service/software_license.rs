@@ -15,6 +15,7 @@ use crate::controller::Error;
 use crate::controller::conditions::Verdict;
 use crate::controller::context::Context;
 use crate::controller::licenses::{self, Need};
+use crate::panel::licensing::LicenseStatus;
 use crate::pools::naming::LicenseKind;
 
 fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
@@ -46,12 +47,6 @@ pub async fn reconcile(
             "spec.licenseIp is required for SoftwareLicense services",
         ));
     };
-    if service.spec.management_policy == ManagementPolicy::ObserveOnly {
-        return Ok(stalled(
-            "UnsupportedManagementPolicy",
-            "managementPolicy ObserveOnly is not supported for SoftwareLicense services yet",
-        ));
-    }
     let module = match choose_module(service, refs, ctx, status) {
         Ok(m) => m,
         Err(outcome) => return Ok(outcome),
@@ -72,6 +67,9 @@ pub async fn reconcile(
         period: service.spec.period,
         nodes,
     };
+    if service.spec.management_policy == ManagementPolicy::ObserveOnly {
+        return Ok(observe_only(service, ctx, &need, &module, status).await);
+    }
     let ensured = match licenses::ensure(ctx, service, refs, &need, &module, status).await {
         Ok(e) => e,
         Err(outcome) => return Ok(outcome),
@@ -99,6 +97,54 @@ pub async fn reconcile(
             requeue,
         },
     })
+}
+
+/// `ObserveOnly`: the license is found ([`licenses::observe`]) and reported — id and type in
+/// `status.license`, the id as `externalName`, its expiry and IP — and nothing at the
+/// licensing server is changed; differences from the spec are shown in the `Ready` message.
+async fn observe_only(
+    service: &HostingService,
+    ctx: &Context,
+    need: &Need,
+    module: &ProcessingModule,
+    status: &mut HostingServiceStatus,
+) -> Outcome {
+    let (license, differences) = match licenses::observe(ctx, service, need, module, status).await {
+        Ok(found) => found,
+        Err(outcome) => return outcome,
+    };
+    status.external_name = Some(license.id.clone());
+    status.ip = Some(license.ip.trim().to_owned()).filter(|ip| !ip.is_empty());
+    let expiry = if license.expiredate.trim().is_empty() {
+        String::new()
+    } else {
+        format!(", expires {}", license.expiredate.trim())
+    };
+    let message = if differences.is_empty() {
+        format!(
+            "observed license {} of type {}{expiry}; matches the spec",
+            license.id, license.pricelist
+        )
+    } else {
+        format!(
+            "observed only: license {} of type {}{expiry} {}",
+            license.id,
+            license.pricelist,
+            differences.join("; ")
+        )
+    };
+    Outcome {
+        verdict: Verdict::Ready {
+            reason: "Observed".into(),
+            message,
+        },
+        phase: if license.status == LicenseStatus::Suspended {
+            ServicePhase::Suspended
+        } else {
+            ServicePhase::Active
+        },
+        requeue: None,
+    }
 }
 
 /// Terminated or deleted: the license goes to the pool (see [`licenses::release`]).
