@@ -986,3 +986,109 @@ async fn observe_only_license_services_report_the_license_and_change_nothing() {
     assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 1);
     assert_eq!(licenses(&sim).len(), 1);
 }
+
+// --- fixchilds for virtual servers -------------------------------------------------------
+
+/// Issue 5: the pool's `fixchilds` report covers the control-panel license addons of virtual
+/// servers (seed 001: the license IP is the server's IP), not only standalone licenses. A
+/// server whose license cannot be bought (orders unavailable) is reported as waiting for a
+/// license at the VMmanager module's licensing module.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_reports_virtual_servers_waiting_for_a_panel_license() {
+    capture();
+    let ns = "licenses-vps-fixchilds";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    sim.sim.transact(|s| {
+        s.vm6.settings.task_ms = 100;
+        s.vm6
+            .settings
+            .task_ms_by_name
+            .insert("host_create".into(), 400);
+        ((), true)
+    });
+    sim.sim.faults().set(
+        "billmgr",
+        "soft.order.param",
+        FaultSpec {
+            unavailable: 1_000_000,
+            ..FaultSpec::default()
+        },
+    );
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    let vps = format!(
+        r#"
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: ProcessingModule
+metadata: {{name: vm}}
+spec:
+  type: VMmanager
+  url: {url}
+  credentialsSecretRef: {{name: lic-credentials}}
+  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
+  vmmanager: {{apiVersion: V6, licensingModuleRef: {{name: lic1}}}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Tariff
+metadata: {{name: vps}}
+spec:
+  productType: VirtualServer
+  processingModules: [{{name: vm}}]
+  prices: {{1m: "6.00", 1y: "60.00"}}
+  virtualServer:
+    cpuCores: 1
+    memoryMiB: 1024
+    diskGiB: 10
+    operatingSystems: ["Debian 12"]
+    defaultOperatingSystem: Debian 12
+    controlPanelLicense:
+      default: nopanel
+      options:
+        - {{name: nopanel, licenseType: nopanel, displayName: Without control panel}}
+        - {{name: ispmanager-lite, licenseType: "3541", displayName: ISPmanager Lite, prices: {{1m: "4.00", 1y: "40.00"}}}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: HostingService
+metadata: {{name: panel}}
+spec:
+  tariffRef: {{name: vps}}
+  clientRef: {{name: jane}}
+  period: 1y
+  startDate: "{today}"
+  controlPanel: ispmanager-lite
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: HostingService
+metadata: {{name: bare}}
+spec:
+  tariffRef: {{name: vps}}
+  clientRef: {{name: jane}}
+  period: 1y
+  startDate: "{today}"
+"#,
+        url = sim.base_url,
+        today = sim.sim.clock().today(),
+    );
+    kubectl_apply(cluster, ns, &(base(&sim, "") + &vps));
+    until("the server has its IP", || {
+        !jsonpath(cluster, ns, "hsvc/panel", "{.status.ip}").is_empty()
+    })
+    .await;
+    eventually(cluster, ns, "hsvc/bare", READY, "True").await;
+    nudge(cluster, ns, "lpool/pool", "vps");
+    eventually(
+        cluster,
+        ns,
+        "lpool/pool",
+        "{.status.lastHandledReconcileAt}",
+        "vps",
+    )
+    .await;
+    let message = jsonpath(cluster, ns, "lpool/pool", READY_MESSAGE);
+    assert!(
+        message.contains("1 services waiting for a license"),
+        "the server with a panel (and only it) waits for its license: {message}"
+    );
+    assert!(licenses(&sim).is_empty(), "nothing bought");
+}
