@@ -1092,3 +1092,148 @@ spec:
     );
     assert!(licenses(&sim).is_empty(), "nothing bought");
 }
+
+// --- Extra nodes and the pool (reference §5.4: same addon count) --------------------------
+
+const NODES_TARIFF: &str = r#"
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Tariff
+metadata: {name: nodes}
+spec:
+  productType: SoftwareLicense
+  processingModules: [{name: lic1}]
+  prices: {1m: "9.00", 1y: "90.00"}
+  resources:
+    - {name: licenseNodes, included: 0, min: 0, max: 10, step: 1, monthlyPrice: "1.00"}
+  license: {licenseType: "4601", nodesAddonId: "4602"}
+"#;
+
+fn with_nodes(sim: &SimHandle, name: &str, ip: &str, nodes: u32) -> String {
+    service(sim, name, ip, "1y").replace("name: lite", "name: nodes")
+        + &format!("  resources: [{{name: licenseNodes, quantity: {nodes}}}]\n")
+}
+
+/// The `nodes.hostplane.dev/*` annotations of the pool.
+fn node_records(cluster: &hostplane::testbed::LocalCluster, ns: &str) -> BTreeMap<String, String> {
+    let json = kubectl_ok(cluster, &["get", "lpool/pool", "-n", ns, "-o", "json"]);
+    let pool: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    pool["metadata"]["annotations"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let of = k.strip_prefix("nodes.hostplane.dev/")?;
+            Some((of.to_owned(), v.as_str()?.to_owned()))
+        })
+        .collect()
+}
+
+/// A license bought with extra nodes has its count recorded on the LicensePool (before the
+/// order, so a lost answer keeps it); pooled, it serves only a need with the same count — a
+/// need with other nodes, or none, buys its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_license_with_nodes_serves_only_a_need_with_the_same_count() {
+    capture();
+    let ns = "licenses-nodes";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(cluster, ns, &(base(&sim, "") + NODES_TARIFF));
+    eventually(cluster, ns, "lpool/pool", READY, "True").await;
+    // The first order's answer is lost: its count is known all the same.
+    sim.sim.faults().set(
+        "billmgr",
+        "soft.order.param",
+        FaultSpec {
+            drop_response: 1,
+            ..FaultSpec::default()
+        },
+    );
+    kubectl_apply(cluster, ns, &with_nodes(&sim, "three", "203.0.113.50", 3));
+    ready(cluster, ns, "three").await;
+    let three = license_id(cluster, ns, "three");
+    assert_eq!(
+        license(&sim, &three)
+            .addons
+            .get("addon_4602")
+            .map(String::as_str),
+        Some("3")
+    );
+    assert_eq!(charges(&sim, "order"), 1);
+    assert_eq!(
+        node_records(cluster, ns),
+        BTreeMap::from([(three.clone(), "4602=3".to_owned())]),
+        "the license's record, and none left under the remoteid"
+    );
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/three",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    eventually(
+        cluster,
+        ns,
+        "lpool/pool",
+        "{.status.licenses[0].nodes}",
+        "3",
+    )
+    .await;
+
+    // Two nodes, and none: not the pooled license; each buys.
+    kubectl_apply(
+        cluster,
+        ns,
+        &(with_nodes(&sim, "two", "203.0.113.51", 2)
+            + &with_nodes(&sim, "none", "203.0.113.52", 0)),
+    );
+    ready(cluster, ns, "two").await;
+    ready(cluster, ns, "none").await;
+    assert_ne!(license_id(cluster, ns, "two"), three);
+    assert_ne!(license_id(cluster, ns, "none"), three);
+    assert_eq!(charges(&sim, "order"), 3);
+    assert_eq!(
+        license(&sim, &license_id(cluster, ns, "two"))
+            .addons
+            .get("addon_4602")
+            .map(String::as_str),
+        Some("2")
+    );
+    assert!(
+        license(&sim, &license_id(cluster, ns, "none"))
+            .addons
+            .is_empty()
+    );
+    assert_eq!(license(&sim, &three).licname, "free.lic", "still pooled");
+
+    // Three nodes: the pooled license, nothing bought.
+    let before = balance(&sim);
+    kubectl_apply(
+        cluster,
+        ns,
+        &with_nodes(&sim, "three-again", "203.0.113.53", 3),
+    );
+    ready(cluster, ns, "three-again").await;
+    assert_eq!(license_id(cluster, ns, "three-again"), three);
+    assert_eq!(
+        jsonpath(
+            cluster,
+            ns,
+            "hsvc/three-again",
+            "{.status.license.fromPool}"
+        ),
+        "true"
+    );
+    assert_eq!(charges(&sim, "order"), 3);
+    assert_eq!(balance(&sim), before);
+    let records = node_records(cluster, ns);
+    assert_eq!(records.get(&three).map(String::as_str), Some("4602=3"));
+    assert_eq!(records.len(), 2, "the 3- and 2-node licenses: {records:?}");
+    assert_no_leak(cluster, ns, &sim, &["two", "none", "three-again"]);
+}

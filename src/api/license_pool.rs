@@ -98,6 +98,11 @@ pub struct PooledLicense {
     /// When it joined the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooled_on: Option<Date>,
+    /// Extra nodes (`addon_<id>=N`) it was bought with, from the pool's
+    /// `nodes.hostplane.dev/<id>` annotation (the licensing server does not list them); unset
+    /// when none are recorded. Only needs with the same count take it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<u32>,
 }
 
 /// How many licenses of one type the pool holds.

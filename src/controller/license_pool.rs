@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
@@ -30,7 +30,8 @@ use crate::api::tariff::ProductType;
 use crate::api::{HostingService, LicensePool, ProcessingModule, Tariff};
 use crate::panel::licensing::LicenseStatus;
 use crate::pools::license_pool::{
-    ExistingMatch, PoolLicense, PoolRules, ServiceNeed, expired_out, match_existing, pool_status,
+    ExistingMatch, NodesRecord, PoolLicense, PoolRules, ServiceNeed, expired_out, match_existing,
+    nodes_records, pool_status,
 };
 use crate::pools::naming::LicenseKind;
 
@@ -138,7 +139,35 @@ async fn observe(
     let settings = super::licenses::settings_of(&module);
     let rules = PoolRules::new(&settings, Some(&pool.spec));
     let today = Date(ctx.settings.clock.today());
-    let pooled: Vec<PoolLicense> = all.iter().filter_map(PoolLicense::from_panel).collect();
+    // Node counts come from the pool's own records (the licensing server does not list them).
+    let records = nodes_records(pool.annotations());
+    let pooled: Vec<PoolLicense> = all
+        .iter()
+        .filter_map(PoolLicense::from_panel)
+        .map(|l| l.with_recorded_nodes(&records))
+        .collect();
+    // Records of licenses the server lists as deleted are dropped. Only those: a license
+    // missing from the listing may have been bought after it was taken, with its record
+    // written since.
+    let void: serde_json::Map<String, serde_json::Value> = all
+        .iter()
+        .filter(|l| l.status == LicenseStatus::Deleted && records.contains_key(&l.id))
+        .map(|l| (NodesRecord::key(&l.id), serde_json::Value::Null))
+        .collect();
+    if !void.is_empty() {
+        let patch = serde_json::json!({"metadata": {"annotations": void}});
+        let api: Api<LicensePool> = Api::namespaced(ctx.client.clone(), ns);
+        if let Err(e) = api
+            .patch(
+                &pool.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            tracing::warn!(pool = %pool.name_any(), error = %e, "dropping node records of deleted licenses failed");
+        }
+    }
 
     // A month after expiry a pooled license leaves the pool, and the licensing server's copy
     // is deleted so that nobody renews or rebinds it by mistake.

@@ -27,8 +27,10 @@
 //! module's period comparisons shortly before it expires, independent of the service's own
 //! period. [`Ensured::renews_on`] is the day to come back for the next prolongation.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
@@ -42,13 +44,14 @@ use crate::api::hosting_service::{
 };
 use crate::api::license_pool::LicensePoolSpec;
 use crate::api::processing_module::LicensingSettings;
-use crate::api::{HostingService, ProcessingModule};
+use crate::api::{HostingService, LicensePool, ProcessingModule};
 use crate::billing::lifecycle::Standing;
 use crate::panel::PanelError;
 use crate::panel::licensing::{License, LicenseDetails, LicenseOrder, LicenseStatus, Licensing};
 use crate::pools::license_pool::{
     self, Acquisition, Binding, ExistingMatch, FREE_LICNAME, LicenseNeed, LicenseStep, NeedKind,
-    OnFailure, PoolLicense, PoolRules, ServiceNeed, TakeChoice, TypeSettlement,
+    NodesRecord, OnFailure, PoolLicense, PoolRules, ServiceNeed, TakeChoice, TypeSettlement,
+    nodes_records,
 };
 use crate::pools::naming::{LicenseKind, RemoteId, license_name};
 use crate::pools::renewal::{self, BoundLicense, LicenseAction, ServiceState};
@@ -65,9 +68,11 @@ pub struct Need {
     /// The service's own period: the licensing module's period comparisons map it to the
     /// license period (seed 001); monthly without one.
     pub period: Period,
-    /// Extra nodes: the licensing server's addon id and quantity (`addon_<id>=N`). A need with
-    /// nodes never takes a pooled license (the `soft` list does not say how many nodes a
-    /// pooled license has).
+    /// Extra nodes: the licensing server's addon id and quantity (`addon_<id>=N`). The `soft`
+    /// list does not say how many nodes a pooled license has, so the count is recorded on the
+    /// module's `LicensePool` ([`license_pool::NODES_ANNOTATION_PREFIX`]) when the license is bought; a need
+    /// with nodes takes only a pooled license recorded with the same count (none without a
+    /// `LicensePool`), and a need without takes none recorded with nodes.
     pub nodes: Option<(String, u32)>,
 }
 
@@ -156,6 +161,98 @@ pub fn pool_spec(ctx: &Context, namespace: &str, module: &str) -> Option<License
                 && p.spec.licensing_module_ref.name == module
         })
         .map(|p| p.spec.clone())
+}
+
+/// The node records of a licensing module's pool ([`license_pool::NODES_ANNOTATION_PREFIX`]): the durable
+/// answer to "how many extra nodes does this license have", which the licensing server does
+/// not give. They live in annotations of the module's `LicensePool`; without one there is no
+/// record and a need with nodes never takes a pooled license (it buys, as before).
+struct NodeBook {
+    api: Api<LicensePool>,
+    pool: String,
+    records: BTreeMap<String, NodesRecord>,
+}
+
+impl NodeBook {
+    /// Reads the records fresh from the API server (not the cache: a record written a moment
+    /// ago by this process must be seen). `None` when the module has no `LicensePool`.
+    async fn open(ctx: &Context, ns: &str, module: &str) -> Result<Option<Self>, String> {
+        let Some(pool) = ctx
+            .license_pools
+            .state()
+            .iter()
+            .find(|p| {
+                p.namespace().as_deref() == Some(ns) && p.spec.licensing_module_ref.name == module
+            })
+            .map(|p| p.name_any())
+        else {
+            return Ok(None);
+        };
+        let api: Api<LicensePool> = Api::namespaced(ctx.client.clone(), ns);
+        let object = api
+            .get(&pool)
+            .await
+            .map_err(|e| format!("reading the node records of LicensePool {pool}: {e}"))?;
+        Ok(Some(Self {
+            records: nodes_records(object.annotations()),
+            api,
+            pool,
+        }))
+    }
+
+    /// Sets (`Some`) or removes (`None`) records, in one merge patch: each record is its own
+    /// annotation key, so concurrent writers of other records never overwrite one another.
+    async fn set(&mut self, changes: &[(&str, Option<&NodesRecord>)]) -> Result<(), String> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let annotations: serde_json::Map<String, serde_json::Value> = changes
+            .iter()
+            .map(|(of, r)| {
+                (
+                    NodesRecord::key(of),
+                    r.map_or(serde_json::Value::Null, |r| r.value().into()),
+                )
+            })
+            .collect();
+        let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+        self.api
+            .patch(&self.pool, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| format!("writing the node records of LicensePool {}: {e}", self.pool))?;
+        for (of, r) in changes {
+            match r {
+                Some(r) => self.records.insert((*of).to_owned(), (*r).clone()),
+                None => self.records.remove(*of),
+            };
+        }
+        Ok(())
+    }
+
+    /// The license `id` was found carrying `remoteid`: the record written before its order
+    /// becomes the license's own record.
+    async fn settle(&mut self, remoteid: &str, id: &str) -> Result<(), String> {
+        let Some(pending) = self.records.get(remoteid).cloned() else {
+            return Ok(());
+        };
+        let own = (!self.records.contains_key(id)).then_some(&pending);
+        let mut changes = vec![(remoteid, None)];
+        if let Some(r) = own {
+            changes.push((id, Some(r)));
+        }
+        self.set(&changes).await
+    }
+}
+
+/// The need's extra nodes as a record; `None` without nodes (or zero).
+fn nodes_record(need: &Need) -> Option<NodesRecord> {
+    need.nodes
+        .as_ref()
+        .filter(|(_, n)| *n > 0)
+        .map(|(addon, n)| NodesRecord {
+            addon_id: addon.clone(),
+            quantity: *n,
+        })
 }
 
 /// The `period` parameter for a license period; `None` for lifetime (not sold here).
@@ -573,6 +670,15 @@ async fn acquire(
         .into_iter()
         .next()
         .map_or(ExistingMatch::Order, |m| m.outcome);
+    let ns = service.namespace().unwrap_or_default();
+    let mut book = match outcome {
+        ExistingMatch::ByRemoteId(_) | ExistingMatch::Order => {
+            NodeBook::open(ctx, &ns, &module.name_any())
+                .await
+                .map_err(|e| failed("NodeRecordsUnavailable", e))?
+        }
+        _ => None,
+    };
     let view = |id: String| async move {
         match lic.view(&id).await {
             Ok(Some(d)) => Ok(d),
@@ -585,6 +691,12 @@ async fn acquire(
     };
     match outcome {
         ExistingMatch::ByRemoteId(id) => {
+            if let Some(book) = &mut book {
+                // An order with nodes whose answer was lost: its count was recorded first.
+                book.settle(order.remoteid, &id)
+                    .await
+                    .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+            }
             ctx.event(
                 service,
                 EventType::Normal,
@@ -633,10 +745,15 @@ async fn acquire(
         ExistingMatch::Order => {}
     }
 
-    // The pool before buying.
-    let ns = service.namespace().unwrap_or_default();
+    // The pool before buying; a pooled license's node count comes from the records.
     let rules = PoolRules::new(settings, pool_spec(ctx, &ns, &module.name_any()).as_ref());
-    let pool: Vec<PoolLicense> = all.iter().filter_map(PoolLicense::from_panel).collect();
+    let empty = BTreeMap::new();
+    let records = book.as_ref().map_or(&empty, |b| &b.records);
+    let pool: Vec<PoolLicense> = all
+        .iter()
+        .filter_map(PoolLicense::from_panel)
+        .map(|l| l.with_recorded_nodes(records))
+        .collect();
     let pool_need = LicenseNeed {
         kind: NeedKind::NewOrder,
         license_type: need.license_type.clone(),
@@ -680,7 +797,15 @@ async fn acquire(
         }
     }
 
-    // Buy, once: the remoteid finds this order again if the answer is lost.
+    // Buy, once: the remoteid finds this order again if the answer is lost. The node count
+    // is recorded before the order, under the remoteid, so that it is known even when the
+    // answer is lost.
+    let record = nodes_record(need);
+    if let (Some(book), Some(r)) = (&mut book, &record) {
+        book.set(&[(order.remoteid, Some(r))])
+            .await
+            .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+    }
     let addons = need
         .nodes
         .iter()
@@ -698,6 +823,12 @@ async fn acquire(
         .await;
     match bought {
         Ok(id) => {
+            if let Some(book) = &mut book
+                && let Err(e) = book.settle(order.remoteid, &id).await
+            {
+                // The record under the remoteid stays and is settled on release.
+                tracing::warn!(license = %id, error = %e, "recording the license's node count failed");
+            }
             ctx.event(
                 service,
                 EventType::Normal,
@@ -717,7 +848,15 @@ async fn acquire(
                 order.remoteid
             ),
         )),
-        Err(e) => Err(failed("OrderFailed", format!("ordering a license: {e}"))),
+        Err(e) => {
+            // Refused: nothing was bought, the record made for it is void.
+            if let (Some(book), Some(_)) = (&mut book, &record)
+                && let Err(e) = book.set(&[(order.remoteid, None)]).await
+            {
+                tracing::warn!(error = %e, "dropping the node record of a refused order failed");
+            }
+            Err(failed("OrderFailed", format!("ordering a license: {e}")))
+        }
     }
 }
 
@@ -847,7 +986,16 @@ async fn change_type(
 
     // Seed 003, `Option UseExistingOnUpgrade`: another license from the pool, the current one
     // into the pool.
-    let pool: Vec<PoolLicense> = all.iter().filter_map(PoolLicense::from_panel).collect();
+    let mut book = NodeBook::open(ctx, &ns, &module.name_any())
+        .await
+        .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+    let empty = BTreeMap::new();
+    let records = book.as_ref().map_or(&empty, |b| &b.records);
+    let pool: Vec<PoolLicense> = all
+        .iter()
+        .filter_map(PoolLicense::from_panel)
+        .map(|l| l.with_recorded_nodes(records))
+        .collect();
     let pool_need = LicenseNeed {
         kind: NeedKind::TariffChange,
         license_type: need.license_type.clone(),
@@ -915,6 +1063,15 @@ async fn change_type(
                 format!("moving license {old_id} from type {old_type} to {wanted}: {e}"),
             )
         })?;
+    // What a pricelist change does to the node addon is not documented: the count is no
+    // longer known, so the record goes (an unrecorded license is never taken by a need with
+    // nodes).
+    if let Some(book) = &mut book
+        && book.records.contains_key(&old_id)
+        && let Err(e) = book.set(&[(old_id.as_str(), None)]).await
+    {
+        tracing::warn!(license = %old_id, error = %e, "dropping the node record after a pricelist change failed");
+    }
     ctx.event(
         service,
         EventType::Normal,
@@ -1022,6 +1179,24 @@ pub async fn release(
     for l in all.iter().filter(|l| l.remoteid == remoteid) {
         if !ids.contains(&l.id) {
             ids.push(l.id.clone());
+        }
+    }
+    // A node count still recorded under the remoteid (its order's answer was lost, or the
+    // record could not be moved then) becomes the license's record before the release clears
+    // the remoteid: the pool must know the count of what it receives.
+    if let Some(mut book) = NodeBook::open(ctx, &ns, &module.name_any()).await?
+        && book.records.contains_key(&remoteid)
+    {
+        let ordered = ids
+            .iter()
+            .find(|id| {
+                !book.records.contains_key(*id)
+                    && all.iter().any(|l| &l.id == *id && l.remoteid == remoteid)
+            })
+            .cloned();
+        match ordered {
+            Some(id) => book.settle(&remoteid, &id).await?,
+            None => book.set(&[(remoteid.as_str(), None)]).await?,
         }
     }
     for id in ids {

@@ -73,11 +73,24 @@ impl PoolLicense {
         self.name == FREE_LICNAME && self.ip == FREE_IP
     }
 
+    /// Its node count from the pool's records ([`NODES_ANNOTATION_PREFIX`]); unchanged (0)
+    /// without a record.
+    pub fn with_recorded_nodes(
+        mut self,
+        records: &std::collections::BTreeMap<String, NodesRecord>,
+    ) -> Self {
+        if let Some(r) = records.get(&self.id) {
+            self.addon_quantity = r.quantity;
+        }
+        self
+    }
+
     /// A pooled license from a `func=soft` row: `None` unless the row is free (`free.lic`,
     /// `0.0.0.0`), not deleted, and has a readable `expiredate` (a license without a known
-    /// expiry is not guessed at). The `soft` row carries no addon count and the panel client
-    /// does not read `real_ipchange`/`real_keychange` yet: those are 0 and unknown, to be
-    /// filled by the caller where it knows better (an unknown change date does not hold a
+    /// expiry is not guessed at). The `soft` row carries no addon count (see
+    /// [`Self::with_recorded_nodes`]) and the panel client does not read
+    /// `real_ipchange`/`real_keychange` yet: those are 0 and unknown, to be filled by the
+    /// caller where it knows better (an unknown change date does not hold a
     /// license back; the server's refusal of the rebind does, and is compensated).
     pub fn from_panel(license: &License) -> Option<Self> {
         let expires_on = license.expiredate.trim().parse().ok().map(Date)?;
@@ -95,6 +108,71 @@ impl PoolLicense {
         };
         (pooled.is_free() && license.status != LicenseStatus::Deleted).then_some(pooled)
     }
+}
+
+/// Prefix of the `LicensePool` annotations that record how many extra nodes a license has.
+///
+/// Why a record at all: the node addon (`addon_<id>=N`, reference §5.2/§5.3) is sent with
+/// the order, but neither `func=soft` nor the `soft.edit` view gives it back, so a pooled
+/// license does not say how many nodes it has. The partner module keeps the count in its
+/// local table (reference §5.4: `ispsystem_noc(… servicepackage, serviceaddon)`) and takes
+/// only licenses with the same count. hostplane's durable local table is the `LicensePool`
+/// object of the module (its status is not: status is observation, rebuilt from the panel):
+///
+/// - `nodes.hostplane.dev/<license id>: <addon id>=<N>` — the license was bought (or taken
+///   from the pool) with N extra nodes;
+/// - `nodes.hostplane.dev/<remoteid>: <addon id>=<N>` — an order with N extra nodes is about
+///   to be sent for this need; written *before* the order, so that a lost answer or a crash
+///   still tells how many nodes the license found later by its `remoteid` has. It is turned
+///   into the license's record when that license is found (or released), and dropped when the
+///   order is refused.
+///
+/// Only counts above zero are recorded (a record per license of a 10,000-service account would
+/// not fit the annotation size limit). A license without a record has an unknown count and is
+/// treated as having none, as before these records existed: a need with nodes never takes it.
+pub const NODES_ANNOTATION_PREFIX: &str = "nodes.hostplane.dev/";
+
+/// The node addon a license was bought with: `<addon id>=<quantity>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodesRecord {
+    pub addon_id: String,
+    pub quantity: u32,
+}
+
+impl NodesRecord {
+    /// Reads `4602=3`; `None` for anything else (a hand-edited value is not guessed at).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (addon, quantity) = text.trim().split_once('=')?;
+        let addon = addon.trim();
+        (!addon.is_empty() && addon.bytes().all(|b| b.is_ascii_digit())).then_some(())?;
+        Some(Self {
+            addon_id: addon.to_owned(),
+            quantity: quantity.trim().parse().ok()?,
+        })
+    }
+
+    /// The annotation value.
+    pub fn value(&self) -> String {
+        format!("{}={}", self.addon_id, self.quantity)
+    }
+
+    /// The annotation key of a license id or a `remoteid`.
+    pub fn key(of: &str) -> String {
+        format!("{NODES_ANNOTATION_PREFIX}{of}")
+    }
+}
+
+/// The node records among a `LicensePool`'s annotations, by license id or `remoteid`.
+pub fn nodes_records<'a>(
+    annotations: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> std::collections::BTreeMap<String, NodesRecord> {
+    annotations
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let of = k.strip_prefix(NODES_ANNOTATION_PREFIX)?;
+            Some((of.to_owned(), NodesRecord::parse(v)?))
+        })
+        .collect()
 }
 
 /// The pool's rules, merged from the licensing module (seed 003's `cpbillmgr.conf` options)
@@ -326,6 +404,7 @@ pub fn pool_status(
             expires_on: l.expires_on,
             state: pool_state(l, rules, today),
             pooled_on: None,
+            nodes: (l.addon_quantity > 0).then_some(l.addon_quantity),
         })
         .collect();
     (entries, counts)
@@ -1515,6 +1594,70 @@ mod tests {
                 ExistingMatch::ByIp("8".into()),
                 ExistingMatch::Order,
             ]
+        );
+    }
+
+    // --- Node records -------------------------------------------------------------------
+
+    #[test]
+    fn node_records_are_read_from_the_pools_annotations() {
+        let annotations: std::collections::BTreeMap<String, String> = [
+            ("nodes.hostplane.dev/42", "4602=3"),
+            (
+                "nodes.hostplane.dev/hpl0-abcdefghijklmnopqrst",
+                " 4602 = 2 ",
+            ),
+            ("nodes.hostplane.dev/43", "three"),
+            ("nodes.hostplane.dev/44", "=3"),
+            ("other.example/42", "4602=9"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let records = nodes_records(&annotations);
+        assert_eq!(
+            records.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["42", "hpl0-abcdefghijklmnopqrst"]
+        );
+        let three = NodesRecord {
+            addon_id: "4602".into(),
+            quantity: 3,
+        };
+        assert_eq!(records["42"], three);
+        assert_eq!(three.value(), "4602=3");
+        assert_eq!(NodesRecord::key("42"), "nodes.hostplane.dev/42");
+        assert_eq!(NodesRecord::parse(&three.value()), Some(three));
+    }
+
+    /// Reference §5.4: a pooled license serves only a need with the same addon count; the
+    /// count comes from the records, and an unrecorded license counts as none.
+    #[test]
+    fn recorded_node_counts_decide_which_need_takes_a_pooled_license() {
+        let rules = PoolRules::default();
+        let today = date("2026-06-01");
+        let records = nodes_records(
+            &[("nodes.hostplane.dev/1".to_owned(), "4602=3".to_owned())]
+                .into_iter()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        );
+        let pool: Vec<PoolLicense> = [
+            pooled("1", "4601", "2026-09-01"),
+            pooled("2", "4601", "2026-08-01"),
+        ]
+        .into_iter()
+        .map(|l| l.with_recorded_nodes(&records))
+        .collect();
+        let with = |n| LicenseNeed {
+            addon_quantity: n,
+            ..new_order("4601")
+        };
+        assert_eq!(ids(&candidates(&pool, &with(3), &rules, today)), ["1"]);
+        assert_eq!(ids(&candidates(&pool, &with(0), &rules, today)), ["2"]);
+        assert!(candidates(&pool, &with(2), &rules, today).is_empty());
+        let (entries, _) = pool_status(&pool, &rules, today);
+        assert_eq!(
+            entries.iter().map(|e| e.nodes).collect::<Vec<_>>(),
+            [Some(3), None]
         );
     }
 
