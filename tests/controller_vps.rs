@@ -609,6 +609,27 @@ spec:
     .await;
     assert_eq!(sim.sim.read(|s| s.billmgr.licenses.len()), 1);
 
+    // Switched to no panel: the license goes to the pool while the server stays.
+    patch(
+        cluster,
+        ns,
+        "hsvc/panel",
+        r#"{"spec":{"controlPanel":"nopanel"}}"#,
+    );
+    until("the license is pooled", || {
+        sim.sim.read(|s| {
+            s.billmgr
+                .licenses
+                .get(&license.id)
+                .is_some_and(|l| l.licname == "free.lic" && l.ip == "0.0.0.0" && l.suspended)
+        })
+    })
+    .await;
+    eventually(cluster, ns, "hsvc/panel", "{.status.license.id}", "").await;
+    eventually(cluster, ns, "hsvc/panel", READY, "True").await;
+    assert_eq!(sim.sim.read(|s| s.billmgr.licenses.len()), 1);
+    assert!(host(&sim, &format!("{ns}-panel")).is_some_and(|h| h.state == "active"));
+
     kubectl_ok(
         cluster,
         &[

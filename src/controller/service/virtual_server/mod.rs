@@ -169,7 +169,27 @@ async fn control_panel_license(
     status: &mut HostingServiceStatus,
     mut outcome: Outcome,
 ) -> Result<Outcome, Error> {
-    let (Some((license_type,)), Some(ip)) = (license_need(refs, service), status.ip.clone()) else {
+    let Some((license_type,)) = license_need(refs, service) else {
+        // No panel (any more): a license still recorded goes to the pool, paid for as it is.
+        if status.license.is_some()
+            && let Some(licensing) = licensing_module_of(ctx, module)
+            && let Err(e) = crate::controller::licenses::release_unneeded(
+                ctx,
+                service,
+                &licensing,
+                crate::pools::naming::LicenseKind::Addon,
+                status,
+            )
+            .await
+        {
+            return Ok(failed(
+                "PanelError",
+                format!("releasing the control-panel license to the pool: {e}"),
+            ));
+        }
+        return Ok(outcome);
+    };
+    let Some(ip) = status.ip.clone() else {
         return Ok(outcome);
     };
     // A server that is up follows its license even when something else is wrong (a refused
