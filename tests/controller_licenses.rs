@@ -1237,3 +1237,64 @@ async fn a_pooled_license_with_nodes_serves_only_a_need_with_the_same_count() {
     assert_eq!(records.len(), 2, "the 3- and 2-node licenses: {records:?}");
     assert_no_leak(cluster, ns, &sim, &["two", "none", "three-again"]);
 }
+
+/// A licensing server that does not answer while a pooled license is being taken never turns
+/// the take into a purchase: the service waits (`PoolTakeFailed`, retried) and takes the
+/// pooled license once the server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_pool_take_buys_nothing() {
+    capture();
+    let ns = "licenses-take-unanswered";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &(base(&sim, "") + &service(&sim, "first", "203.0.113.60", "1m")),
+    );
+    ready(cluster, ns, "first").await;
+    let pooled = license_id(cluster, ns, "first");
+    kubectl_ok(
+        cluster,
+        &[
+            "delete",
+            "hsvc/first",
+            "-n",
+            ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+    );
+    eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
+    let (orders, before) = (charges(&sim, "order"), balance(&sim));
+
+    sim.sim.faults().set(
+        "billmgr",
+        "soft.edit",
+        FaultSpec {
+            unavailable: 1_000_000,
+            ..FaultSpec::default()
+        },
+    );
+    kubectl_apply(cluster, ns, &service(&sim, "second", "203.0.113.61", "1m"));
+    eventually(
+        cluster,
+        ns,
+        "hsvc/second",
+        r#"{.status.conditions[?(@.type=="Ready")].reason}"#,
+        "PoolTakeFailed",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(charges(&sim, "order"), orders, "nothing bought meanwhile");
+
+    sim.sim
+        .faults()
+        .set("billmgr", "soft.edit", FaultSpec::default());
+    ready(cluster, ns, "second").await;
+    assert_eq!(license_id(cluster, ns, "second"), pooled);
+    assert_eq!(charges(&sim, "order"), orders);
+    assert_eq!(balance(&sim), before, "a pooled license costs nothing");
+    assert_no_leak(cluster, ns, &sim, &["second"]);
+}

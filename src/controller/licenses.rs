@@ -792,6 +792,9 @@ async fn acquire(
                         ),
                     )
                     .await;
+                    if unanswered(&e) {
+                        return Err(nothing_bought(&choice.license_id, &e));
+                    }
                 }
             }
         }
@@ -1020,6 +1023,9 @@ async fn change_type(
                     ),
                 )
                 .await;
+                if unanswered(&e) {
+                    return Err(nothing_bought(&choice.license_id, &e));
+                }
                 continue;
             }
             // Taken: from here on two licenses carry the remoteid until the old one is
@@ -1086,6 +1092,23 @@ async fn change_type(
 
 /// Takes one pooled license ([`license_pool::take_plan`]); on any failure it is put back into
 /// the pool (the partner module's compensation) and the error returned.
+/// Whether a failed take says nothing about the license: the licensing server did not
+/// answer (or its answer was lost). Only a refusal (e.g. the IP was changed too recently) is
+/// a reason to try the next candidate or to buy; an unanswered take fails the reconcile, so
+/// that a slow server never turns into a purchase.
+fn unanswered(e: &PanelError) -> bool {
+    e.is_transport() || matches!(e, PanelError::OutcomeUnknown { .. })
+}
+
+fn nothing_bought(license: &str, e: &PanelError) -> Outcome {
+    failed(
+        "PoolTakeFailed",
+        format!(
+            "the licensing server did not answer while pooled license {license} was being taken ({e}); nothing is bought until it answers"
+        ),
+    )
+}
+
 async fn take(lic: &Licensing, choice: &TakeChoice, binding: &Binding) -> Result<(), PanelError> {
     let plan = license_pool::take_plan(choice, binding);
     for (i, step) in plan.steps.iter().enumerate() {
