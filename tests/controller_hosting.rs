@@ -97,17 +97,6 @@ fn usernames(sim: &SimHandle) -> BTreeSet<String> {
         .read(|s| s.ispmgr.users.keys().cloned().collect::<BTreeSet<_>>())
 }
 
-fn secret_key(
-    cluster: &hostplane::testbed::LocalCluster,
-    ns: &str,
-    name: &str,
-    key: &str,
-) -> String {
-    let template = format!("go-template={{{{index .data \"{key}\" | base64decode}}}}");
-    let out = kubectl(cluster, &["get", "secret", name, "-n", ns, "-o", &template]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn events(cluster: &hostplane::testbed::LocalCluster, ns: &str) -> String {
     kubectl_ok(
         cluster,

@@ -150,7 +150,15 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     let sim = sim().await;
     let _controller = controller(cluster, ns, &sim).await;
     kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
-    kubectl_apply(cluster, ns, &service(&sim, "web", ""));
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(
+            &sim,
+            "web",
+            "  writeConnectionSecretToRef: {name: web-connection}",
+        ),
+    );
 
     eventually(cluster, ns, "hsvc/web", READY, "True").await;
     eventually(cluster, ns, "hsvc/web", "{.status.phase}", "Active").await;
@@ -166,6 +174,56 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     assert_eq!(Some(h.account), account_of(&sim, "jane@example.org"));
     let ip = jsonpath(cluster, ns, "hsvc/web", "{.status.ip}");
     assert!(ip.starts_with("203.0.113."), "{ip}");
+
+    // The connection Secret: root, its password (the one the host was made with), the
+    // panel and the address; a new password in the Secret is applied once.
+    let key = |k: &str| secret_key(cluster, ns, "web-connection", k);
+    assert_eq!(key("username"), "root");
+    assert_eq!(key("ip"), ip);
+    assert_eq!(key("panelUrl"), sim.base_url);
+    assert!(key("password").len() >= 16, "a generated root password");
+    assert_eq!(
+        host(&sim, &name).unwrap().password_changes,
+        1,
+        "set at create"
+    );
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "secret",
+            "web-connection",
+            "-n",
+            ns,
+            "-p",
+            r#"{"stringData":{"password":"N3w-R00t-pw-2026x"}}"#,
+        ],
+    );
+    until("the new root password applied", || {
+        host(&sim, &name).unwrap().password_changes == 2
+    })
+    .await;
+    eventually(cluster, ns, "hsvc/web", READY, "True").await;
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "hsvc/web",
+            "-n",
+            ns,
+            "hostplane.dev/reconcile-requested-at=after-password",
+        ],
+    );
+    eventually(
+        cluster,
+        ns,
+        "hsvc/web",
+        "{.status.lastHandledReconcileAt}",
+        "after-password",
+    )
+    .await;
+    assert_eq!(host(&sim, &name).unwrap().password_changes, 2, "sent once");
+    assert_eq!(key("password"), "N3w-R00t-pw-2026x");
 
     // Suspend = stop.
     patch(cluster, ns, "hsvc/web", r#"{"spec":{"suspended":true}}"#);

@@ -243,6 +243,9 @@ async fn run(
                 owner,
                 &desired,
                 Some(marker(&key, &config.name, &created_at)),
+                // Nobody logs into a pooled server: the buyer's root password is set when it
+                // is taken.
+                super::service::connection::generate_password(),
             );
             match vm.create_host(&new).await {
                 // A lost answer may have made the server: the next listing counts it, so the

@@ -92,6 +92,13 @@ pub async fn start_controller_with_clock(
     })
 }
 
+/// One key of a Secret, decoded; empty when the Secret or the key is missing.
+pub fn secret_key(cluster: &LocalCluster, ns: &str, name: &str, key: &str) -> String {
+    let template = format!("go-template={{{{index .data \"{key}\" | base64decode}}}}");
+    let out = kubectl(cluster, &["get", "secret", name, "-n", ns, "-o", &template]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The output of a jsonpath query of an object.
 pub fn jsonpath(cluster: &LocalCluster, ns: &str, object: &str, path: &str) -> String {
     let out = kubectl(

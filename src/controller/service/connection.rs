@@ -1,6 +1,7 @@
 //! The connection Secret of a service (`spec.writeConnectionSecretToRef`): how the customer
-//! logs in. Keys: `username`, `password`, `panelUrl`, `loginUrl` (a one-time link into the
-//! panel; delete the key to get a fresh one).
+//! logs in. Shared hosting: `username`, `password`, `panelUrl`, `loginUrl` (a one-time link
+//! into the panel; delete the key to get a fresh one). Virtual servers: `username` (`root`),
+//! `password` (the root password), `panelUrl` (the VMmanager the server runs on) and `ip`.
 //!
 //! The password is written to the Secret *before* the account is created, so a crash between
 //! the two never leaves an account whose password nobody knows. Changing `password` in the
@@ -22,6 +23,8 @@ pub const USERNAME: &str = "username";
 pub const PASSWORD: &str = "password";
 pub const PANEL_URL: &str = "panelUrl";
 pub const LOGIN_URL: &str = "loginUrl";
+/// A virtual server's address.
+pub const IP: &str = "ip";
 /// Where the fingerprint of the applied password is kept.
 pub const APPLIED_ANNOTATION: &str = "hostplane.dev/password-applied";
 /// Owned Secrets carry this label, so the controller watches only its own Secrets.
@@ -76,17 +79,23 @@ fn text(secret: &Secret, key: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// A connection that is never written: a random password, no Secret (`ObserveOnly`
+/// services, which must not create objects of their own).
+pub fn unpublished() -> Connection {
+    Connection {
+        password: generate_password(),
+        password_changed: false,
+        has_login_url: true,
+        secret: None,
+    }
+}
+
 /// Reads (or, when the service asks for one, creates) the connection Secret with a password.
 /// Without `writeConnectionSecretToRef` a random password is used and never stored: the
 /// customer then gets in through the panel's own password reset.
 pub async fn prepare(kube: &kube::Client, service: &HostingService) -> kube::Result<Connection> {
     let Some(target) = &service.spec.write_connection_secret_to_ref else {
-        return Ok(Connection {
-            password: generate_password(),
-            password_changed: false,
-            has_login_url: true,
-            secret: None,
-        });
+        return Ok(unpublished());
     };
     let ns = service.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(kube.clone(), &ns);
@@ -155,6 +164,7 @@ pub async fn publish(
     username: &str,
     panel_url: &str,
     login_url: Option<&SecretString>,
+    extra: &[(&str, &str)],
 ) -> kube::Result<()> {
     let Some(secret) = &connection.secret else {
         return Ok(());
@@ -162,7 +172,10 @@ pub async fn publish(
     let salt = secret.uid().unwrap_or_default();
     let applied = fingerprint(&connection.password, &salt);
     let mut data = serde_json::Map::new();
-    for (key, value) in [(USERNAME, username), (PANEL_URL, panel_url)] {
+    for &(key, value) in [(USERNAME, username), (PANEL_URL, panel_url)]
+        .iter()
+        .chain(extra)
+    {
         if text(secret, key).as_deref() != Some(value) {
             data.insert(
                 key.into(),

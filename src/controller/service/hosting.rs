@@ -236,6 +236,7 @@ pub async fn reconcile(
         &username,
         &module.spec.url,
         login_url.as_ref(),
+        &[],
     )
     .await?;
 

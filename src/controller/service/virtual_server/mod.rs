@@ -33,6 +33,7 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
 
+use super::connection::{self, Connection};
 use super::placement::{self, Candidate};
 use super::{Outcome, Refs};
 use crate::api::hosting_service::{
@@ -124,10 +125,16 @@ pub async fn reconcile(
     let name = recorded
         .clone()
         .unwrap_or_else(|| default_host_name(&ns, &service.name_any()));
+    let connection = if service.spec.management_policy == ManagementPolicy::ObserveOnly {
+        connection::unpublished()
+    } else {
+        connection::prepare(&ctx.client, service).await?
+    };
     let run = Run {
         service,
         refs,
         ctx,
+        connection: &connection,
         module: &module,
         settings: &settings,
         desired: &desired,
@@ -150,6 +157,11 @@ pub async fn reconcile(
             ),
         },
     };
+    if matches!(outcome.verdict, Verdict::Ready { .. })
+        && service.spec.management_policy != ManagementPolicy::ObserveOnly
+    {
+        run.publish(status.ip.as_deref()).await?;
+    }
     if matches!(outcome.verdict, Verdict::Ready { .. }) {
         status.external_name = Some(name);
         status.tariff_generation = refs.tariff.metadata.generation;
@@ -252,6 +264,8 @@ struct Run<'a> {
     service: &'a HostingService,
     refs: &'a Refs,
     ctx: &'a Context,
+    /// The root password (and the Secret it is published in).
+    connection: &'a Connection,
     module: &'a ProcessingModule,
     settings: &'a VmManagerSettings,
     desired: &'a DesiredServer,
@@ -262,6 +276,23 @@ struct Run<'a> {
 impl Run<'_> {
     fn module_name(&self) -> String {
         self.module.name_any()
+    }
+
+    /// Writes the connection Secret's keys (`root`, the panel URL, the IP) and records the
+    /// password as applied; nothing without `writeConnectionSecretToRef`.
+    async fn publish(&self, ip: Option<&str>) -> Result<(), Error> {
+        let extra: Vec<(&str, &str)> = ip.map(|ip| (connection::IP, ip)).into_iter().collect();
+        connection::publish(
+            &self.ctx.client,
+            self.service,
+            self.connection,
+            "root",
+            &self.module.spec.url,
+            None,
+            &extra,
+        )
+        .await?;
+        Ok(())
     }
 
     async fn event(&self, reason: &str, note: String) {

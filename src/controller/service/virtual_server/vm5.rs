@@ -83,6 +83,32 @@ impl Run<'_> {
         let mut observed = observed(&machine);
         for _ in 0..4 {
             match plan::next_step(&observed, self.desired, want_running, false) {
+                Step::Done { .. } if self.connection.password_changed && observed.running => {
+                    if let Err(e) = vm
+                        .set_password(&machine.id, &self.connection.password)
+                        .await
+                    {
+                        return Ok(failed(
+                            "PanelError",
+                            format!("changing the root password of {}: {e}", self.name),
+                        ));
+                    }
+                    self.publish(
+                        Some(&machine.ip)
+                            .filter(|ip| !ip.is_empty())
+                            .map(String::as_str),
+                    )
+                    .await?;
+                    self.event(
+                        "PasswordChanged",
+                        format!(
+                            "applied the connection Secret's password to VM {}",
+                            self.name
+                        ),
+                    )
+                    .await;
+                    return Ok(self.ready(observed.running));
+                }
                 Step::Done { disk } => {
                     return Ok(match disk {
                         Some(refusal) => Outcome {
@@ -160,7 +186,7 @@ impl Run<'_> {
             .reinstall(
                 &machine.id,
                 &self.desired.operating_system,
-                &connection::generate_password(),
+                &self.connection.password,
                 self.desired.recipe.as_deref(),
             )
             .await;
@@ -246,7 +272,7 @@ impl Run<'_> {
             vsize_mib: u64::from(self.desired.disk_gib) * 1024,
             mem_mib: u64::from(self.desired.memory_mib),
             vcpu: self.desired.cpu_cores,
-            password: connection::generate_password(),
+            password: self.connection.password.clone(),
             recipe: self.desired.recipe.clone(),
         };
         let _queue = self.enqueue("vm.create").await;

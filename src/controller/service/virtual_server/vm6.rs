@@ -24,6 +24,7 @@ use crate::panel::vmmanager6::{
     task_names,
 };
 use crate::pools::server_pool::{self as pool_rules};
+use secrecy::SecretString;
 
 /// Whether a task of `operation` still runs at the module (serialized operations).
 async fn queue_busy(vm: &Vm6Client, operation: &str) -> Result<bool, PanelError> {
@@ -191,6 +192,9 @@ impl Run<'_> {
         let want_running = crate::controller::service::hosting::suspension(self.refs).is_none();
         let running = host.state == HostState::Active;
         let step = plan::next_step(&observed(host), self.desired, want_running, true);
+        if matches!(step, Step::Done { .. }) && self.connection.password_changed && running {
+            return self.vm6_password(vm, host).await;
+        }
         if let Step::Done { disk } = &step {
             return Ok(match disk {
                 Some(refusal) => Outcome {
@@ -313,6 +317,51 @@ impl Run<'_> {
         ))
     }
 
+    /// The connection Secret's password changed: it becomes the host's root password
+    /// (`POST /vm/v3/host/{id}/password`), and the Secret records it as applied at once, so
+    /// the change is sent once.
+    async fn vm6_password(&self, vm: &Vm6Client, host: &Host) -> Result<Outcome, Error> {
+        match host_busy(vm, host.id).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return Ok(progressing(
+                    "TaskRunning",
+                    format!("a task runs on host {}", self.name),
+                    phase_now(true),
+                ));
+            }
+            Err(e) => {
+                return Ok(failed(
+                    "PanelError",
+                    format!("listing tasks of {}: {e}", self.name),
+                ));
+            }
+        }
+        if let Err(e) = vm
+            .set_host_password(host.id, &self.connection.password)
+            .await
+        {
+            return Ok(failed(
+                "PanelError",
+                format!("changing the root password of {}: {e}", self.name),
+            ));
+        }
+        self.publish(host.main_ip()).await?;
+        self.event(
+            "PasswordChanged",
+            format!(
+                "applied the connection Secret's password to host {}",
+                self.name
+            ),
+        )
+        .await;
+        Ok(progressing(
+            "ChangingPassword",
+            format!("the root password of host {} is being changed", self.name),
+            phase_now(true),
+        ))
+    }
+
     /// Reinstalls the host with the declared OS (and the tariff's recipe), with a fresh root
     /// password. Not repeated after a lost answer: the next reconcile sees the task, or the new
     /// OS, before it could send another. Returns the event's note.
@@ -325,7 +374,7 @@ impl Run<'_> {
             })?;
         let request = Reinstall {
             os: plan.os,
-            password: connection::generate_password(),
+            password: self.connection.password.clone(),
             send_email_mode: "default".into(),
             recipe: plan.recipe,
         };
@@ -492,6 +541,7 @@ impl Run<'_> {
                 self.service.namespace().unwrap_or_default(),
                 self.service.name_any()
             )),
+            self.connection.password.clone(),
         ))
     }
 
@@ -539,6 +589,10 @@ impl Run<'_> {
                 continue;
             }
             let comment = format!("hostplane.dev/service={ns}/{}", self.service.name_any());
+            // Nobody knows a pooled server's root password: the buyer's is set first, while
+            // no task of the host runs (the panel refuses it during one). A failure after it
+            // leaves the server in the pool, where the next take sets its own.
+            vm.set_host_password(id, &self.connection.password).await?;
             vm.edit_host(id, Some(self.name), Some(&comment)).await?;
             vm.change_host_owner(id, owner).await?;
             return Ok(Some(host));
@@ -661,10 +715,11 @@ impl HostPlan {
         owner: u64,
         desired: &DesiredServer,
         comment: Option<String>,
+        password: SecretString,
     ) -> NewHost {
         NewHost {
             name,
-            password: connection::generate_password(),
+            password,
             cluster: self.cluster,
             os: self.os,
             cpu_number: u64::from(desired.cpu_cores),
