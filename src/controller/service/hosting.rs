@@ -9,7 +9,6 @@
 //! adopted as its own. A service without the annotation that meets an existing account of the
 //! same name stops (`AccountExists`) rather than take over someone else's account.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::{Api, Patch, PatchParams};
@@ -18,7 +17,7 @@ use kube::{Resource, ResourceExt};
 use secrecy::SecretString;
 
 use super::desired::{self, DesiredAccount};
-use super::placement::{self, Candidate};
+use super::placement;
 use super::plan::{self, Step};
 use super::{Outcome, Refs, connection};
 use crate::api::hosting_service::{
@@ -105,7 +104,13 @@ pub async fn reconcile(
         Ok(d) => d,
         Err(message) => return Ok(stalled("InvalidSpec", message)),
     };
-    let module = match choose_module(service, refs, ctx, status) {
+    let module = match placement::module_for(
+        service,
+        refs,
+        ctx,
+        status,
+        crate::api::ModuleType::ISPmanager,
+    ) {
         Ok(m) => m,
         Err(outcome) => return Ok(outcome),
     };
@@ -427,59 +432,6 @@ fn observe_only(
         },
         requeue: None,
     }
-}
-
-/// The module: the one the service is on, the one it names, or the best of the tariff's.
-fn choose_module(
-    service: &HostingService,
-    refs: &Refs,
-    ctx: &Context,
-    status: &HostingServiceStatus,
-) -> Result<Arc<ProcessingModule>, Outcome> {
-    let ns = service.namespace().unwrap_or_default();
-    let fixed = status.processing_module.clone().or_else(|| {
-        service
-            .spec
-            .processing_module_ref
-            .as_ref()
-            .map(|r| r.name.clone())
-    });
-    if let Some(name) = fixed {
-        return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
-            stalled(
-                "ReferenceNotFound",
-                format!(
-                    "the service is placed on processing module {name:?}, which does not exist"
-                ),
-            )
-        });
-    }
-    let services = ctx.services.state();
-    let candidates: Vec<Candidate> = refs
-        .tariff
-        .spec
-        .processing_modules
-        .iter()
-        .filter_map(|r| Context::get(&ctx.modules, &ns, &r.name))
-        .filter(|m| super::is_ispmanager(m))
-        .map(|m| {
-            let name = m.name_any();
-            Candidate {
-                load: services
-                    .iter()
-                    .filter(|s| {
-                        s.namespace().as_deref() == Some(&ns) && super::placed_on(s) == Some(&name)
-                    })
-                    .count(),
-                healthy: ctx.panels.healthy(&ns, &name),
-                priority: m.spec.priority,
-                name,
-            }
-        })
-        .collect();
-    let chosen = placement::choose(&candidates).map_err(|why| failed("NoModuleAvailable", why))?;
-    Context::get(&ctx.modules, &ns, &chosen.name)
-        .ok_or_else(|| failed("NoModuleAvailable", "the chosen module disappeared"))
 }
 
 /// The DNS zone of the service's domain on the tariff's name server, made once per domain.

@@ -1,6 +1,18 @@
 //! Which processing module a new service goes to (seed 002: "the module with the highest
-//! priority; among equals the least loaded"). Pure: the reconciler gathers the candidates from
-//! its caches. A service keeps its module once placed (`status.processingModule`).
+//! priority; among equals the least loaded"). [`choose`] is pure; [`module_for`] gathers the
+//! candidates from the controller's caches for every product. A service keeps its module once
+//! placed (`status.processingModule`).
+
+use std::sync::Arc;
+
+use kube::ResourceExt;
+
+use super::{Outcome, Refs};
+use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
+use crate::api::processing_module::ModuleType;
+use crate::api::{HostingService, ProcessingModule};
+use crate::controller::conditions::Verdict;
+use crate::controller::context::Context;
 
 /// A module a tariff names, as the reconciler sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,6 +24,74 @@ pub struct Candidate {
     pub load: usize,
     /// The last connection check: `Some(false)` when it failed, `None` before the first check.
     pub healthy: Option<bool>,
+}
+
+/// The module of a service: the one it is placed on, else the one it names
+/// (`spec.processingModuleRef`), else the best of its tariff's modules of type `type_`
+/// ([`choose`]). A module that does not exist is `Stalled` (only a spec change helps); no
+/// healthy module is a failure, retried with backoff.
+pub fn module_for(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Context,
+    status: &HostingServiceStatus,
+    type_: ModuleType,
+) -> Result<Arc<ProcessingModule>, Outcome> {
+    let outcome = |verdict| Outcome {
+        verdict,
+        phase: ServicePhase::Pending,
+        requeue: None,
+    };
+    let ns = service.namespace().unwrap_or_default();
+    let fixed = status.processing_module.clone().or_else(|| {
+        service
+            .spec
+            .processing_module_ref
+            .as_ref()
+            .map(|r| r.name.clone())
+    });
+    if let Some(name) = fixed {
+        return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
+            outcome(Verdict::Stalled {
+                reason: "ReferenceNotFound".into(),
+                message: format!(
+                    "the service is placed on processing module {name:?}, which does not exist"
+                ),
+            })
+        });
+    }
+    let services = ctx.services.state();
+    let candidates: Vec<Candidate> = refs
+        .tariff
+        .spec
+        .processing_modules
+        .iter()
+        .filter_map(|r| Context::get(&ctx.modules, &ns, &r.name))
+        .filter(|m| m.spec.type_ == type_)
+        .map(|m| {
+            let name = m.name_any();
+            Candidate {
+                load: services
+                    .iter()
+                    .filter(|s| {
+                        s.namespace().as_deref() == Some(&ns) && super::placed_on(s) == Some(&name)
+                    })
+                    .count(),
+                healthy: ctx.panels.healthy(&ns, &name),
+                priority: m.spec.priority,
+                name,
+            }
+        })
+        .collect();
+    let failed = |message: String| {
+        outcome(Verdict::Failed {
+            reason: "NoModuleAvailable".into(),
+            message,
+        })
+    };
+    let chosen = choose(&candidates).map_err(failed)?;
+    Context::get(&ctx.modules, &ns, &chosen.name)
+        .ok_or_else(|| failed("the chosen module disappeared".into()))
 }
 
 /// The module for a new service, or why there is none.

@@ -47,10 +47,11 @@ pub async fn reconcile(
             "spec.licenseIp is required for SoftwareLicense services",
         ));
     };
-    let module = match choose_module(service, refs, ctx, status) {
-        Ok(m) => m,
-        Err(outcome) => return Ok(outcome),
-    };
+    let module =
+        match super::placement::module_for(service, refs, ctx, status, ModuleType::Licensing) {
+            Ok(m) => m,
+            Err(outcome) => return Ok(outcome),
+        };
     status.processing_module = Some(module.name_any());
     let nodes = settings.nodes_addon_id.as_ref().and_then(|addon| {
         service
@@ -156,52 +157,4 @@ pub async fn remove(
     why: Removal,
 ) -> Result<(), String> {
     licenses::release(ctx, service, module, LicenseKind::Standalone, status, why).await
-}
-
-/// The licensing module: the one the service is on, the one it names, or the tariff's
-/// licensing module of the best priority that is not known to be failing.
-fn choose_module(
-    service: &HostingService,
-    refs: &Refs,
-    ctx: &Context,
-    status: &HostingServiceStatus,
-) -> Result<std::sync::Arc<ProcessingModule>, Outcome> {
-    let ns = service.namespace().unwrap_or_default();
-    let fixed = status.processing_module.clone().or_else(|| {
-        service
-            .spec
-            .processing_module_ref
-            .as_ref()
-            .map(|r| r.name.clone())
-    });
-    if let Some(name) = fixed {
-        return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
-            stalled(
-                "ReferenceNotFound",
-                format!(
-                    "the service is placed on processing module {name:?}, which does not exist"
-                ),
-            )
-        });
-    }
-    let mut candidates: Vec<_> = refs
-        .tariff
-        .spec
-        .processing_modules
-        .iter()
-        .filter_map(|r| Context::get(&ctx.modules, &ns, &r.name))
-        .filter(|m| m.spec.type_ == ModuleType::Licensing)
-        .collect();
-    candidates.sort_by_key(|m| {
-        (
-            ctx.panels.healthy(&ns, &m.name_any()) == Some(false),
-            m.spec.priority,
-        )
-    });
-    candidates.into_iter().next().ok_or_else(|| {
-        stalled(
-            "NoModuleAvailable",
-            "the tariff lists no Licensing processing module",
-        )
-    })
 }

@@ -34,7 +34,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
 
 use super::connection::{self, Connection};
-use super::placement::{self, Candidate};
+use super::placement;
 use super::{Outcome, Refs};
 use crate::api::hosting_service::{
     DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServicePhase,
@@ -110,7 +110,7 @@ pub async fn reconcile(
     ctx: &Context,
     status: &mut HostingServiceStatus,
 ) -> Result<Outcome, Error> {
-    let module = match choose_module(service, refs, ctx, status) {
+    let module = match placement::module_for(service, refs, ctx, status, ModuleType::VMmanager) {
         Ok(m) => m,
         Err(outcome) => return Ok(outcome),
     };
@@ -372,60 +372,6 @@ async fn record_external_name(
     )
     .await?;
     Ok(())
-}
-
-/// The module: the one the service is on, the one it names, or the best of the tariff's
-/// VMmanager modules.
-fn choose_module(
-    service: &HostingService,
-    refs: &Refs,
-    ctx: &Context,
-    status: &HostingServiceStatus,
-) -> Result<Arc<ProcessingModule>, Outcome> {
-    let ns = service.namespace().unwrap_or_default();
-    let fixed = status.processing_module.clone().or_else(|| {
-        service
-            .spec
-            .processing_module_ref
-            .as_ref()
-            .map(|r| r.name.clone())
-    });
-    if let Some(name) = fixed {
-        return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
-            stalled(
-                "ReferenceNotFound",
-                format!(
-                    "the service is placed on processing module {name:?}, which does not exist"
-                ),
-            )
-        });
-    }
-    let services = ctx.services.state();
-    let candidates: Vec<Candidate> = refs
-        .tariff
-        .spec
-        .processing_modules
-        .iter()
-        .filter_map(|r| Context::get(&ctx.modules, &ns, &r.name))
-        .filter(|m| m.spec.type_ == ModuleType::VMmanager)
-        .map(|m| {
-            let name = m.name_any();
-            Candidate {
-                load: services
-                    .iter()
-                    .filter(|s| {
-                        s.namespace().as_deref() == Some(&ns) && super::placed_on(s) == Some(&name)
-                    })
-                    .count(),
-                healthy: ctx.panels.healthy(&ns, &name),
-                priority: m.spec.priority,
-                name,
-            }
-        })
-        .collect();
-    let chosen = placement::choose(&candidates).map_err(|why| failed("NoModuleAvailable", why))?;
-    Context::get(&ctx.modules, &ns, &chosen.name)
-        .ok_or_else(|| failed("NoModuleAvailable", "the chosen module disappeared"))
 }
 
 /// Removes the server. `ObserveOnly` services never touch the panel; `Orphan` keeps the
