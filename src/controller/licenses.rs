@@ -37,7 +37,7 @@ use kube::{Resource, ResourceExt};
 use super::conditions::Verdict;
 use super::context::Context;
 use super::service::hosting::Removal;
-use super::service::{Outcome, Refs};
+use super::service::{Outcome, Refs, failed, stalled};
 use crate::api::common::{Date, LicensePeriod, Period};
 use crate::api::hosting_service::{
     DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServiceLicense, ServicePhase,
@@ -94,28 +94,6 @@ impl Ensured {
 
 /// Acquisitions (lookup → take or order) of this process, one at a time.
 static ACQUIRE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn failed(reason: &str, message: impl Into<String>) -> Outcome {
-    Outcome {
-        verdict: Verdict::Failed {
-            reason: reason.into(),
-            message: message.into(),
-        },
-        phase: ServicePhase::Provisioning,
-        requeue: None,
-    }
-}
-
-fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
-    Outcome {
-        verdict: Verdict::Stalled {
-            reason: reason.into(),
-            message: message.into(),
-        },
-        phase: ServicePhase::Pending,
-        requeue: None,
-    }
-}
 
 fn waiting(reason: &str, message: impl Into<String>, after: Duration) -> Outcome {
     Outcome {
@@ -749,55 +727,25 @@ async fn acquire(
     let rules = PoolRules::new(settings, pool_spec(ctx, &ns, &module.name_any()).as_ref());
     let empty = BTreeMap::new();
     let records = book.as_ref().map_or(&empty, |b| &b.records);
-    let pool: Vec<PoolLicense> = all
-        .iter()
-        .filter_map(PoolLicense::from_panel)
-        .map(|l| l.with_recorded_nodes(records))
-        .collect();
-    let pool_need = LicenseNeed {
+    let pooled = Pooled {
+        all: &all,
+        records,
+        rules: &rules,
         kind: NeedKind::NewOrder,
-        license_type: need.license_type.clone(),
-        addon_quantity: need.nodes.as_ref().map_or(0, |(_, n)| *n),
-        period: order.period,
+        purpose: "",
     };
-    if let Acquisition::Take(_) = license_pool::acquire(&pool, &pool_need, &rules, today) {
-        let binding = Binding {
-            licname: order.licname.to_owned(),
-            ip: need.ip.clone(),
-            remoteid: order.remoteid.to_owned(),
-        };
-        for choice in license_pool::candidates(&pool, &pool_need, &rules, today) {
-            match take(lic, &choice, &binding).await {
-                Ok(()) => {
-                    ctx.event(
-                        service,
-                        EventType::Normal,
-                        "LicenseTakenFromPool",
-                        format!(
-                            "took pooled license {} (expires {}) instead of buying one",
-                            choice.license_id, choice.expires_on
-                        ),
-                    )
-                    .await;
-                    return Ok((view(choice.license_id).await?, true));
-                }
-                Err(e) => {
-                    ctx.event(
-                        service,
-                        EventType::Warning,
-                        "PoolTakeFailed",
-                        format!(
-                            "taking pooled license {} failed ({e}); it stays in the pool",
-                            choice.license_id
-                        ),
-                    )
-                    .await;
-                    if unanswered(&e) {
-                        return Err(nothing_bought(&choice.license_id, &e));
-                    }
-                }
-            }
-        }
+    if let Some(choice) = take_pooled(ctx, service, lic, need, order, &pooled, today).await? {
+        ctx.event(
+            service,
+            EventType::Normal,
+            "LicenseTakenFromPool",
+            format!(
+                "took pooled license {} (expires {}) instead of buying one",
+                choice.license_id, choice.expires_on
+            ),
+        )
+        .await;
+        return Ok((view(choice.license_id).await?, true));
     }
 
     // Buy, once: the remoteid finds this order again if the answer is lost. The node count
@@ -994,70 +942,43 @@ async fn change_type(
         .map_err(|e| failed("NodeRecordsUnavailable", e))?;
     let empty = BTreeMap::new();
     let records = book.as_ref().map_or(&empty, |b| &b.records);
-    let pool: Vec<PoolLicense> = all
-        .iter()
-        .filter_map(PoolLicense::from_panel)
-        .map(|l| l.with_recorded_nodes(records))
-        .collect();
-    let pool_need = LicenseNeed {
+    let pooled = Pooled {
+        all: &all,
+        records,
+        rules: &rules,
         kind: NeedKind::TariffChange,
-        license_type: need.license_type.clone(),
-        addon_quantity: need.nodes.as_ref().map_or(0, |(_, n)| *n),
-        period: order.period,
+        purpose: " for the type change",
     };
-    if let Acquisition::Take(_) = license_pool::acquire(&pool, &pool_need, &rules, today) {
-        let binding = Binding {
-            licname: order.licname.to_owned(),
-            ip: need.ip.clone(),
-            remoteid: order.remoteid.to_owned(),
-        };
-        for choice in license_pool::candidates(&pool, &pool_need, &rules, today) {
-            if let Err(e) = take(lic, &choice, &binding).await {
-                ctx.event(
-                    service,
-                    EventType::Warning,
-                    "PoolTakeFailed",
-                    format!(
-                        "taking pooled license {} for the type change failed ({e}); it stays in the pool",
-                        choice.license_id
-                    ),
-                )
-                .await;
-                if unanswered(&e) {
-                    return Err(nothing_bought(&choice.license_id, &e));
-                }
-                continue;
-            }
-            // Taken: from here on two licenses carry the remoteid until the old one is
-            // released; a crash now is settled by type on the next reconcile.
-            let reusable = rules.reusable(&old_type);
-            put_into_pool(lic, &old_id, reusable).await.map_err(|e| {
-                failed(
-                    "PanelError",
-                    format!(
-                        "took pooled license {} for the type change; releasing the old license {old_id} failed (retried): {e}",
-                        choice.license_id
-                    ),
-                )
-            })?;
-            ctx.event(
-                service,
-                EventType::Normal,
-                "LicenseTypeChanged",
+    if let Some(choice) = take_pooled(ctx, service, lic, need, order, &pooled, today).await? {
+        // Taken: from here on two licenses carry the remoteid until the old one is
+        // released; a crash now is settled by type on the next reconcile.
+        let reusable = rules.reusable(&old_type);
+        put_into_pool(lic, &old_id, reusable).await.map_err(|e| {
+            failed(
+                "PanelError",
                 format!(
-                    "type changed from {old_type} to {wanted}: took pooled license {} (expires {}) instead of changing license {old_id}, which {} (useExistingOnUpgrade)",
-                    choice.license_id,
-                    choice.expires_on,
-                    if reusable {
-                        "joins the pool"
-                    } else {
-                        "is suspended and left to expire (its type is not reused)"
-                    }
+                    "took pooled license {} for the type change; releasing the old license {old_id} failed (retried): {e}",
+                    choice.license_id
                 ),
             )
-            .await;
-            return Ok((view(choice.license_id).await?, true));
-        }
+        })?;
+        ctx.event(
+            service,
+            EventType::Normal,
+            "LicenseTypeChanged",
+            format!(
+                "type changed from {old_type} to {wanted}: took pooled license {} (expires {}) instead of changing license {old_id}, which {} (useExistingOnUpgrade)",
+                choice.license_id,
+                choice.expires_on,
+                if reusable {
+                    "joins the pool"
+                } else {
+                    "is suspended and left to expire (its type is not reused)"
+                }
+            ),
+        )
+        .await;
+        return Ok((view(choice.license_id).await?, true));
     }
 
     // Seed 003: "the service package of the current one will be changed".
@@ -1090,8 +1011,73 @@ async fn change_type(
     Ok((view(old_id).await?, from_pool))
 }
 
-/// Takes one pooled license ([`license_pool::take_plan`]); on any failure it is put back into
-/// the pool (the partner module's compensation) and the error returned.
+/// The pool as one acquisition sees it.
+struct Pooled<'a> {
+    /// The account's licenses, as listed for this acquisition.
+    all: &'a [License],
+    /// Node counts of pooled licenses ([`NodeBook`]).
+    records: &'a BTreeMap<String, NodesRecord>,
+    rules: &'a PoolRules,
+    /// A new order, or a tariff change (`useExistingOnUpgrade`).
+    kind: NeedKind,
+    /// Said in the `PoolTakeFailed` event after "taking pooled license N".
+    purpose: &'a str,
+}
+
+/// Takes the first pooled license the need may have ([`license_pool::candidates`], seed 003's
+/// rules), binding it to the need's name, IP and `remoteid`. A refused take is put back and
+/// the next candidate tried; an unanswered one fails the reconcile, so that it never turns
+/// into a purchase. `Ok(None)` when no candidate could be taken.
+async fn take_pooled(
+    ctx: &Context,
+    service: &HostingService,
+    lic: &Licensing,
+    need: &Need,
+    order: &Order<'_>,
+    pooled: &Pooled<'_>,
+    today: Date,
+) -> Result<Option<TakeChoice>, Outcome> {
+    let pool: Vec<PoolLicense> = pooled
+        .all
+        .iter()
+        .filter_map(PoolLicense::from_panel)
+        .map(|l| l.with_recorded_nodes(pooled.records))
+        .collect();
+    let pool_need = LicenseNeed {
+        kind: pooled.kind,
+        license_type: need.license_type.clone(),
+        addon_quantity: need.nodes.as_ref().map_or(0, |(_, n)| *n),
+        period: order.period,
+    };
+    let Acquisition::Take(_) = license_pool::acquire(&pool, &pool_need, pooled.rules, today) else {
+        return Ok(None);
+    };
+    let binding = Binding {
+        licname: order.licname.to_owned(),
+        ip: need.ip.clone(),
+        remoteid: order.remoteid.to_owned(),
+    };
+    for choice in license_pool::candidates(&pool, &pool_need, pooled.rules, today) {
+        let Err(e) = take(lic, &choice, &binding).await else {
+            return Ok(Some(choice));
+        };
+        ctx.event(
+            service,
+            EventType::Warning,
+            "PoolTakeFailed",
+            format!(
+                "taking pooled license {}{} failed ({e}); it stays in the pool",
+                choice.license_id, pooled.purpose
+            ),
+        )
+        .await;
+        if unanswered(&e) {
+            return Err(nothing_bought(&choice.license_id, &e));
+        }
+    }
+    Ok(None)
+}
+
 /// Whether a failed take says nothing about the license: the licensing server did not
 /// answer (or its answer was lost). Only a refusal (e.g. the IP was changed too recently) is
 /// a reason to try the next candidate or to buy; an unanswered take fails the reconcile, so
@@ -1109,6 +1095,8 @@ fn nothing_bought(license: &str, e: &PanelError) -> Outcome {
     )
 }
 
+/// Takes one pooled license ([`license_pool::take_plan`]); on any failure it is put back into
+/// the pool (the partner module's compensation) and the error returned.
 async fn take(lic: &Licensing, choice: &TakeChoice, binding: &Binding) -> Result<(), PanelError> {
     let plan = license_pool::take_plan(choice, binding);
     for (i, step) in plan.steps.iter().enumerate() {

@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use super::desired::{self, DesiredAccount};
 use super::placement;
 use super::plan::{self, Step};
-use super::{Outcome, Refs, connection};
+use super::{Outcome, Refs, connection, failed, stalled};
 use crate::api::hosting_service::{
     DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServicePhase,
 };
@@ -36,28 +36,6 @@ use crate::panel::ispmanager::{IspManager, NewUser, User, UserChange, is_not_fou
 /// listing is always there in steady state while a stale one never hides a deletion for long.
 fn listing_max_age(ctx: &Context) -> Duration {
     ctx.settings.drift_interval * 2
-}
-
-fn failed(reason: &str, message: impl Into<String>) -> Outcome {
-    Outcome {
-        verdict: Verdict::Failed {
-            reason: reason.into(),
-            message: message.into(),
-        },
-        phase: ServicePhase::Provisioning,
-        requeue: None,
-    }
-}
-
-fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
-    Outcome {
-        verdict: Verdict::Stalled {
-            reason: reason.into(),
-            message: message.into(),
-        },
-        phase: ServicePhase::Pending,
-        requeue: None,
-    }
 }
 
 /// Whether the account should be active, and if not, why (a person reads this in the

@@ -46,6 +46,32 @@ pub struct Outcome {
     pub requeue: Option<Duration>,
 }
 
+/// A transient failure while provisioning (a panel error, a module unavailable): retried
+/// with the controller's backoff.
+pub fn failed(reason: &str, message: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Failed {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase: ServicePhase::Provisioning,
+        requeue: None,
+    }
+}
+
+/// Only a change of the spec (or of what it refers to) can help; nothing is created
+/// meanwhile.
+pub fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
+    Outcome {
+        verdict: Verdict::Stalled {
+            reason: reason.into(),
+            message: message.into(),
+        },
+        phase: ServicePhase::Pending,
+        requeue: None,
+    }
+}
+
 /// The objects a service refers to, from the caches, and where the service stands in its
 /// paid life today (seed 002: active, suspended for non-payment, terminated).
 pub struct Refs {

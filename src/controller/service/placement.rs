@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 
-use super::{Outcome, Refs};
-use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
+use super::{Outcome, Refs, failed, stalled};
+use crate::api::hosting_service::HostingServiceStatus;
 use crate::api::processing_module::ModuleType;
 use crate::api::{HostingService, ProcessingModule};
-use crate::controller::conditions::Verdict;
 use crate::controller::context::Context;
 
 /// A module a tariff names, as the reconciler sees it.
@@ -37,11 +36,6 @@ pub fn module_for(
     status: &HostingServiceStatus,
     type_: ModuleType,
 ) -> Result<Arc<ProcessingModule>, Outcome> {
-    let outcome = |verdict| Outcome {
-        verdict,
-        phase: ServicePhase::Pending,
-        requeue: None,
-    };
     let ns = service.namespace().unwrap_or_default();
     let fixed = status.processing_module.clone().or_else(|| {
         service
@@ -52,12 +46,12 @@ pub fn module_for(
     });
     if let Some(name) = fixed {
         return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
-            outcome(Verdict::Stalled {
-                reason: "ReferenceNotFound".into(),
-                message: format!(
+            stalled(
+                "ReferenceNotFound",
+                format!(
                     "the service is placed on processing module {name:?}, which does not exist"
                 ),
-            })
+            )
         });
     }
     let services = ctx.services.state();
@@ -83,15 +77,9 @@ pub fn module_for(
             }
         })
         .collect();
-    let failed = |message: String| {
-        outcome(Verdict::Failed {
-            reason: "NoModuleAvailable".into(),
-            message,
-        })
-    };
-    let chosen = choose(&candidates).map_err(failed)?;
+    let chosen = choose(&candidates).map_err(|why| failed("NoModuleAvailable", why))?;
     Context::get(&ctx.modules, &ns, &chosen.name)
-        .ok_or_else(|| failed("the chosen module disappeared".into()))
+        .ok_or_else(|| failed("NoModuleAvailable", "the chosen module disappeared"))
 }
 
 /// The module for a new service, or why there is none.

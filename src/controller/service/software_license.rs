@@ -6,7 +6,7 @@
 use kube::ResourceExt;
 
 use super::hosting::{Removal, suspension};
-use super::{Outcome, Refs};
+use super::{Outcome, Refs, stalled};
 use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
 use crate::api::processing_module::ModuleType;
 use crate::api::tariff::ResourceKind;
@@ -17,17 +17,6 @@ use crate::controller::context::Context;
 use crate::controller::licenses::{self, Need};
 use crate::panel::licensing::LicenseStatus;
 use crate::pools::naming::LicenseKind;
-
-fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
-    Outcome {
-        verdict: Verdict::Stalled {
-            reason: reason.into(),
-            message: message.into(),
-        },
-        phase: ServicePhase::Pending,
-        requeue: None,
-    }
-}
 
 pub async fn reconcile(
     service: &HostingService,

@@ -35,7 +35,7 @@ use kube::runtime::events::EventType;
 
 use super::connection::{self, Connection};
 use super::placement;
-use super::{Outcome, Refs};
+use super::{Outcome, Refs, failed, stalled};
 use crate::api::hosting_service::{
     DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServicePhase,
 };
@@ -56,28 +56,6 @@ pub const TASK_POLL: Duration = Duration::from_secs(3);
 
 /// The task VMmanager 6 runs a recipe in after the OS install.
 pub const RECIPE_TASK: &str = "host_recipe";
-
-fn failed(reason: &str, message: impl Into<String>) -> Outcome {
-    Outcome {
-        verdict: Verdict::Failed {
-            reason: reason.into(),
-            message: message.into(),
-        },
-        phase: ServicePhase::Provisioning,
-        requeue: None,
-    }
-}
-
-fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
-    Outcome {
-        verdict: Verdict::Stalled {
-            reason: reason.into(),
-            message: message.into(),
-        },
-        phase: ServicePhase::Pending,
-        requeue: None,
-    }
-}
 
 fn progressing(reason: &str, message: impl Into<String>, phase: ServicePhase) -> Outcome {
     Outcome {
