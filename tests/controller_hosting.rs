@@ -372,33 +372,13 @@ async fn the_lifecycle_of_a_shared_hosting_service() {
     .await;
 
     // Delete: the account goes, then the object.
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/blog",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/blog");
     assert!(user(&sim, "ublog").is_none());
 
     // Orphan keeps the account.
     kubectl_apply(cluster, ns, &service("keep", "  deletionPolicy: Orphan"));
     eventually(cluster, ns, "hsvc/keep", READY, "True").await;
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/keep",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/keep");
     assert!(user(&sim, "ukeep").is_some(), "Orphan keeps the account");
 
     // Nothing secret in status, events or logs.
@@ -454,17 +434,7 @@ async fn observe_only_adopts_and_reports_without_changing() {
     let message = jsonpath(cluster, ns, "hsvc/legacy", READY_MESSAGE);
     assert!(message.contains("differs"), "{message}");
     let before = user(&sim, "legacy1").unwrap();
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/legacy",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/legacy");
     let after = user(&sim, "legacy1").expect("ObserveOnly never deletes");
     assert_eq!(
         (after.preset, after.limits, after.active),

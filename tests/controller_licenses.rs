@@ -355,17 +355,7 @@ async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_ou
 
     // Deleting a service puts its license into the pool.
     let c = license_id(cluster, ns, "lic-c");
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/lic-c",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/lic-c");
     let pooled = license(&sim, &c);
     assert_eq!(
         (
@@ -411,17 +401,7 @@ async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_ou
 
     // A pooled license is not renewed, and leaves the pool a month after its expiry.
     let a = license_id(cluster, ns, "lic-a");
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/lic-a",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/lic-a");
     eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
     let expires = expiry(&license(&sim, &a));
     advance_to(
@@ -674,17 +654,7 @@ async fn a_tariff_change_moves_the_license_to_the_new_pricelist() {
     kubectl_apply(cluster, ns, &biz);
     ready(cluster, ns, "biz").await;
     let pooled = license_id(cluster, ns, "biz");
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/biz",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/biz");
     eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
 
     kubectl_apply(cluster, ns, &service(&sim, "lic-a", "203.0.113.21", "1y"));
@@ -767,17 +737,7 @@ async fn a_tariff_change_takes_a_pooled_license_and_survives_a_kill_between_take
     ready(cluster, ns, "lic-a").await;
     let pooled = license_id(cluster, ns, "biz");
     let old = license_id(cluster, ns, "lic-a");
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/biz",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/biz");
     eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
     let remoteid = license(&sim, &old).remoteid;
     let (orders, before) = (charges(&sim, "order"), balance(&sim));
@@ -957,10 +917,7 @@ async fn observe_only_license_services_report_the_license_and_change_nothing() {
         "late",
     )
     .await;
-    kubectl_ok(
-        cluster,
-        &["delete", object, "-n", ns, "--wait=true", "--timeout=60s"],
-    );
+    delete_and_wait(cluster, ns, object);
     let after = license(&sim, &bought);
     assert_eq!(
         (
@@ -1166,17 +1123,7 @@ async fn a_pooled_license_with_nodes_serves_only_a_need_with_the_same_count() {
         BTreeMap::from([(three.clone(), "4602=3".to_owned())]),
         "the license's record, and none left under the remoteid"
     );
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/three",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/three");
     eventually(
         cluster,
         ns,
@@ -1255,17 +1202,7 @@ async fn an_unanswered_pool_take_buys_nothing() {
     );
     ready(cluster, ns, "first").await;
     let pooled = license_id(cluster, ns, "first");
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/first",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/first");
     eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
     let (orders, before) = (charges(&sim, "order"), balance(&sim));
 

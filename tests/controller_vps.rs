@@ -688,17 +688,7 @@ spec:
     assert_eq!(sim.sim.read(|s| s.billmgr.licenses.len()), 1);
     assert!(host(&sim, &format!("{ns}-panel")).is_some_and(|h| h.state == "active"));
 
-    kubectl_ok(
-        cluster,
-        &[
-            "delete",
-            "hsvc/panel",
-            "-n",
-            ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-    );
+    delete_and_wait(cluster, ns, "hsvc/panel");
     let after = sim
         .sim
         .read(|s| s.billmgr.licenses.get(&license.id).cloned())

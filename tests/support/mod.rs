@@ -92,6 +92,14 @@ pub async fn start_controller_with_clock(
     })
 }
 
+/// Deletes `object` and waits (at most 60 s) until it is gone, finalizers included.
+pub fn delete_and_wait(cluster: &LocalCluster, ns: &str, object: &str) {
+    kubectl_ok(
+        cluster,
+        &["delete", object, "-n", ns, "--wait=true", "--timeout=60s"],
+    );
+}
+
 /// One key of a Secret, decoded; empty when the Secret or the key is missing.
 pub fn secret_key(cluster: &LocalCluster, ns: &str, name: &str, key: &str) -> String {
     let template = format!("go-template={{{{index .data \"{key}\" | base64decode}}}}");
