@@ -42,6 +42,8 @@ spec:
   url: {url}
   credentialsSecretRef: {{name: isp-credentials}}
   limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
+  # A create killed or answered late is sent again after 2 s, not the default 180 s.
+  unknownOutcomeQuietSeconds: 2
 ---
 apiVersion: hostplane.dev/v1alpha1
 kind: Tariff
@@ -598,7 +600,12 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
             .replace(&today(), &start.to_string())
     };
     kubectl_apply(cluster, ns, &monthly(""));
+    // The same life with deletionPolicy Orphan: termination keeps the account too.
+    let orphan = monthly("  deletionPolicy: Orphan")
+        .replace("metadata: {name: rent}", "metadata: {name: kept}");
+    kubectl_apply(cluster, ns, &orphan);
     eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Active").await;
+    eventually(cluster, ns, "hsvc/kept", "{.status.phase}", "Active").await;
     let paid_until = jsonpath(cluster, ns, "hsvc/rent", "{.status.paidUntil}");
     assert_eq!(
         paid_until,
@@ -613,17 +620,19 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
     );
 
     let nudge = |n: u32| {
-        kubectl_ok(
-            cluster,
-            &[
-                "annotate",
-                "--overwrite",
-                "hsvc/rent",
-                "-n",
-                ns,
-                &format!("hostplane.dev/reconcile-requested-at=tick-{n}"),
-            ],
-        );
+        for object in ["hsvc/rent", "hsvc/kept"] {
+            kubectl_ok(
+                cluster,
+                &[
+                    "annotate",
+                    "--overwrite",
+                    object,
+                    "-n",
+                    ns,
+                    &format!("hostplane.dev/reconcile-requested-at=tick-{n}"),
+                ],
+            );
+        }
     };
     // 35 days on: expired and suspended for non-payment.
     sim.sim
@@ -658,6 +667,9 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
     nudge(3);
     eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Terminated").await;
     assert!(user(&sim, "urent").is_none(), "the account is terminated");
+    eventually(cluster, ns, "hsvc/kept", "{.status.phase}", "Terminated").await;
+    let kept = user(&sim, "ukept").expect("Orphan keeps the account at termination too");
+    assert!(!kept.active, "kept as it was: suspended");
     assert_eq!(
         jsonpath(cluster, ns, "hsvc/rent", "{.metadata.name}"),
         "rent",

@@ -41,6 +41,8 @@ metadata: {{name: lic1}}
 spec:
   type: Licensing
   url: {url}
+  # Killed or answered late: sent again after 2 s, not the default 180 s.
+  unknownOutcomeQuietSeconds: 2
   credentialsSecretRef: {{name: lic-credentials}}
   limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
 {licensing}
@@ -982,6 +984,8 @@ metadata: {{name: vm}}
 spec:
   type: VMmanager
   url: {url}
+  # Killed or answered late: sent again after 2 s, not the default 180 s.
+  unknownOutcomeQuietSeconds: 2
   credentialsSecretRef: {{name: lic-credentials}}
   limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
   vmmanager: {{apiVersion: V6, licensingModuleRef: {{name: lic1}}}}

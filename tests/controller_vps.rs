@@ -61,6 +61,7 @@ metadata: {{name: vm}}
 spec:
   type: VMmanager
   url: {url}
+  unknownOutcomeQuietSeconds: 2
   credentialsSecretRef: {{name: vm-credentials}}
   limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
   vmmanager: {vmmanager}
@@ -324,6 +325,61 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     kubectl_ok(cluster, &["delete", "hsvc/web", "-n", ns, "--wait=true"]);
     until("the deleted host is gone", || host(&sim, &name).is_none()).await;
     assert!(host(&sim, &format!("{ns}-keep")).is_some(), "orphaned");
+}
+
+/// Puts a copy of `like` at the simulator under `name`, with someone else's comment: a host
+/// a person made at the panel, not hostplane.
+fn foreign_host(sim: &SimHandle, like: &Vm6Host, name: &str) -> u64 {
+    sim.sim.transact(|s| {
+        let id = s.vm6.hosts.keys().max().copied().unwrap_or(0) + 1000;
+        let mut h = like.clone();
+        h.id = id;
+        h.name = name.to_owned();
+        h.comment = "made by hand at the panel".into();
+        s.vm6.hosts.insert(id, h);
+        (id, true)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_named_foreign_host_on_vmmanager6_is_never_touched() {
+    let ns = "vps-foreign";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    let _controller = controller(cluster, ns, &sim).await;
+    kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
+    kubectl_apply(cluster, ns, &service(&sim, "web", ""));
+    eventually(cluster, ns, "hsvc/web", READY, "True").await;
+    let ours = host(&sim, &format!("{ns}-web")).expect("our host");
+
+    // A stranger's host appears under the same name: never managed, never deleted.
+    let twin = foreign_host(&sim, &ours, &format!("{ns}-web"));
+    // And one exists before a service would create its name: that service stops.
+    let before = foreign_host(&sim, &ours, &format!("{ns}-other"));
+    let untouched = |id: u64| sim.sim.read(|s| s.vm6.hosts.get(&id).cloned());
+    let (twin_then, before_then) = (untouched(twin).unwrap(), untouched(before).unwrap());
+    kubectl_apply(cluster, ns, &service(&sim, "other", ""));
+    eventually(cluster, ns, "hsvc/other", READY_REASON, "HostExists").await;
+    assert_eq!(
+        jsonpath(
+            cluster,
+            ns,
+            "hsvc/other",
+            r"{.metadata.annotations.hostplane\.dev/external-name}"
+        ),
+        "",
+        "nothing is claimed for a name a stranger holds"
+    );
+    patch(cluster, ns, "hsvc/web", r#"{"spec":{"suspended":true}}"#);
+    eventually(cluster, ns, "hsvc/web", "{.status.phase}", "Suspended").await;
+    kubectl_ok(cluster, &["delete", "hsvc/web", "-n", ns, "--wait=true"]);
+    kubectl_ok(cluster, &["delete", "hsvc/other", "-n", ns, "--wait=true"]);
+    until("our host is gone", || {
+        hosts(&sim).iter().all(|h| h.id != ours.id)
+    })
+    .await;
+    assert_eq!(untouched(twin), Some(twin_then), "the same-named stranger");
+    assert_eq!(untouched(before), Some(before_then), "the earlier stranger");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -605,6 +661,7 @@ metadata: {{name: lic}}
 spec:
   type: Licensing
   url: {url}/billmgr
+  unknownOutcomeQuietSeconds: 2
   credentialsSecretRef: {{name: vm-credentials}}
 "#,
         url = sim.base_url

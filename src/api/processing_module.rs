@@ -99,10 +99,22 @@ pub struct ProcessingModuleSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(dive)]
     pub licensing: Option<LicensingSettings>,
+    /// Seconds to wait, after a create, order or prolong whose answer was lost (a timeout, a
+    /// dropped connection, a 502/503/504, an answer without the new object's id), before the
+    /// same call is sent again when the lookup still finds nothing. A panel may apply a call
+    /// and show its result only later; sending it again too soon would buy or create twice.
+    /// The service shows `OutcomeUnknown` meanwhile.
+    #[serde(default = "default_unknown_outcome_quiet_seconds")]
+    #[garde(range(max = 86400))]
+    pub unknown_outcome_quiet_seconds: u32,
 }
 
 fn default_priority() -> u32 {
     1
+}
+
+fn default_unknown_outcome_quiet_seconds() -> u32 {
+    180
 }
 
 /// The product behind a processing module.

@@ -31,6 +31,9 @@ pub struct Context {
     pub vm_queues: VmQueues,
     /// The server pools, when the controller watches them (virtual servers take from them).
     pub server_pools: Option<Store<ServerPool>>,
+    /// Claims this process is writing, so two services reconciled at once cannot both claim
+    /// one name before the cache shows either claim.
+    pub claims: super::service::claim::Registry,
     /// Consecutive failures per object, for exponential backoff; cleared on success.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -103,6 +106,7 @@ impl Context {
             settings: Settings::default(),
             vm_queues: VmQueues::default(),
             server_pools: None,
+            claims: Default::default(),
             failures: Mutex::default(),
         }
     }

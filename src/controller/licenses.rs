@@ -14,7 +14,10 @@
 //! - a pooled license is taken before one is bought ([`license_pool::acquire`],
 //!   [`license_pool::take_plan`]; a failed take is put back and the next candidate tried);
 //! - a lost answer to an order or a prolongation fails the reconcile: the next one looks first
-//!   (the listing; the license's `expiredate`), never re-sends the call;
+//!   (the listing; the license's `expiredate`), never re-sends the call; an order the listing
+//!   does not show yet is sent again only after the module's quiet period, counted from the
+//!   attempt recorded on the service ([`order_pending_annotation`]) — in the cluster, so a
+//!   restart or another replica waits too;
 //! - acquisitions in this process are serialized, so two services never take the same pooled
 //!   license or race one another's lookups;
 //! - a change of the need's license type never buys: the bound license changes pricelist, or
@@ -36,11 +39,12 @@ use kube::{Resource, ResourceExt};
 
 use super::conditions::Verdict;
 use super::context::Context;
+use super::service::claim;
 use super::service::hosting::Removal;
 use super::service::{Outcome, Refs, failed, stalled};
 use crate::api::common::{Date, LicensePeriod, Period};
 use crate::api::hosting_service::{
-    DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServiceLicense, ServicePhase,
+    HostingServiceStatus, ManagementPolicy, ServiceLicense, ServicePhase,
 };
 use crate::api::license_pool::LicensePoolSpec;
 use crate::api::processing_module::LicensingSettings;
@@ -103,6 +107,15 @@ fn waiting(reason: &str, message: impl Into<String>, after: Duration) -> Outcome
         },
         phase: ServicePhase::Provisioning,
         requeue: Some(after),
+    }
+}
+
+/// Where the time of the need's last license order is kept until its answer is known: a
+/// service may need a standalone license or a control-panel addon, each ordered on its own.
+pub fn order_pending_annotation(kind: LicenseKind) -> String {
+    match kind {
+        LicenseKind::Addon => "hostplane.dev/order-pending-addon".into(),
+        LicenseKind::Standalone => "hostplane.dev/order-pending-license".into(),
     }
 }
 
@@ -757,6 +770,25 @@ async fn acquire(
             .await
             .map_err(|e| failed("NodeRecordsUnavailable", e))?;
     }
+    // An earlier order whose answer was lost and that the listing does not show (yet): the
+    // licensing server may still be booking it. Ordering again before the quiet period has
+    // passed could buy twice.
+    let pending = order_pending_annotation(need.kind);
+    if let Some(wait) = claim::quiet_until(
+        claim::attempted_at(service, &pending),
+        claim::quiet_period(module),
+        ctx.settings.clock.now(),
+    ) {
+        return Err(claim::outcome_unknown("the license order", wait));
+    }
+    claim::mark_attempt(ctx, service, &pending, true)
+        .await
+        .map_err(|e| {
+            failed(
+                "KubernetesError",
+                format!("recording the order attempt: {e}"),
+            )
+        })?;
     let addons = need
         .nodes
         .iter()
@@ -792,14 +824,15 @@ async fn acquire(
             .await;
             Ok((view(id).await?, false))
         }
-        Err(e @ PanelError::OutcomeUnknown { .. }) => Err(failed(
-            "OrderOutcomeUnknown",
-            format!(
-                "the answer to the license order was lost ({e}); the licenses are looked up by remoteid {} before anything is ordered again",
-                order.remoteid
-            ),
+        Err(PanelError::OutcomeUnknown { .. }) => Err(claim::outcome_unknown(
+            &format!("the license order (remoteid {})", order.remoteid),
+            claim::quiet_period(module),
         )),
         Err(e) => {
+            // Refused: the next order need not wait out a quiet period.
+            if let Err(e) = claim::mark_attempt(ctx, service, &pending, false).await {
+                tracing::warn!(error = %e, "settling a refused order attempt failed");
+            }
             // Refused: nothing was bought, the record made for it is void.
             if let (Some(book), Some(_)) = (&mut book, &record)
                 && let Err(e) = book.set(&[(order.remoteid, None)]).await
@@ -1155,9 +1188,7 @@ pub async fn release(
     status: &mut HostingServiceStatus,
     why: Removal,
 ) -> Result<(), String> {
-    let orphan = (why == Removal::Deleted
-        && service.spec.deletion_policy == DeletionPolicy::Orphan)
-        || service.spec.management_policy == ManagementPolicy::ObserveOnly;
+    let orphan = why.keeps(service);
     if orphan {
         if let Some(l) = &status.license {
             ctx.event(
@@ -1276,7 +1307,7 @@ pub async fn release_unneeded(
         )
         .await;
     }
-    release(ctx, service, module, kind, status, Removal::Terminated).await
+    release(ctx, service, module, kind, status, Removal::Unneeded).await
 }
 
 /// How long until 00:00 UTC of `day` (plus a minute); zero when it is past.

@@ -720,6 +720,7 @@ mod tests {
                 ispmanager: None,
                 vmmanager: None,
                 licensing: None,
+                unknown_outcome_quiet_seconds: 180,
             },
         );
         m.metadata.namespace = Some("ns".into());

@@ -3,15 +3,17 @@
 //! keep it suspended or active as declared, deliver the login in the connection Secret, and
 //! remove or orphan it on deletion.
 //!
-//! Crash safety: the username is recorded in the `hostplane.dev/external-name` annotation
-//! before the create call. A service that carries the annotation may have been created by a
-//! run that died before it could say so; it is looked up, and an "already exists" answer is
-//! adopted as its own. A service without the annotation that meets an existing account of the
-//! same name stops (`AccountExists`) rather than take over someone else's account.
+//! Crash safety and ownership follow [`super::claim`]: the username is claimed (with the
+//! module and the finalizer, in one patch) before the create call, and checked against every
+//! other service's claim on the same panel (`NameConflict`). A claimed service may have been
+//! created by a run that died before it could say so; it is looked up, and an "already
+//! exists" answer to a later attempt is adopted as its own. A service that never claimed the
+//! name and meets an existing account stops (`AccountExists`) before anything is written for
+//! it, rather than take over someone else's account.
 
 use std::time::Duration;
 
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use secrecy::SecretString;
@@ -19,7 +21,7 @@ use secrecy::SecretString;
 use super::desired::{self, DesiredAccount};
 use super::placement;
 use super::plan::{self, Step};
-use super::{Outcome, Refs, connection, failed, stalled};
+use super::{Outcome, Refs, claim, connection, failed, stalled};
 use crate::api::hosting_service::{
     DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServicePhase,
 };
@@ -130,38 +132,66 @@ pub async fn reconcile(
         ));
     }
 
+    // Claims and ownership, before anything is written for the service (not even its
+    // connection Secret): a name another service claimed, or an account hostplane never
+    // claimed, stops the service here.
+    if let Some(outcome) = ownership(service, ctx, &module, &username, observed.is_some()) {
+        return Ok(outcome);
+    }
+    if recorded.is_some() {
+        super::ensure_finalizer(service, &api_of(ctx, service)).await?;
+    }
     let connection = connection::prepare(&ctx.client, service).await?;
     let steps = plan::plan(&desired, suspended_because.is_none(), observed.as_ref());
     let drift = observed.is_some() && already_converged(service, refs);
     for step in &steps {
-        if *step == Step::Create && recorded.is_none() {
-            record_external_name(service, ctx, &username).await?;
+        let mut claimed_now = false;
+        if *step == Step::Create {
+            match claim::before_create(ctx, service, &module, &username, recorded.is_some()).await?
+            {
+                Ok(fresh) => claimed_now = fresh,
+                Err(outcome) => return Ok(outcome),
+            }
         }
         let result = apply(&isp, step, &desired, &username, &connection.password).await;
         match result {
             Ok(()) => {}
             Err(e) if *step == Step::Create && matches!(e, PanelError::Exists { .. }) => {
-                if recorded.is_none() {
-                    return Ok(stalled(
-                        "AccountExists",
-                        format!(
-                            "an ispmanager user {username:?} already exists on module {} and hostplane did not create it; set spec.managementPolicy: ObserveOnly to adopt it, or change the tariff's username template",
-                            module.name_any()
-                        ),
-                    ));
+                if claimed_now {
+                    // Made by someone else between the lookup and the create: not ours.
+                    claim::withdraw(ctx, service, &module, &username).await?;
+                    return Ok(account_exists(&username, &module));
                 }
-                // Ours, from a run that died before it could record success.
+                // Ours, from an earlier attempt whose answer was lost.
                 if let Some(outcome) = adopt(&isp, &username, &mkey, ctx).await {
                     return Ok(outcome);
                 }
             }
             Err(PanelError::OutcomeUnknown { .. }) if *step == Step::Create => {
                 // The answer was lost: look before trying again, never create twice.
-                if let Some(outcome) = adopt(&isp, &username, &mkey, ctx).await {
-                    return Ok(outcome);
+                match isp.user(&username).await {
+                    Ok(Some(user)) => ctx.accounts.put(&mkey, user),
+                    Ok(None) => {
+                        return Ok(claim::outcome_unknown(
+                            &format!("creating {username}"),
+                            claim::quiet_period(&module),
+                        ));
+                    }
+                    Err(e) => {
+                        return Ok(failed(
+                            "OutcomeUnknown",
+                            format!(
+                                "the answer to creating {username} was lost, and looking it up failed: {e}"
+                            ),
+                        ));
+                    }
                 }
             }
             Err(e) => {
+                if *step == Step::Create {
+                    // A definite "no": the next attempt need not wait out a quiet period.
+                    claim::refused(ctx, service).await?;
+                }
                 return Ok(failed(
                     "PanelError",
                     format!("{} for {username}: {e}", step.describe()),
@@ -330,8 +360,9 @@ fn note_step(
     ctx.accounts.put(mkey, user);
 }
 
-/// After a lost answer or an "exists" for an account hostplane recorded: look it up. `None`
-/// when it is there (adopted, carry on), or the outcome to report.
+/// After an "exists" answer for an account this service claimed in an earlier pass (whose
+/// answer was lost): look it up. `None` when it is there (adopted, carry on), or the outcome
+/// to report.
 async fn adopt(isp: &IspManager, username: &str, mkey: &str, ctx: &Context) -> Option<Outcome> {
     match isp.user(username).await {
         Ok(Some(user)) => {
@@ -341,33 +372,53 @@ async fn adopt(isp: &IspManager, username: &str, mkey: &str, ctx: &Context) -> O
         Ok(None) => Some(failed(
             "PanelError",
             format!(
-                "the answer to creating {username} was lost and the account is not there; creating it again"
+                "the panel answered that {username} exists but does not list it; looking again"
             ),
         )),
         Err(e) => Some(failed(
             "PanelError",
-            format!("the answer to creating {username} was lost, and looking it up failed: {e}"),
+            format!("the panel answered that {username} exists, and looking it up failed: {e}"),
         )),
     }
 }
 
-/// Records the username before the create call, so a restart finds it.
-async fn record_external_name(
+fn api_of(ctx: &Context, service: &HostingService) -> Api<HostingService> {
+    Api::namespaced(ctx.client.clone(), &service.namespace().unwrap_or_default())
+}
+
+fn account_exists(username: &str, module: &ProcessingModule) -> Outcome {
+    stalled(
+        "AccountExists",
+        format!(
+            "an ispmanager user {username:?} already exists on module {} and hostplane did not create it; it is left alone. Set spec.managementPolicy: ObserveOnly to watch it, write the hostplane.dev/external-name annotation yourself to hand it to this service, or change the tariff's username template",
+            module.name_any()
+        ),
+    )
+}
+
+/// The claim rules before any write: a name another service claimed first is a
+/// `NameConflict`; an existing account this service never claimed (nor was handed) is a
+/// stranger's, `AccountExists`. `None`: the service may act.
+fn ownership(
     service: &HostingService,
     ctx: &Context,
+    module: &ProcessingModule,
     username: &str,
-) -> Result<(), Error> {
-    let api: Api<HostingService> =
-        Api::namespaced(ctx.client.clone(), &service.namespace().unwrap_or_default());
-    let patch =
-        serde_json::json!({"metadata": {"annotations": {EXTERNAL_NAME_ANNOTATION: username}}});
-    api.patch(
-        &service.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
+    exists: bool,
+) -> Option<Outcome> {
+    let provenance = claim::provenance(service);
+    let converged = service
+        .status
+        .as_ref()
+        .is_some_and(|s| s.external_name.is_some());
+    if provenance != claim::Provenance::Claimed
+        && !converged
+        && let Some(message) = claim::conflict(ctx, service, module, username)
+    {
+        return Some(stalled("NameConflict", message));
+    }
+    (provenance == claim::Provenance::Unrecorded && exists)
+        .then(|| account_exists(username, module))
 }
 
 /// `ObserveOnly`: report the account and how it differs from the spec; change nothing.
@@ -534,13 +585,30 @@ async fn module_ip(url: &str) -> Option<String> {
 pub enum Removal {
     /// The HostingService is being deleted: `deletionPolicy` decides.
     Deleted,
-    /// Terminated for non-payment (seed 002 auto-deletion): the account goes whatever the
-    /// deletion policy says, since that policy is about deleting the resource.
+    /// Terminated for non-payment (seed 002 auto-deletion). `deletionPolicy: Orphan` keeps
+    /// the account here too: it says what happens to the external resource whenever
+    /// hostplane would remove it, as in Crossplane.
     Terminated,
+    /// The service lives on but no longer needs it (a virtual server switched to no control
+    /// panel gives its license back to the pool): only `ObserveOnly` keeps it.
+    Unneeded,
+}
+
+impl Removal {
+    /// Whether the external resource is kept as it is (`Orphan`, `ObserveOnly`).
+    pub fn keeps(self, service: &HostingService) -> bool {
+        let observe_only = service.spec.management_policy == ManagementPolicy::ObserveOnly;
+        match self {
+            Removal::Deleted | Removal::Terminated => {
+                observe_only || service.spec.deletion_policy == DeletionPolicy::Orphan
+            }
+            Removal::Unneeded => observe_only,
+        }
+    }
 }
 
 /// Removes the account. `ObserveOnly` services never touch the panel; `Orphan` keeps the
-/// account when the resource is deleted. Not found counts as done.
+/// account ([`Removal::keeps`]). Not found counts as done.
 pub async fn remove(
     service: &HostingService,
     module: &ProcessingModule,
@@ -548,9 +616,7 @@ pub async fn remove(
     status: &HostingServiceStatus,
     why: Removal,
 ) -> Result<(), String> {
-    let orphan = (why == Removal::Deleted
-        && service.spec.deletion_policy == DeletionPolicy::Orphan)
-        || service.spec.management_policy == ManagementPolicy::ObserveOnly;
+    let orphan = why.keeps(service);
     let username = status
         .external_name
         .clone()

@@ -8,6 +8,7 @@
 //! many attempts, when the next one is) and a requeue with exponential backoff, so a person
 //! sees them with `kubectl get`/`describe`. Only Kubernetes API failures are returned as errors.
 
+pub mod claim;
 pub mod connection;
 pub mod desired;
 pub mod hosting;
@@ -101,11 +102,13 @@ pub async fn reconcile(service: Arc<HostingService>, ctx: Arc<Context>) -> Resul
     let api: Api<HostingService> = Api::namespaced(ctx.client.clone(), &ns);
     let mut status = service.status.clone().unwrap_or_default();
 
-    if service.meta().deletion_timestamp.is_some() {
-        return cleanup(&service, &ctx, &api, status).await;
-    }
+    // Paused holds everything, deletion included: a person pausing a service is stopping
+    // hostplane from touching its panel account, and deleting it is touching it.
     if is_paused(&service) {
         return paused(&service, &ctx, &api, status).await;
+    }
+    if service.meta().deletion_timestamp.is_some() {
+        return cleanup(&service, &ctx, &api, status).await;
     }
 
     let outcome = match dereference(&service, &ctx) {
@@ -231,7 +234,13 @@ async fn run_product(
         }
         _ => {}
     }
-    ensure_finalizer(service, api).await?;
+    // Shared hosting and virtual servers write their finalizer with their claim, before the
+    // create (claim.rs), so nothing is written for a service that may not claim its name.
+    if refs.tariff.spec.product_type == ProductType::SoftwareLicense
+        && service.spec.management_policy == crate::api::hosting_service::ManagementPolicy::Full
+    {
+        ensure_finalizer(service, api).await?;
+    }
     let mut outcome = match refs.tariff.spec.product_type {
         ProductType::SharedHosting => hosting::reconcile(service, refs, ctx, status).await?,
         ProductType::SoftwareLicense => {
@@ -259,9 +268,8 @@ async fn terminate(
     let already = status.phase == ServicePhase::Terminated;
     if !already {
         let ns = service.namespace().unwrap_or_default();
-        let module = status
-            .processing_module
-            .as_deref()
+        let module = claim::claimed_module(service)
+            .or(status.processing_module.as_deref())
             .and_then(|m| Context::get(&ctx.modules, &ns, m));
         if let Some(module) = module {
             let removed = match refs.tariff.spec.product_type {
@@ -455,6 +463,17 @@ fn price(
     }
 }
 
+/// Set by a person to let a service whose module is gone be deleted without removing what it
+/// holds at that panel.
+pub const FORCE_RELEASE_ANNOTATION: &str = "hostplane.dev/force-release";
+
+fn force_released(service: &HostingService) -> bool {
+    service
+        .annotations()
+        .get(FORCE_RELEASE_ANNOTATION)
+        .is_some_and(|v| v == "true")
+}
+
 fn is_paused(service: &HostingService) -> bool {
     service
         .annotations()
@@ -482,7 +501,13 @@ async fn paused(
         conditions::SYNCED,
         crate::api::common::ConditionStatus::False,
         "ReconcilePaused",
-        &format!("the {PAUSED_ANNOTATION} annotation is set; no change is made at the panel"),
+        &if service.meta().deletion_timestamp.is_some() {
+            format!(
+                "the {PAUSED_ANNOTATION} annotation is set; the deletion waits, nothing is removed at the panel until it is removed"
+            )
+        } else {
+            format!("the {PAUSED_ANNOTATION} annotation is set; no change is made at the panel")
+        },
         service.metadata.generation,
         &super::now(),
     );
@@ -500,7 +525,7 @@ async fn paused(
     Ok(Action::await_change())
 }
 
-async fn ensure_finalizer(
+pub(super) async fn ensure_finalizer(
     service: &HostingService,
     api: &Api<HostingService>,
 ) -> Result<(), Error> {
@@ -510,6 +535,16 @@ async fn ensure_finalizer(
     let mut finalizers = service.finalizers().to_vec();
     finalizers.push(FINALIZER.to_owned());
     patch_finalizers(service, api, finalizers).await
+}
+
+/// The service's finalizers less hostplane's own.
+pub(super) fn finalizers_without_ours(service: &HostingService) -> Vec<String> {
+    service
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect()
 }
 
 /// Replaces the finalizer list, guarded by the resourceVersion so a concurrent change by
@@ -545,11 +580,41 @@ async fn cleanup(
     if !service.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
-    let result = match status
-        .processing_module
+    let ns = service.namespace().unwrap_or_default();
+    let module_name = claim::claimed_module(service)
+        .map(str::to_owned)
+        .or_else(|| status.processing_module.clone());
+    let module = module_name
         .as_deref()
-        .and_then(|m| Context::get(&ctx.modules, &service.namespace().unwrap_or_default(), m))
-    {
+        .and_then(|m| Context::get(&ctx.modules, &ns, m));
+    if let (Some(name), None) = (&module_name, &module) {
+        // What the service holds at that panel cannot be removed without the module; letting
+        // the finalizer go would leak a paid server or license silently.
+        if !force_released(service) {
+            let outcome = stalled(
+                "ModuleMissing",
+                format!(
+                    "processing module {name:?} is gone, so what this service holds there cannot be removed; restore the module, or set the annotation {FORCE_RELEASE_ANNOTATION}: \"true\" to let the service go and leave its panel resources as they are"
+                ),
+            );
+            status.phase = ServicePhase::Deleting;
+            let outcome = Outcome {
+                phase: ServicePhase::Deleting,
+                ..outcome
+            };
+            return finish(service, ctx, api, status, outcome).await;
+        }
+        ctx.event(
+            service,
+            EventType::Warning,
+            "ForceReleased",
+            format!(
+                "processing module {name:?} is gone and {FORCE_RELEASE_ANNOTATION} is set: the service is let go, its panel resources are left as they are"
+            ),
+        )
+        .await;
+    }
+    let result = match module.clone() {
         Some(module) if module.spec.type_ == crate::api::ModuleType::Licensing => {
             software_license::remove(
                 service,
@@ -577,13 +642,10 @@ async fn cleanup(
     };
     match result {
         Ok(()) => {
-            let rest: Vec<String> = service
-                .finalizers()
-                .iter()
-                .filter(|f| *f != FINALIZER)
-                .cloned()
-                .collect();
-            patch_finalizers(service, api, rest).await?;
+            if let Some(module) = &module {
+                claim::forget(ctx, service, module);
+            }
+            patch_finalizers(service, api, finalizers_without_ours(service)).await?;
             Ok(Action::await_change())
         }
         Err(message) => {

@@ -1,7 +1,7 @@
 //! Which processing module a new service goes to (seed 002: "the module with the highest
 //! priority; among equals the least loaded"). [`choose`] is pure; [`module_for`] gathers the
 //! candidates from the controller's caches for every product. A service keeps its module once
-//! placed (`status.processingModule`).
+//! placed (its claim, `hostplane.dev/claimed-module`, else `status.processingModule`).
 
 use std::sync::Arc;
 
@@ -37,13 +37,21 @@ pub fn module_for(
     type_: ModuleType,
 ) -> Result<Arc<ProcessingModule>, Outcome> {
     let ns = service.namespace().unwrap_or_default();
-    let fixed = status.processing_module.clone().or_else(|| {
-        service
-            .spec
-            .processing_module_ref
-            .as_ref()
-            .map(|r| r.name.clone())
-    });
+    // The claim wins: it was written before anything was created, so a crash or a lost status
+    // write never sends the service to another module (and a second account there).
+    let claimed = service
+        .annotations()
+        .get(super::claim::CLAIMED_MODULE_ANNOTATION)
+        .cloned();
+    let fixed = claimed
+        .or_else(|| status.processing_module.clone())
+        .or_else(|| {
+            service
+                .spec
+                .processing_module_ref
+                .as_ref()
+                .map(|r| r.name.clone())
+        });
     if let Some(name) = fixed {
         return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
             stalled(

@@ -10,11 +10,12 @@
 //! an existing server, pure), `vm6` and `vm5` (each panel version's calls), this file (the
 //! reconcile, the control-panel license, placement, deletion).
 //!
-//! Crash safety, as for shared hosting: the host name is recorded in the
-//! `hostplane.dev/external-name` annotation before the create call (or before a pooled server
-//! is renamed for the buyer); after a lost answer or a restart the host is looked up by name
-//! before anything is created again. A host of that name hostplane did not record stops the
-//! service (`HostExists`) instead of being taken over.
+//! Crash safety, as for shared hosting ([`super::claim`]): the host name is claimed before the
+//! create call (or before a pooled server is renamed for the buyer); after a lost answer or a
+//! restart the host is looked up by name before anything is created again. A host of that
+//! name hostplane did not claim stops the service (`HostExists`) instead of being taken over,
+//! and on VMmanager 6 only hosts carrying the service's marker in their comment are managed or
+//! deleted: a stranger's host of the same name is never touched.
 //!
 //! Nothing waits for a panel task inside a reconcile: a mutation is sent, and the service is
 //! requeued every [`TASK_POLL`] until the host shows the result. With the module's
@@ -30,15 +31,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::events::EventType;
 
 use super::connection::{self, Connection};
 use super::placement;
-use super::{Outcome, Refs, failed, stalled};
-use crate::api::hosting_service::{
-    DeletionPolicy, HostingServiceStatus, ManagementPolicy, ServicePhase,
-};
+use super::{Outcome, Refs, claim, failed, stalled};
+use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
 use crate::api::processing_module::{ModuleType, VmManagerApiVersion, VmManagerSettings};
 use crate::api::{EXTERNAL_NAME_ANNOTATION, HostingService, ProcessingModule};
 use crate::controller::Error;
@@ -103,7 +102,25 @@ pub async fn reconcile(
     let name = recorded
         .clone()
         .unwrap_or_else(|| default_host_name(&ns, &service.name_any()));
-    let connection = if service.spec.management_policy == ManagementPolicy::ObserveOnly {
+    let observe_only = service.spec.management_policy == ManagementPolicy::ObserveOnly;
+    if !observe_only {
+        // A name another service claimed first: nothing is written for this one.
+        let converged = service
+            .status
+            .as_ref()
+            .is_some_and(|s| s.external_name.is_some());
+        if claim::provenance(service) != claim::Provenance::Claimed
+            && !converged
+            && let Some(message) = claim::conflict(ctx, service, &module, &name)
+        {
+            return Ok(stalled("NameConflict", message));
+        }
+        if recorded.is_some() {
+            let api = Api::namespaced(ctx.client.clone(), &ns);
+            super::ensure_finalizer(service, &api).await?;
+        }
+    }
+    let connection = if observe_only {
         connection::unpublished()
     } else {
         connection::prepare(&ctx.client, service).await?
@@ -159,6 +176,11 @@ async fn control_panel_license(
     status: &mut HostingServiceStatus,
     mut outcome: Outcome,
 ) -> Result<Outcome, Error> {
+    if service.spec.management_policy == ManagementPolicy::ObserveOnly {
+        // Observing takes, orders, prolongs, suspends and renames nothing: the license of an
+        // observed server is the business of whoever manages that server.
+        return Ok(outcome);
+    }
     let Some((license_type,)) = license_need(refs, service) else {
         // No panel (any more): a license still recorded goes to the pool, paid for as it is.
         if status.license.is_some()
@@ -334,27 +356,33 @@ fn queued(operation: &str, phase: ServicePhase) -> Outcome {
     )
 }
 
-/// Records the host name before the create call, so a restart finds it.
-async fn record_external_name(
-    service: &HostingService,
-    ctx: &Context,
-    name: &str,
-) -> Result<(), Error> {
-    let api: Api<HostingService> =
-        Api::namespaced(ctx.client.clone(), &service.namespace().unwrap_or_default());
-    let patch = serde_json::json!({"metadata": {"annotations": {EXTERNAL_NAME_ANNOTATION: name}}});
-    api.patch(
-        &service.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
+/// Claims the host name (with the finalizer) before a pooled server is renamed for the
+/// service or a host is created; the create attempt itself is recorded right before the
+/// call ([`claim::before_create`]), after any queue wait.
+async fn claim_name(run: &Run<'_>) -> Result<Option<Outcome>, Error> {
+    if run.recorded {
+        return Ok(None);
+    }
+    Ok(
+        match claim::write(run.ctx, run.service, run.module, run.name, false).await? {
+            claim::Claimed::Written => None,
+            claim::Claimed::Conflict(message) => Some(stalled("NameConflict", message)),
+        },
     )
-    .await?;
-    Ok(())
+}
+
+/// Right before a create call: waits out the quiet period of an earlier attempt whose answer
+/// was lost, and records this attempt.
+async fn attempt_create(run: &Run<'_>) -> Result<Option<Outcome>, Error> {
+    Ok(
+        claim::before_create(run.ctx, run.service, run.module, run.name, true)
+            .await?
+            .err(),
+    )
 }
 
 /// Removes the server. `ObserveOnly` services never touch the panel; `Orphan` keeps the
-/// server when the resource is deleted (termination removes it whatever the policy). Not
-/// found counts as done.
+/// server ([`super::hosting::Removal::keeps`]). Not found counts as done.
 pub async fn remove(
     service: &HostingService,
     module: &ProcessingModule,
@@ -378,9 +406,7 @@ pub async fn remove(
         .await?;
     }
     let status = &*status;
-    let orphan = (why == super::hosting::Removal::Deleted
-        && service.spec.deletion_policy == DeletionPolicy::Orphan)
-        || service.spec.management_policy == ManagementPolicy::ObserveOnly;
+    let orphan = why.keeps(service);
     let name = status
         .external_name
         .clone()
@@ -408,7 +434,8 @@ pub async fn remove(
                 .vmmanager6(&ctx.client, module)
                 .await
                 .map_err(unavailable)?;
-            vm6::delete_named(&vm, &name).await?
+            let handed_over = claim::provenance(service) == claim::Provenance::HandedOver;
+            vm6::delete_named(&vm, &name, &vm6::marker_for(service), handed_over).await?
         }
         VmManagerApiVersion::V5 => {
             let vm = ctx

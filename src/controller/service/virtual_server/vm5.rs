@@ -5,7 +5,7 @@
 use kube::ResourceExt;
 
 use super::plan::{self, Observed, Step};
-use super::{Run, failed, phase_now, progressing, record_external_name, stalled};
+use super::{Run, attempt_create, claim_name, failed, phase_now, progressing, stalled};
 use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
 use crate::controller::Error;
 use crate::controller::conditions::Verdict;
@@ -260,8 +260,8 @@ impl Run<'_> {
             Ok(id) => id,
             Err(outcome) => return Ok(outcome),
         };
-        if !self.recorded {
-            record_external_name(self.service, self.ctx, self.name).await?;
+        if let Some(outcome) = claim_name(self).await? {
+            return Ok(outcome);
         }
         let new = NewVm {
             name: self.name.to_owned(),
@@ -276,18 +276,30 @@ impl Run<'_> {
             recipe: self.desired.recipe.clone(),
         };
         let _queue = self.enqueue("vm.create").await;
+        if let Some(outcome) = attempt_create(self).await? {
+            return Ok(outcome);
+        }
         match vm.create_vm(&new).await {
             Ok(_) => {}
+            Err(PanelError::Exists { .. }) if !self.recorded => {
+                // Made by someone else between the lookup and the create: not ours.
+                super::claim::withdraw(self.ctx, self.service, self.module, self.name).await?;
+                return Ok(stalled(
+                    "HostExists",
+                    format!(
+                        "a VMmanager VM {:?} appeared on module {} before hostplane could create it; it is left alone",
+                        self.name,
+                        self.module_name()
+                    ),
+                ));
+            }
             Err(PanelError::OutcomeUnknown { .. } | PanelError::Exists { .. }) => {
                 match find_vm(vm, self.name).await {
                     Ok(Some(_)) => {}
                     Ok(None) => {
-                        return Ok(failed(
-                            "PanelError",
-                            format!(
-                                "the answer to creating VM {} was lost and the VM is not there; creating it again",
-                                self.name
-                            ),
+                        return Ok(super::claim::outcome_unknown(
+                            &format!("creating VM {}", self.name),
+                            super::claim::quiet_period(self.module),
                         ));
                     }
                     Err(e) => {
@@ -299,6 +311,8 @@ impl Run<'_> {
                 }
             }
             Err(e) => {
+                // A definite "no": the next attempt need not wait out a quiet period.
+                super::claim::refused(self.ctx, self.service).await?;
                 return Ok(failed(
                     "PanelError",
                     format!("creating VM {}: {e}", self.name),

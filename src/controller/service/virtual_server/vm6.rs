@@ -9,8 +9,8 @@ use kube::ResourceExt;
 
 use super::plan::{self, Observed, Step};
 use super::{
-    DesiredServer, RECIPE_TASK, Run, failed, phase_now, progressing, queued, record_external_name,
-    stalled,
+    DesiredServer, RECIPE_TASK, Run, attempt_create, claim_name, failed, phase_now, progressing,
+    queued, stalled,
 };
 use crate::api::ServerPool;
 use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
@@ -54,7 +54,23 @@ impl Run<'_> {
             }
         };
         let observe_only = self.service.spec.management_policy == ManagementPolicy::ObserveOnly;
-        let host = match hosts.into_iter().min_by_key(|h| h.id) {
+        let marker = self.marker();
+        let any = !hosts.is_empty();
+        let handed_over = observe_only
+            || super::claim::provenance(self.service) == super::claim::Provenance::HandedOver;
+        let host = match ours(hosts, &marker, handed_over) {
+            None if any && !observe_only => {
+                // Hosts of this name exist, none carries this service's marker: someone
+                // else's, never managed nor deleted by this service.
+                return Ok(stalled(
+                    "HostExists",
+                    format!(
+                        "VMmanager hosts named {:?} exist on module {}, but none carries this service's marker ({marker}); they are left alone",
+                        self.name,
+                        self.module_name()
+                    ),
+                ));
+            }
             Some(host) => {
                 if !self.recorded && !observe_only {
                     return Ok(stalled(
@@ -430,8 +446,8 @@ impl Run<'_> {
             Ok(id) => id,
             Err(outcome) => return Ok(outcome),
         };
-        if !self.recorded {
-            record_external_name(self.service, self.ctx, self.name).await?;
+        if let Some(outcome) = claim_name(self).await? {
+            return Ok(outcome);
         }
         match self.take_from_pool(vm, owner).await {
             Ok(Some(host)) => {
@@ -472,19 +488,19 @@ impl Run<'_> {
                 Err(e) => return Ok(failed("PanelError", format!("listing tasks: {e}"))),
             }
         }
+        if let Some(outcome) = attempt_create(self).await? {
+            return Ok(outcome);
+        }
         match vm.create_host(&new).await {
             Ok(_) => {}
             Err(PanelError::OutcomeUnknown { .. }) => {
                 // The answer was lost: look before trying again, never create twice.
                 match vm.find_hosts_by_name(self.name).await {
-                    Ok(found) if !found.is_empty() => {}
+                    Ok(found) if found.iter().any(|h| h.comment == self.marker()) => {}
                     Ok(_) => {
-                        return Ok(failed(
-                            "PanelError",
-                            format!(
-                                "the answer to creating host {} was lost and the host is not there; creating it again",
-                                self.name
-                            ),
+                        return Ok(super::claim::outcome_unknown(
+                            &format!("creating host {}", self.name),
+                            super::claim::quiet_period(self.module),
                         ));
                     }
                     Err(e) => {
@@ -499,6 +515,8 @@ impl Run<'_> {
                 }
             }
             Err(e) => {
+                // A definite "no": the next attempt need not wait out a quiet period.
+                super::claim::refused(self.ctx, self.service).await?;
                 return Ok(failed(
                     "PanelError",
                     format!("creating host {}: {e}", self.name),
@@ -536,11 +554,7 @@ impl Run<'_> {
             self.name.to_owned(),
             owner,
             self.desired,
-            Some(format!(
-                "hostplane.dev/service={}/{}",
-                self.service.namespace().unwrap_or_default(),
-                self.service.name_any()
-            )),
+            Some(self.marker()),
             self.connection.password.clone(),
         ))
     }
@@ -588,7 +602,7 @@ impl Run<'_> {
             if !marked || host.state != HostState::Active {
                 continue;
             }
-            let comment = format!("hostplane.dev/service={ns}/{}", self.service.name_any());
+            let comment = self.marker();
             // Nobody knows a pooled server's root password: the buyer's is set first, while
             // no task of the host runs (the panel refuses it during one). A failure after it
             // leaves the server in the pool, where the next take sets its own.
@@ -739,13 +753,55 @@ impl HostPlan {
     }
 }
 
-/// Deletes every host named `name` (a lost answer may have left two). `Ok(true)` when there
-/// was one; not found counts as done.
-pub(super) async fn delete_named(vm: &Vm6Client, name: &str) -> Result<bool, String> {
-    let hosts = vm
+/// The comment every host of a service carries (created or taken from the pool): what tells
+/// its hosts from a stranger's host of the same name.
+pub(super) fn marker_for(service: &crate::api::HostingService) -> String {
+    format!(
+        "hostplane.dev/service={}/{}",
+        service.namespace().unwrap_or_default(),
+        service.name_any()
+    )
+}
+
+impl Run<'_> {
+    fn marker(&self) -> String {
+        marker_for(self.service)
+    }
+}
+
+/// The host a service manages among the hosts of its name: the oldest one carrying its
+/// marker; without one, the oldest of all only when a person handed the name over (or the
+/// service only observes).
+fn ours(hosts: Vec<Host>, marker: &str, handed_over: bool) -> Option<Host> {
+    let (marked, rest): (Vec<Host>, Vec<Host>) =
+        hosts.into_iter().partition(|h| h.comment == marker);
+    marked
+        .into_iter()
+        .min_by_key(|h| h.id)
+        .or_else(|| handed_over.then(|| rest.into_iter().min_by_key(|h| h.id))?)
+}
+
+/// Deletes the service's hosts named `name`: every one with its marker (a lost answer may
+/// have left two), or the one a person handed over; a stranger's host of the same name is
+/// never touched. `Ok(true)` when there was one; not found counts as done.
+pub(super) async fn delete_named(
+    vm: &Vm6Client,
+    name: &str,
+    marker: &str,
+    handed_over: bool,
+) -> Result<bool, String> {
+    let found = vm
         .find_hosts_by_name(name)
         .await
         .map_err(|e| format!("looking up host {name}: {e}"))?;
+    let mut hosts: Vec<Host> = found
+        .iter()
+        .filter(|h| h.comment == marker)
+        .cloned()
+        .collect();
+    if hosts.is_empty() && handed_over {
+        hosts.extend(ours(found, marker, true));
+    }
     for host in &hosts {
         match vm.delete_host(host.id).await {
             Ok(_) | Err(PanelError::Missed { .. }) => {}

@@ -1,0 +1,427 @@
+//! Claim, then act (issue 11), on the real kube-apiserver with the ispmanager simulator:
+//! two services whose templates give one username never share an account, an account that
+//! hostplane did not create is never adopted, changed or deleted, the claimed module wins over
+//! placement after a crash, a paused service is not deleted at the panel, and a service whose
+//! module is gone keeps its finalizer.
+
+mod common;
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use hostplane::simulator::SimHandle;
+use support::*;
+
+const DRIFT: Duration = Duration::from_secs(2);
+
+fn today() -> String {
+    jiff::Zoned::now().date().to_string()
+}
+
+/// A module `name` on `sim` with its credentials Secret.
+fn module(sim: &SimHandle, name: &str, priority: u32) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Secret
+metadata: {{name: {name}-credentials}}
+stringData: {{username: {admin}, password: {password}}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: ProcessingModule
+metadata: {{name: {name}}}
+spec:
+  type: ISPmanager
+  url: {url}
+  priority: {priority}
+  unknownOutcomeQuietSeconds: 2
+  credentialsSecretRef: {{name: {name}-credentials}}
+  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
+"#,
+        admin = common::ADMIN,
+        password = common::PASSWORD,
+        url = sim.url("/ispmgr"),
+    )
+}
+
+/// A tariff on `modules` with `template` for usernames, and a client.
+fn tariff(modules: &[&str], template: &str) -> String {
+    let modules: Vec<String> = modules.iter().map(|m| format!("{{name: {m}}}")).collect();
+    format!(
+        r#"
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Tariff
+metadata: {{name: start}}
+spec:
+  productType: SharedHosting
+  processingModules: [{modules}]
+  prices: {{1m: "3.00", 1y: "30.00"}}
+  hosting:
+    accountTemplate: basic
+    usernameTemplate: "{template}"
+    defaultDomainTemplate: "@ID@.hosting.example"
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: Client
+metadata: {{name: jane}}
+spec: {{displayName: Jane Doe, email: jane@example.org}}
+"#,
+        modules = modules.join(", ")
+    )
+}
+
+fn service(name: &str, extra: &str) -> String {
+    format!(
+        r#"
+apiVersion: hostplane.dev/v1alpha1
+kind: HostingService
+metadata: {{name: {name}}}
+spec:
+  tariffRef: {{name: start}}
+  clientRef: {{name: jane}}
+  period: 1y
+  startDate: "{today}"
+{extra}
+"#,
+        today = today()
+    )
+}
+
+fn user(sim: &SimHandle, name: &str) -> Option<hostplane::simulator::state::IspUser> {
+    sim.sim.read(|s| s.ispmgr.users.get(name).cloned())
+}
+
+fn usernames(sim: &SimHandle) -> BTreeSet<String> {
+    sim.sim
+        .read(|s| s.ispmgr.users.keys().cloned().collect::<BTreeSet<_>>())
+}
+
+/// The cluster with namespace `ns`, a simulator, a controller, and module `isp1` with a
+/// tariff whose usernames follow `template`.
+async fn one_module(
+    ns: &str,
+    template: &str,
+) -> (
+    &'static hostplane::testbed::LocalCluster,
+    SimHandle,
+    tokio::task::JoinHandle<()>,
+) {
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let controller = start_controller(cluster, ns, DRIFT).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &(module(&sim, "isp1", 1) + &tariff(&["isp1"], template)),
+    );
+    (cluster, sim, controller)
+}
+
+const EXTERNAL_NAME: &str = r"{.metadata.annotations.hostplane\.dev/external-name}";
+const FINALIZERS: &str = "{.metadata.finalizers}";
+
+/// Asserts that nothing at all was written on a service refused before its claim.
+fn untouched(cluster: &hostplane::testbed::LocalCluster, ns: &str, object: &str) {
+    assert_eq!(jsonpath(cluster, ns, object, EXTERNAL_NAME), "", "{object}");
+    assert_eq!(jsonpath(cluster, ns, object, FINALIZERS), "", "{object}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twins_of_one_username_never_share_an_account() {
+    let ns = "claims-twins";
+    let (cluster, sim, _controller) = one_module(ns, "user@ID@").await;
+    // `@ID@` drops `-`: both services are `usershop1`.
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(
+            "shop-1",
+            "  writeConnectionSecretToRef: {name: shop-1-login}",
+        ),
+    );
+    eventually(cluster, ns, "hsvc/shop-1", READY, "True").await;
+    let first = user(&sim, "usershop1").expect("the first account");
+    let creates = sim.sim.call_count("ispmgr", "user.add.finish");
+
+    kubectl_apply(
+        cluster,
+        ns,
+        &service("shop1", "  writeConnectionSecretToRef: {name: shop1-login}"),
+    );
+    eventually(cluster, ns, "hsvc/shop1", READY_REASON, "NameConflict").await;
+    eventually(cluster, ns, "hsvc/shop1", STALLED, "True").await;
+    let message = jsonpath(cluster, ns, "hsvc/shop1", STALLED_MESSAGE);
+    assert!(
+        message.contains(&format!("{ns}/shop-1")) && message.contains(&format!("{ns}/shop1")),
+        "both services are named: {message}"
+    );
+    untouched(cluster, ns, "hsvc/shop1");
+    assert_eq!(
+        secret_key(cluster, ns, "shop1-login", "username"),
+        "",
+        "the second service gets no login to the first one's account"
+    );
+    assert_eq!(
+        sim.sim.call_count("ispmgr", "user.add.finish"),
+        creates,
+        "nothing is sent for the second claimant"
+    );
+
+    // Deleting the second leaves the first account exactly as it was.
+    delete_and_wait(cluster, ns, "hsvc/shop1");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = user(&sim, "usershop1").expect("the first account stays");
+    assert_eq!(
+        (
+            after.preset,
+            after.limits,
+            after.active,
+            after.password_changes
+        ),
+        (
+            first.preset,
+            first.limits,
+            first.active,
+            first.password_changes
+        )
+    );
+    assert_eq!(jsonpath(cluster, ns, "hsvc/shop-1", READY), "True");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_twins_on_one_panel_never_share_an_account() {
+    let ns = "claims-domains";
+    let (cluster, sim, _controller) = one_module(ns, "@DOMAIN@").await;
+    // `@DOMAIN@` is the first label: both are `shop`.
+    kubectl_apply(cluster, ns, &service("a", "  domain: shop.a.com"));
+    eventually(cluster, ns, "hsvc/a", READY, "True").await;
+    kubectl_apply(cluster, ns, &service("b", "  domain: shop.b.org"));
+    eventually(cluster, ns, "hsvc/b", READY_REASON, "NameConflict").await;
+    untouched(cluster, ns, "hsvc/b");
+    assert_eq!(usernames(&sim), BTreeSet::from(["shop".to_owned()]));
+    delete_and_wait(cluster, ns, "hsvc/b");
+    assert!(user(&sim, "shop").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_hostplane_did_not_create_is_never_adopted() {
+    let ns = "claims-stranger";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let isp = common::isp(
+        &sim,
+        hostplane::panel::mgr::AuthMode::Authinfo,
+        hostplane::panel::mgr::Format::Json,
+    );
+    isp.create_user(&hostplane::panel::ispmanager::NewUser {
+        name: "ushop".into(),
+        password: secrecy::SecretString::from("Str4nger-pass-1"),
+        fullname: "Someone else".into(),
+        preset: Some("pro".into()),
+        limits: Default::default(),
+        domain: None,
+    })
+    .await
+    .unwrap();
+    let before = user(&sim, "ushop").unwrap();
+    sim.sim.reset_calls();
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &(module(&sim, "isp1", 1) + &tariff(&["isp1"], "u@ID@")),
+    );
+    kubectl_apply(
+        cluster,
+        ns,
+        &service("shop", "  writeConnectionSecretToRef: {name: shop-login}"),
+    );
+    eventually(cluster, ns, "hsvc/shop", READY_REASON, "AccountExists").await;
+    eventually(cluster, ns, "hsvc/shop", STALLED, "True").await;
+    untouched(cluster, ns, "hsvc/shop");
+    let out = kubectl(cluster, &["get", "secret", "shop-login", "-n", ns]);
+    assert!(
+        !out.status.success(),
+        "no Secret is written for a service that may not act"
+    );
+    delete_and_wait(cluster, ns, "hsvc/shop");
+    let after = user(&sim, "ushop").expect("never deleted");
+    assert_eq!(
+        (
+            after.preset,
+            after.limits,
+            after.active,
+            after.password_changes
+        ),
+        (
+            before.preset,
+            before.limits,
+            before.active,
+            before.password_changes
+        ),
+        "never changed"
+    );
+    for function in [
+        "user.add",
+        "user.add.finish",
+        "user.delete",
+        "user.suspend",
+        "user.resume",
+        "domain.edit",
+    ] {
+        assert_eq!(sim.sim.call_count("ispmgr", function), 0, "{function}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claimed_module_wins_over_placement_after_a_crash() {
+    let ns = "claims-crash";
+    let cluster = cluster_with_namespace(ns);
+    let (sim1, sim2) = (common::start().await, common::start().await);
+    // isp1 comes first by priority: placement alone would choose it.
+    kubectl_apply(
+        cluster,
+        ns,
+        &(module(&sim1, "isp1", 1)
+            + "---"
+            + &module(&sim2, "isp2", 2)
+            + &tariff(&["isp1", "isp2"], "u@ID@")),
+    );
+    // What a controller killed between the claim and the create leaves: the claim on isp2,
+    // with its finalizer and the attempt's time, and nothing at either panel.
+    let pending = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60))
+        .round(jiff::Unit::Second)
+        .unwrap();
+    let claimed = service("site", "").replace(
+        "metadata: {name: site}",
+        &format!(
+            "metadata: {{name: site, finalizers: [hostplane.dev/cleanup], annotations: {{hostplane.dev/external-name: usite, hostplane.dev/claimed-module: isp2, hostplane.dev/create-pending: \"{pending}\"}}}}"
+        ),
+    );
+    kubectl_apply(cluster, ns, &claimed);
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    eventually(cluster, ns, "hsvc/site", READY, "True").await;
+    assert!(user(&sim2, "usite").is_some(), "on the claimed module");
+    assert!(user(&sim1, "usite").is_none(), "and nowhere else");
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/site", "{.status.processingModule}"),
+        "isp2"
+    );
+    assert_eq!(sim2.sim.call_count("ispmgr", "user.add.finish"), 1);
+    assert_eq!(sim1.sim.call_count("ispmgr", "user.add.finish"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_is_unknown_waits_its_quiet_period() {
+    let ns = "claims-quiet";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &(module(&sim, "isp1", 1) + &tariff(&["isp1"], "u@ID@")),
+    );
+    // An attempt sent just now whose answer never came, and nothing at the panel (yet).
+    let pending = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
+    let claimed = service("late", "").replace(
+        "metadata: {name: late}",
+        &format!(
+            "metadata: {{name: late, finalizers: [hostplane.dev/cleanup], annotations: {{hostplane.dev/external-name: ulate, hostplane.dev/claimed-module: isp1, hostplane.dev/create-pending: \"{pending}\"}}}}"
+        ),
+    );
+    kubectl_apply(cluster, ns, &claimed);
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    // The quiet period (2 s here) is waited out with OutcomeUnknown, then the create is sent
+    // once.
+    eventually(cluster, ns, "hsvc/late", READY, "True").await;
+    assert_eq!(sim.sim.call_count("ispmgr", "user.add.finish"), 1);
+    let events = kubectl_ok(
+        cluster,
+        &["get", "events.events.k8s.io", "-n", ns, "-o", "yaml"],
+    );
+    assert!(events.contains("OutcomeUnknown"), "{events}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_service_is_not_deleted_at_the_panel_until_unpaused() {
+    let ns = "claims-paused";
+    let (cluster, sim, _controller) = one_module(ns, "u@ID@").await;
+    kubectl_apply(cluster, ns, &service("held", ""));
+    eventually(cluster, ns, "hsvc/held", READY, "True").await;
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "hsvc/held",
+            "-n",
+            ns,
+            "hostplane.dev/paused=true",
+        ],
+    );
+    eventually(cluster, ns, "hsvc/held", SYNCED_REASON, "ReconcilePaused").await;
+    kubectl_ok(cluster, &["delete", "hsvc/held", "-n", ns, "--wait=false"]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(user(&sim, "uheld").is_some(), "held while paused");
+    assert_eq!(sim.sim.call_count("ispmgr", "user.delete"), 0);
+    let message = jsonpath(
+        cluster,
+        ns,
+        "hsvc/held",
+        r#"{.status.conditions[?(@.type=="Synced")].message}"#,
+    );
+    assert!(message.contains("deletion waits"), "{message}");
+    kubectl_ok(
+        cluster,
+        &["annotate", "hsvc/held", "-n", ns, "hostplane.dev/paused-"],
+    );
+    until("deleted once unpaused", || user(&sim, "uheld").is_none()).await;
+    until("the object goes", || {
+        !kubectl(cluster, &["get", "hsvc/held", "-n", ns])
+            .status
+            .success()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_deleted_after_its_module_keeps_its_finalizer() {
+    let ns = "claims-module-gone";
+    let (cluster, sim, _controller) = one_module(ns, "u@ID@").await;
+    kubectl_apply(cluster, ns, &service("lonely", ""));
+    eventually(cluster, ns, "hsvc/lonely", READY, "True").await;
+    delete_and_wait(cluster, ns, "pm/isp1");
+    kubectl_ok(
+        cluster,
+        &["delete", "hsvc/lonely", "-n", ns, "--wait=false"],
+    );
+    eventually(cluster, ns, "hsvc/lonely", READY_REASON, "ModuleMissing").await;
+    eventually(cluster, ns, "hsvc/lonely", STALLED, "True").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/lonely", FINALIZERS),
+        r#"["hostplane.dev/cleanup"]"#
+    );
+    assert!(
+        user(&sim, "ulonely").is_some(),
+        "nothing leaked, nothing lost"
+    );
+    // A person lets it go explicitly: the object goes, the account stays as it is.
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "hsvc/lonely",
+            "-n",
+            ns,
+            "hostplane.dev/force-release=true",
+        ],
+    );
+    until("released", || {
+        !kubectl(cluster, &["get", "hsvc/lonely", "-n", ns])
+            .status
+            .success()
+    })
+    .await;
+    assert!(user(&sim, "ulonely").is_some());
+}
