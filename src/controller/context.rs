@@ -31,6 +31,11 @@ pub struct Context {
     pub vm_queues: VmQueues,
     /// The server pools, when the controller watches them (virtual servers take from them).
     pub server_pools: Option<Store<ServerPool>>,
+    /// License acquisitions (lookup, then take from the pool or order), one at a time, so
+    /// that two reconciles never both find "no license yet" and both buy. Exactly-once across
+    /// processes comes from leader election (only the leader runs reconciles); this lock lives
+    /// here, not in a static, so that it belongs to one running controller.
+    pub license_acquisitions: tokio::sync::Mutex<()>,
     /// Consecutive failures per object, for exponential backoff; cleared on success.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -103,6 +108,7 @@ impl Context {
             settings: Settings::default(),
             vm_queues: VmQueues::default(),
             server_pools: None,
+            license_acquisitions: tokio::sync::Mutex::const_new(()),
             failures: Mutex::default(),
         }
     }
