@@ -12,7 +12,7 @@ mod common;
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use hostplane::simulator::state::License;
@@ -177,6 +177,8 @@ struct Controller {
 impl Controller {
     /// Starts the binary for `ns` as pod `name` (its lease identity starts with the name).
     fn start(cluster: &LocalCluster, ns: &str, name: &'static str) -> Self {
+        // For the plain `reqwest` calls to /readyz and /metrics.
+        hostplane::panel::transport::install_crypto_provider();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -184,6 +186,7 @@ impl Controller {
             .port();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_hostplane"))
             .args([
                 "controller",
@@ -201,8 +204,8 @@ impl Controller {
             .env("KUBECONFIG", cluster.kubeconfig_path())
             .env("POD_NAME", name)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
             .spawn()
             .expect("start hostplane controller");
         Self {
@@ -434,5 +437,42 @@ async fn sigterm_finishes_in_flight_work_releases_the_lease_and_exits_zero() {
     assert!(
         !logs.contains(common::PASSWORD),
         "the module password reached the log"
+    );
+}
+
+/// Another process writes itself into the lease (as a standby does once it judged the lease
+/// expired, e.g. after this leader stalled): the leader notices at its next renewal, stops at
+/// once and exits 1 so that the Deployment restarts it, leaving the new holder alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_loses_its_lease_exits_non_zero_and_leaves_it_alone() {
+    let ns = "leader-lost";
+    let cluster = cluster_with_namespace(ns);
+    let mut d = Controller::start(cluster, ns, "ctl-d");
+    let prefix = d.identity_prefix();
+    within("ctl-d leads", Duration::from_secs(60), || {
+        holder(cluster, ns).starts_with(&prefix)
+    })
+    .await;
+    d.wait_ready().await;
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            LEASE,
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"holderIdentity":"intruder"}}"#,
+        ],
+    );
+    let status = d.exited(Duration::from_secs(60)).await;
+    let logs = d.logs();
+    assert_eq!(status.code(), Some(1), "exit status; log:\n{logs}");
+    assert!(logs.contains("lost the leader lease"), "{logs}");
+    assert_eq!(
+        holder(cluster, ns),
+        "intruder",
+        "the new holder is untouched"
     );
 }

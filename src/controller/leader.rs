@@ -117,7 +117,7 @@ pub enum Role {
 
 /// The error of a process whose leadership ended without being asked to stop.
 #[derive(Debug, thiserror::Error)]
-#[error("lost the leader lease (not renewed within the renew deadline); stopping")]
+#[error("lost the leader lease (taken by another, or not renewed within the renew deadline)")]
 pub struct Lost;
 
 /// What to do with the lease as last read.
