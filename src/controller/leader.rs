@@ -263,6 +263,13 @@ async fn attempt(lock: &tokio::sync::Mutex<Lock>, budget: Duration) -> bool {
     }
 }
 
+/// `leaseDurationSeconds` for a lease duration: whole seconds, rounded up, because the others
+/// wait this long and must never wait less than the renew deadline was checked against.
+fn lease_seconds(d: Duration) -> i32 {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    i32::try_from(secs.max(1)).unwrap_or(i32::MAX)
+}
+
 /// Up to 20% more than `period`, so that candidates started together do not retry together.
 fn jittered(period: Duration) -> Duration {
     period.mul_f64(1.0 + 0.2 * rand::random::<f64>())
@@ -300,7 +307,7 @@ impl Lock {
     }
 
     fn duration_seconds(&self) -> i32 {
-        i32::try_from(self.config.lease_duration.as_secs().max(1)).unwrap_or(i32::MAX)
+        lease_seconds(self.config.lease_duration)
     }
 
     /// Reads the lease and, per [`decide`], takes or renews it with a write guarded by the
@@ -502,6 +509,13 @@ mod tests {
             ..ok
         };
         assert!(no_retry.check().is_err());
+    }
+
+    #[test]
+    fn the_recorded_duration_never_rounds_down() {
+        assert_eq!(lease_seconds(Duration::from_secs(15)), 15);
+        assert_eq!(lease_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(lease_seconds(Duration::from_millis(200)), 1);
     }
 
     #[test]
