@@ -3,7 +3,10 @@
 
 use std::process::ExitCode;
 
-use crate::controller::{self, Options};
+use std::time::Duration;
+
+use crate::controller::shutdown::Shutdown;
+use crate::controller::{self, Options, leader};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,7 +26,85 @@ pub struct Args {
     /// Serve /healthz, /readyz and /metrics (Prometheus) here.
     #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
     metrics_address: std::net::SocketAddr,
+    /// Act only while holding a coordination.k8s.io Lease, so that of several replicas (or
+    /// the old and new pod of a rolling update) exactly one acts. `--leader-elect=false` for a
+    /// controller that is certainly alone.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    leader_elect: bool,
+    /// The Lease's name.
+    #[arg(long, default_value = leader::Config::DEFAULT_NAME)]
+    lease_name: String,
+    /// The Lease's namespace [default: --namespace, else $POD_NAMESPACE, else `default`].
+    #[arg(long)]
+    lease_namespace: Option<String>,
+    /// How long a standby waits after the last renewal it saw before taking over (`15s`,
+    /// `500ms`, `1m`; a bare number is seconds).
+    #[arg(long, default_value = "15s", value_parser = duration, value_name = "DURATION")]
+    lease_duration: Duration,
+    /// How long the leader keeps trying to renew before it gives up and exits (status 1).
+    #[arg(long, default_value = "10s", value_parser = duration, value_name = "DURATION")]
+    renew_deadline: Duration,
+    /// How often a standby tries to acquire and the leader renews.
+    #[arg(long, default_value = "2s", value_parser = duration, value_name = "DURATION")]
+    retry_period: Duration,
+    /// On SIGTERM or SIGINT, how long reconciles in flight may take to finish before the
+    /// process hands back the lease and exits anyway.
+    #[arg(long, default_value = "20s", value_parser = duration, value_name = "DURATION")]
+    shutdown_grace: Duration,
 }
+
+/// `15s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 15s or 500ms"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(number)),
+        "ms" => Ok(Duration::from_millis(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        "h" => Ok(Duration::from_secs(number * 3600)),
+        _ => Err(format!(
+            "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
+        )),
+    }
+}
+
+impl Args {
+    /// The election settings, or `None` with `--leader-elect=false`.
+    fn leader_election(&self) -> Result<Option<leader::Config>, String> {
+        if !self.leader_elect {
+            return Ok(None);
+        }
+        let namespace = self
+            .lease_namespace
+            .clone()
+            .or_else(|| self.namespace.clone())
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|n| !n.is_empty())
+            })
+            .unwrap_or_else(|| "default".to_owned());
+        let config = leader::Config {
+            lease_duration: self.lease_duration,
+            renew_deadline: self.renew_deadline,
+            retry_period: self.retry_period,
+            ..leader::Config::new(&self.lease_name, namespace)
+        };
+        config.check()?;
+        Ok(Some(config))
+    }
+}
+
+/// Exit status when the lease was lost: non-zero, so that the Deployment restarts the pod
+/// (as a client-go controller does), and distinct from 2 (could not run at all).
+const LOST_LEASE: u8 = 1;
 
 pub fn run(args: Args) -> ExitCode {
     tracing_subscriber::fmt()
@@ -31,16 +112,25 @@ pub fn run(args: Args) -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let leader_election = match args.leader_election() {
+        Ok(election) => election,
+        Err(e) => {
+            eprintln!("hostplane controller: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = runtime.block_on(async {
+        let shutdown = Shutdown::on_signals()?;
         let client = kube::Client::try_default().await?;
         let options = Options {
             namespace: args.namespace,
             concurrency: args.concurrency,
-            drift_interval: std::time::Duration::from_secs(args.drift_interval.max(1)),
-            module_check_interval: std::time::Duration::from_secs(
-                args.module_check_interval.max(1),
-            ),
+            drift_interval: Duration::from_secs(args.drift_interval.max(1)),
+            module_check_interval: Duration::from_secs(args.module_check_interval.max(1)),
+            leader_election,
+            shutdown,
+            shutdown_grace: args.shutdown_grace,
             ..Options::default()
         };
         let metrics_address = args.metrics_address;
@@ -49,19 +139,101 @@ pub fn run(args: Args) -> ExitCode {
                 tracing::error!(%error, "health and metrics server stopped");
             }
         });
-        tokio::select! {
-            done = controller::run(client, options) => done,
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("interrupted; stopping");
-                Ok(())
-            }
-        }
+        controller::run(client, options).await
     });
+    // Whatever is still running (watches, the metrics server) ends with the process; nothing
+    // of it may act after the lease was lost, so do not wait for it.
+    runtime.shutdown_background();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.is::<leader::Lost>() => {
+            eprintln!("hostplane controller: {e:#}");
+            ExitCode::from(LOST_LEASE)
+        }
         Err(e) => {
             eprintln!("hostplane controller: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Args {
+        Cli::try_parse_from(std::iter::once("controller").chain(argv.iter().copied()))
+            .expect("parses")
+            .args
+    }
+
+    #[test]
+    fn durations_take_units_or_seconds() {
+        assert_eq!(duration("15s"), Ok(Duration::from_secs(15)));
+        assert_eq!(duration("15"), Ok(Duration::from_secs(15)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(duration("2 weeks").is_err());
+        assert!(duration("s").is_err());
+    }
+
+    #[test]
+    fn election_is_on_by_default_in_the_watched_namespace() {
+        let election = parse(&["--namespace", "acme"])
+            .leader_election()
+            .unwrap()
+            .expect("on by default");
+        assert_eq!(election.name, "hostplane-controller");
+        assert_eq!(election.namespace, "acme");
+        assert_eq!(election.lease_duration, Duration::from_secs(15));
+        assert_eq!(election.renew_deadline, Duration::from_secs(10));
+        assert_eq!(election.retry_period, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn election_can_be_switched_off_and_configured() {
+        assert!(
+            parse(&["--leader-elect=false"])
+                .leader_election()
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            parse(&["--leader-elect"])
+                .leader_election()
+                .unwrap()
+                .is_some()
+        );
+        let election = parse(&[
+            "--lease-name=x",
+            "--lease-namespace=ops",
+            "--lease-duration=6s",
+            "--renew-deadline=4s",
+            "--retry-period=1s",
+        ])
+        .leader_election()
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (election.name.as_str(), election.namespace.as_str()),
+            ("x", "ops")
+        );
+        assert_eq!(election.lease_duration, Duration::from_secs(6));
+    }
+
+    #[test]
+    fn unsafe_timings_are_refused() {
+        let args = parse(&["--lease-duration=5s", "--renew-deadline=10s"]);
+        assert!(args.leader_election().is_err());
     }
 }

@@ -34,6 +34,11 @@ pub struct Context {
     /// Claims this process is writing, so two services reconciled at once cannot both claim
     /// one name before the cache shows either claim.
     pub claims: super::service::claim::Registry,
+    /// License acquisitions (lookup, then take from the pool or order), one at a time, so
+    /// that two reconciles never both find "no license yet" and both buy. Exactly-once across
+    /// processes comes from leader election (only the leader runs reconciles); this lock lives
+    /// here, not in a static, so that it belongs to one running controller.
+    pub license_acquisitions: tokio::sync::Mutex<()>,
     /// Consecutive failures per object, for exponential backoff; cleared on success.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -107,6 +112,7 @@ impl Context {
             vm_queues: VmQueues::default(),
             server_pools: None,
             claims: Default::default(),
+            license_acquisitions: tokio::sync::Mutex::const_new(()),
             failures: Mutex::default(),
         }
     }

@@ -96,9 +96,6 @@ impl Ensured {
     }
 }
 
-/// Acquisitions (lookup → take or order) of this process, one at a time.
-static ACQUIRE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn waiting(reason: &str, message: impl Into<String>, after: Duration) -> Outcome {
     Outcome {
         verdict: Verdict::Progressing {
@@ -633,7 +630,7 @@ async fn acquire(
     order: &Order<'_>,
     today: Date,
 ) -> Result<(LicenseDetails, bool), Outcome> {
-    let _one_at_a_time = ACQUIRE.lock().await;
+    let _one_at_a_time = ctx.license_acquisitions.lock().await;
     let all = lic
         .licenses()
         .await
@@ -876,7 +873,7 @@ async fn change_type(
     current: LicenseDetails,
     from_pool: bool,
 ) -> Result<(LicenseDetails, bool), Outcome> {
-    let _one_at_a_time = ACQUIRE.lock().await;
+    let _one_at_a_time = ctx.license_acquisitions.lock().await;
     let all = lic
         .licenses()
         .await

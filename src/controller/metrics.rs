@@ -1,6 +1,10 @@
 //! Health and metrics of a running controller, served on `--metrics-address`: `/healthz`
-//! (the process answers), `/readyz` (the caches have synced and the reconcilers run) and
-//! `/metrics` (Prometheus text format: reconciles per kind and outcome, and their duration).
+//! (the process answers), `/readyz` (the caches have synced) and `/metrics` (Prometheus text
+//! format: reconciles per kind and outcome, their duration, and whether this process leads).
+//!
+//! A standby (not holding the leader lease) is ready: readiness says the process can serve
+//! its role, and a standby that failed readiness would be restarted or kept out of a rolling
+//! update for no reason. Which process acts is the `hostplane_leader` gauge.
 //!
 //! Process-wide counters rather than a field of the reconcile context: they are read by the
 //! HTTP server, which lives outside any one `run()`.
@@ -17,6 +21,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 
 static READY: AtomicBool = AtomicBool::new(false);
+static LEADER: AtomicBool = AtomicBool::new(false);
 
 #[derive(Default)]
 struct Totals {
@@ -30,6 +35,12 @@ static RECONCILES: Mutex<BTreeMap<(&'static str, &'static str), Totals>> =
 /// Marks the controller ready (caches synced, reconcilers started).
 pub fn set_ready(ready: bool) {
     READY.store(ready, Ordering::Relaxed);
+}
+
+/// Marks this process as the one that acts (it holds the leader lease, or runs without
+/// election) or not.
+pub fn set_leader(leader: bool) {
+    LEADER.store(leader, Ordering::Relaxed);
 }
 
 /// Records one reconcile of `kind` that ended `ok` or not, and how long it took.
@@ -72,6 +83,15 @@ pub fn render() -> String {
         "hostplane_ready {}",
         u8::from(READY.load(Ordering::Relaxed))
     );
+    out.push_str(
+        "# HELP hostplane_leader Whether this process acts (holds the leader lease, or runs without election).\n",
+    );
+    out.push_str("# TYPE hostplane_leader gauge\n");
+    let _ = writeln!(
+        out,
+        "hostplane_leader {}",
+        u8::from(LEADER.load(Ordering::Relaxed))
+    );
     out
 }
 
@@ -82,7 +102,12 @@ fn routes() -> Router {
             "/readyz",
             get(|| async {
                 if READY.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ready")
+                    let role = if LEADER.load(Ordering::Relaxed) {
+                        "ready (leader)"
+                    } else {
+                        "ready (standby)"
+                    };
+                    (StatusCode::OK, role)
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet")
                 }
@@ -117,5 +142,6 @@ mod tests {
             "hostplane_reconcile_seconds_total{kind=\"TestKind\",outcome=\"success\"} 2.000000"
         ));
         assert!(text.contains("# TYPE hostplane_ready gauge"));
+        assert!(text.contains("# TYPE hostplane_leader gauge"));
     }
 }

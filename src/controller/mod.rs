@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod context;
 pub mod drift;
 pub mod judge;
+pub mod leader;
 pub mod license_pool;
 pub mod licenses;
 pub mod metrics;
@@ -18,6 +19,7 @@ pub mod module;
 pub mod panels;
 pub mod server_pool;
 pub mod service;
+pub mod shutdown;
 pub mod status;
 pub mod tariff;
 
@@ -69,6 +71,13 @@ pub struct Options {
     /// How often a healthy processing module's connection is checked (plus or minus 10%
     /// jitter); failed checks are retried sooner, with backoff.
     pub module_check_interval: std::time::Duration,
+    /// Act only while holding this Lease (`None`: this process is the only controller, as in
+    /// the tests and the demo; `hostplane controller` elects by default).
+    pub leader_election: Option<leader::Config>,
+    /// When to stop taking work, finish what is in flight and hand the lease back.
+    pub shutdown: shutdown::Shutdown,
+    /// How long reconciles in flight may take to finish after a stop was requested.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for Options {
@@ -79,6 +88,9 @@ impl Default for Options {
             drift_interval: context::Settings::default().drift_interval,
             clock: clock::Clock::system(),
             module_check_interval: panels::DEFAULT_CHECK_INTERVAL,
+            leader_election: None,
+            shutdown: shutdown::Shutdown::never(),
+            shutdown_grace: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -199,8 +211,38 @@ fn rand_unit() -> f64 {
     f64::from(nanos % 1000) / 1000.0
 }
 
-/// Runs the controllers until the process is told to stop.
+/// Runs the controllers until `options.shutdown` fires (then `Ok`, after the reconciles in
+/// flight finished or the grace period ran out, and with the lease handed back) or until the
+/// lease is lost (then [`leader::Lost`] at once: every reconcile is dropped at its next await,
+/// and the caller should exit so that nothing of this process acts any more).
 pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
+    let elector = options
+        .leader_election
+        .clone()
+        .map(|config| leader::Elector::start(client.clone(), config));
+    let role = elector.as_ref().map(leader::Elector::role);
+    let result = tokio::select! {
+        done = serve(client, &options, role.clone()) => done,
+        lost = leader::lost(role) => Err(lost.into()),
+    };
+    metrics::set_leader(false);
+    let lost = matches!(&result, Err(e) if e.is::<leader::Lost>());
+    // Lost: another may hold it by now, and the caller must exit without delay.
+    if let Some(elector) = elector
+        && !lost
+    {
+        elector.release().await;
+    }
+    result
+}
+
+/// Fills the caches (a standby keeps them warm), waits for the lease when electing, then runs
+/// the reconcilers until a stop is requested.
+async fn serve(
+    client: kube::Client,
+    options: &Options,
+    role: Option<tokio::sync::watch::Receiver<leader::Role>>,
+) -> anyhow::Result<()> {
     let ns = &options.namespace;
     let (modules, tariffs, clients, services) = (
         Shared::<ProcessingModule>::new(),
@@ -233,17 +275,35 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
     let tariffs = tariffs.drive(api(&client, ns));
     let clients = clients.drive(api(&client, ns));
     let services = services.drive(api(&client, ns));
-    for ready in [
-        modules.wait_until_ready().await,
-        tariffs.wait_until_ready().await,
-        clients.wait_until_ready().await,
-        services.wait_until_ready().await,
-        license_pools.wait_until_ready().await,
-        server_pools.wait_until_ready().await,
-    ] {
-        ready?;
+    let synced = async {
+        for ready in [
+            modules.wait_until_ready().await,
+            tariffs.wait_until_ready().await,
+            clients.wait_until_ready().await,
+            services.wait_until_ready().await,
+            license_pools.wait_until_ready().await,
+            server_pools.wait_until_ready().await,
+        ] {
+            ready?;
+        }
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        synced = synced => synced?,
+        () = options.shutdown.requested() => return Ok(()),
     }
+    // A standby is ready: it can take over as soon as the lease is free. Until then its
+    // caches stay current, except that a kind whose reconcilers have not started holds its
+    // watch once SHARED_BUFFER changes wait for them; it resumes when this process leads.
     metrics::set_ready(true);
+    if let Some(role) = role {
+        tracing::info!("caches synced; waiting for the leader lease");
+        tokio::select! {
+            leading = leader::leading(role) => leading?,
+            () = options.shutdown.requested() => return Ok(()),
+        }
+    }
+    metrics::set_leader(true);
     let reporter = Reporter {
         controller: "hostplane".into(),
         instance: std::env::var("POD_NAME").ok(),
@@ -298,6 +358,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         .with_config(config.clone())
         .watches_shared_stream(module_events, tariff_of_module)
         .watches_shared_stream(service_events_for_tariffs, tariff_of_service)
+        .graceful_shutdown_on(options.shutdown.requested())
         .run(
             counted("Tariff", tariff::reconcile),
             error_policy("Tariff"),
@@ -307,6 +368,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
     let clients_done = Controller::for_shared_stream(client_events, clients)
         .with_config(config.clone())
         .watches_shared_stream(service_events_for_clients, client_of_service)
+        .graceful_shutdown_on(options.shutdown.requested())
         .run(
             counted("Client", client::reconcile),
             error_policy("Client"),
@@ -390,6 +452,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
             module_events_for_referrers.filter(spec_changed()),
             modules_of_licensing_module,
         )
+        .graceful_shutdown_on(options.shutdown.requested())
         .run(
             counted("ProcessingModule", module::reconcile),
             error_policy("ProcessingModule"),
@@ -423,7 +486,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         }
     };
     let (drift_trigger, drifted) = futures::channel::mpsc::unbounded();
-    tokio::spawn(drift::run(Arc::clone(&ctx), drift_trigger));
+    let _drift = AbortOnDrop(tokio::spawn(drift::run(Arc::clone(&ctx), drift_trigger)));
     let secrets = api::<Secret>(&client, ns);
     let services_done = Controller::for_shared_stream(
         service_events.filter({
@@ -453,6 +516,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         )),
     )
     .reconcile_on(drifted)
+    .graceful_shutdown_on(options.shutdown.requested())
     .run(
         counted("HostingService", service::reconcile),
         error_policy("HostingService"),
@@ -461,6 +525,7 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
     .for_each(|_| std::future::ready(()));
     let pools_done = Controller::for_shared_stream(pool_events, license_pools)
         .with_config(config.clone())
+        .graceful_shutdown_on(options.shutdown.requested())
         .run(
             counted("LicensePool", license_pool::reconcile),
             error_policy("LicensePool"),
@@ -511,21 +576,43 @@ pub async fn run(client: kube::Client, options: Options) -> anyhow::Result<()> {
         .watches_shared_stream(service_events_for_server_pools, server_pools_of_service)
         .watches_shared_stream(module_events_for_server_pools, server_pools_of_module)
         .watches_shared_stream(client_events_for_server_pools, server_pools_of_client)
+        .graceful_shutdown_on(options.shutdown.requested())
         .run(
             counted("ServerPool", server_pool::reconcile),
             error_policy("ServerPool"),
             Arc::clone(&ctx),
         )
         .for_each(|_| std::future::ready(()));
-    tokio::join!(
-        tariffs_done,
-        clients_done,
-        services_done,
-        modules_done,
-        pools_done,
-        server_pools_done
-    );
+    let all_done = async {
+        tokio::join!(
+            tariffs_done,
+            clients_done,
+            services_done,
+            modules_done,
+            pools_done,
+            server_pools_done
+        )
+    };
+    let grace_over = async {
+        options.shutdown.requested().await;
+        tracing::info!(grace = ?options.shutdown_grace, "stopping: no new work; waiting for reconciles in flight");
+        tokio::time::sleep(options.shutdown_grace).await;
+    };
+    tokio::select! {
+        _ = all_done => tracing::info!("stopping: reconciles in flight finished"),
+        () = grace_over => tracing::warn!("stopping: grace period over; abandoning reconciles in flight"),
+    }
     Ok(())
+}
+
+/// A background task that ends with the scope that started it (the drift rounds end when the
+/// controllers stop, e.g. when the lease is lost).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A stream filter that passes an object when its generation (its spec) or its deletion
