@@ -643,15 +643,9 @@ async fn the_server_pool_fills_from_sales_hands_out_and_ages_out() {
     assert!(host(&sim, "vps-pool-first").is_some());
 }
 
-/// Seed 001: a VPS sold with a control panel gets its license from the VMmanager module's
-/// licensing module, bound to the server's IP and named after the service, exactly once;
-/// deleting the server puts the license in the pool.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_control_panel_license_is_ordered_once_for_the_server_ip_and_pooled_on_delete() {
-    let ns = "vps-panel-license";
-    let cluster = cluster_with_namespace(ns);
-    let sim = sim().await;
-    let _controller = controller(cluster, ns, &sim).await;
+/// A VMmanager 6 module with a licensing module, and a tariff selling an ISPmanager Lite
+/// control-panel license with its servers.
+fn panel_tariff(sim: &SimHandle) -> String {
     let licensing = format!(
         r#"
 ---
@@ -672,12 +666,110 @@ spec:
         - {name: nopanel, licenseType: nopanel, displayName: Without control panel}
         - {name: ispmanager-lite, licenseType: "3541", displayName: ISPmanager Lite, prices: {1m: "4.00", 1y: "40.00"}}
 "#;
-    let yaml = base(
+    base(
         &sim.base_url,
         "{apiVersion: V6, licensingModuleRef: {name: lic}}",
         addon,
-    ) + &licensing;
-    kubectl_apply(cluster, ns, &yaml);
+    ) + &licensing
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observe_only_server_with_a_control_panel_makes_read_calls_only() {
+    let ns = "vps-observe-panel";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    let _controller = controller(cluster, ns, &sim).await;
+    kubectl_apply(cluster, ns, &panel_tariff(&sim));
+    // A server with its panel license, left at the panels by an orphaned service.
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(
+            &sim,
+            "source",
+            "  controlPanel: ispmanager-lite\n  deletionPolicy: Orphan",
+        ),
+    );
+    eventually(cluster, ns, "hsvc/source", READY, "True").await;
+    delete_and_wait(cluster, ns, "hsvc/source");
+    let panels = || {
+        format!(
+            "{:?}",
+            (hosts(&sim), sim.sim.read(|s| s.billmgr.licenses.clone()))
+        )
+    };
+    let before = panels();
+    sim.sim.reset_calls();
+
+    // Observed with a spec that differs everywhere it can: suspended, another CPU count.
+    let watcher = service(
+        &sim,
+        "watcher",
+        "  controlPanel: ispmanager-lite\n  suspended: true\n  managementPolicy: ObserveOnly",
+    )
+    .replace(
+        "metadata: {name: watcher}",
+        &format!(
+            "metadata: {{name: watcher, annotations: {{hostplane.dev/external-name: {ns}-source}}}}"
+        ),
+    );
+    kubectl_apply(cluster, ns, &watcher);
+    eventually(cluster, ns, "hsvc/watcher", READY_REASON, "Observed").await;
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "hsvc/watcher",
+            "-n",
+            ns,
+            "hostplane.dev/reconcile-requested-at=again",
+        ],
+    );
+    eventually(
+        cluster,
+        ns,
+        "hsvc/watcher",
+        "{.status.lastHandledReconcileAt}",
+        "again",
+    )
+    .await;
+    delete_and_wait(cluster, ns, "hsvc/watcher");
+
+    let reads = [
+        "auth.token",
+        "auth.whoami",
+        "whoami",
+        "soft",
+        "host.get",
+        "task.get",
+    ];
+    let calls = sim.sim.calls();
+    let mutating: Vec<String> = calls
+        .iter()
+        .flat_map(|(product, functions)| {
+            functions
+                .keys()
+                .filter(|f| !f.ends_with(".list") && !reads.contains(&f.as_str()))
+                .map(move |f| format!("{product}/{f}"))
+        })
+        .collect();
+    assert!(
+        mutating.is_empty(),
+        "mutating calls: {mutating:?} of {calls:?}"
+    );
+    assert_eq!(panels(), before, "nothing changed at the panels");
+}
+
+/// Seed 001: a VPS sold with a control panel gets its license from the VMmanager module's
+/// licensing module, bound to the server's IP and named after the service, exactly once;
+/// deleting the server puts the license in the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_panel_license_is_ordered_once_for_the_server_ip_and_pooled_on_delete() {
+    let ns = "vps-panel-license";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    let _controller = controller(cluster, ns, &sim).await;
+    kubectl_apply(cluster, ns, &panel_tariff(&sim));
     kubectl_apply(
         cluster,
         ns,
