@@ -15,8 +15,9 @@
 //!   [`license_pool::take_plan`]; a failed take is put back and the next candidate tried);
 //! - a lost answer to an order or a prolongation fails the reconcile: the next one looks first
 //!   (the listing; the license's `expiredate`), never re-sends the call; an order the listing
-//!   does not show yet is sent again only after the module's quiet period, counted from the
-//!   attempt recorded on the service ([`order_pending_annotation`]) — in the cluster, so a
+//!   does not show yet, or a prolongation whose expiry has not moved yet, is sent again only
+//!   after the module's quiet period, counted from the attempt recorded on the service
+//!   ([`order_pending_annotation`], [`prolong_pending_annotation`]) — in the cluster, so a
 //!   restart or another replica waits too;
 //! - acquisitions in this process are serialized, so two services never take the same pooled
 //!   license or race one another's lookups;
@@ -113,6 +114,51 @@ pub fn order_pending_annotation(kind: LicenseKind) -> String {
     match kind {
         LicenseKind::Addon => "hostplane.dev/order-pending-addon".into(),
         LicenseKind::Standalone => "hostplane.dev/order-pending-license".into(),
+    }
+}
+
+/// Where the last prolongation of the need's license is recorded until its answer is known.
+pub fn prolong_pending_annotation(kind: LicenseKind) -> String {
+    match kind {
+        LicenseKind::Addon => "hostplane.dev/prolong-pending-addon".into(),
+        LicenseKind::Standalone => "hostplane.dev/prolong-pending-license".into(),
+    }
+}
+
+/// A prolongation sent: when, for which license, from which expiry. Once the license shows
+/// another expiry the attempt is settled (it was applied), with no write needed to say so.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ProlongAttempt<'a> {
+    at: jiff::Timestamp,
+    license: &'a str,
+    expiry: &'a str,
+}
+
+impl<'a> ProlongAttempt<'a> {
+    fn value(at: jiff::Timestamp, license: &str, expiry: Date) -> String {
+        let at = at.round(jiff::Unit::Second).unwrap_or(at);
+        format!("{at} license={license} expiry={expiry}")
+    }
+
+    fn parse(text: &'a str) -> Option<Self> {
+        let mut words = text.split_whitespace();
+        let at = words.next()?.parse().ok()?;
+        let license = words.next()?.strip_prefix("license=")?;
+        let expiry = words.next()?.strip_prefix("expiry=")?;
+        Some(Self {
+            at,
+            license,
+            expiry,
+        })
+    }
+
+    fn read(service: &'a HostingService, key: &str) -> Option<Self> {
+        Self::parse(service.annotations().get(key)?)
+    }
+
+    /// Whether the attempt was for `license` while it expired on `expiry`.
+    fn is(&self, license: &str, expiry: Date) -> bool {
+        self.license == license && self.expiry == expiry.to_string()
     }
 }
 
@@ -412,20 +458,58 @@ pub async fn ensure(
         Some(&tariff),
         today,
     );
+    let before = expires_on;
     let prolong = |period: LicensePeriod| {
         let lic = &lic;
         let id = &id;
         async move {
-            let months = period_param(period).unwrap_or_else(|| "1".into());
-            let new = lic.prolong(id, &months).await.map_err(|e| match e {
-                PanelError::OutcomeUnknown { .. } => failed(
-                    "ProlongOutcomeUnknown",
-                    format!(
-                        "the answer to prolonging license {id} was lost; its expiry is read again before any new prolongation: {e}"
-                    ),
-                ),
-                e => failed("PanelError", format!("prolonging license {id}: {e}")),
+            // A prolongation whose answer was lost and whose expiry has not moved (yet) is
+            // not paid for again before the module's quiet period has passed.
+            let key = prolong_pending_annotation(need.kind);
+            let attempt = ProlongAttempt::read(service, &key).filter(|a| a.is(id, before));
+            if let Some(wait) = claim::quiet_until(
+                attempt.map(|a| a.at),
+                claim::quiet_period(module),
+                ctx.settings.clock.now(),
+            ) {
+                return Err(claim::outcome_unknown(
+                    &format!("prolonging license {id}"),
+                    wait,
+                ));
+            }
+            claim::set_annotation(
+                ctx,
+                service,
+                &key,
+                Some(ProlongAttempt::value(ctx.settings.clock.now(), id, before)),
+            )
+            .await
+            .map_err(|e| {
+                failed(
+                    "KubernetesError",
+                    format!("recording the prolongation: {e}"),
+                )
             })?;
+            let months = period_param(period).unwrap_or_else(|| "1".into());
+            let new = match lic.prolong(id, &months).await {
+                Ok(new) => new,
+                Err(PanelError::OutcomeUnknown { .. }) => {
+                    return Err(claim::outcome_unknown(
+                        &format!("prolonging license {id} (its expiry is read again first)"),
+                        claim::quiet_period(module),
+                    ));
+                }
+                Err(e) => {
+                    // Refused: nothing was paid; the next attempt need not wait.
+                    if let Err(e) = claim::set_annotation(ctx, service, &key, None).await {
+                        tracing::warn!(error = %e, "settling a refused prolongation failed");
+                    }
+                    return Err(failed(
+                        "PanelError",
+                        format!("prolonging license {id}: {e}"),
+                    ));
+                }
+            };
             parse_date(&new).ok_or_else(|| {
                 failed(
                     "PanelError",
@@ -1353,6 +1437,22 @@ mod tests {
             ..settings_of(&module(None))
         };
         assert_eq!(settings_of(&module(Some(own.clone()))), own);
+    }
+
+    #[test]
+    fn a_prolongation_attempt_is_settled_by_a_moved_expiry() {
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let day = |s: &str| Date(s.parse().unwrap());
+        let text = ProlongAttempt::value(at, "42", day("2027-01-01"));
+        let attempt = ProlongAttempt::parse(&text).unwrap();
+        assert_eq!(attempt.at, at);
+        assert!(attempt.is("42", day("2027-01-01")));
+        assert!(
+            !attempt.is("42", day("2027-02-01")),
+            "expiry moved: applied"
+        );
+        assert!(!attempt.is("43", day("2027-01-01")), "another license");
+        assert!(ProlongAttempt::parse("garbage").is_none());
     }
 
     #[test]

@@ -351,7 +351,7 @@ pub async fn mark_attempt(
     set_annotation(ctx, service, key, sent.then(|| now(ctx))).await
 }
 
-async fn set_annotation(
+pub async fn set_annotation(
     ctx: &Context,
     service: &HostingService,
     key: &str,
