@@ -123,6 +123,11 @@ fn hosts(sim: &SimHandle) -> Vec<Vm6Host> {
     })
 }
 
+/// The host name hostplane gives service `name` of namespace `ns`.
+fn host_name(ns: &str, name: &str) -> String {
+    hostplane::controller::service::virtual_server::default_host_name(ns, name)
+}
+
 fn host(sim: &SimHandle, name: &str) -> Option<Vm6Host> {
     hosts(sim).into_iter().find(|h| h.name == name)
 }
@@ -163,7 +168,7 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
 
     eventually(cluster, ns, "hsvc/web", READY, "True").await;
     eventually(cluster, ns, "hsvc/web", "{.status.phase}", "Active").await;
-    let name = format!("{ns}-web");
+    let name = host_name(ns, "web");
     assert_eq!(
         jsonpath(cluster, ns, "hsvc/web", "{.status.externalName}"),
         name
@@ -324,7 +329,7 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     kubectl_ok(cluster, &["delete", "hsvc/keep", "-n", ns, "--wait=true"]);
     kubectl_ok(cluster, &["delete", "hsvc/web", "-n", ns, "--wait=true"]);
     until("the deleted host is gone", || host(&sim, &name).is_none()).await;
-    assert!(host(&sim, &format!("{ns}-keep")).is_some(), "orphaned");
+    assert!(host(&sim, &host_name(ns, "keep")).is_some(), "orphaned");
 }
 
 /// Puts a copy of `like` at the simulator under `name`, with someone else's comment: a host
@@ -350,12 +355,12 @@ async fn a_same_named_foreign_host_on_vmmanager6_is_never_touched() {
     kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
     kubectl_apply(cluster, ns, &service(&sim, "web", ""));
     eventually(cluster, ns, "hsvc/web", READY, "True").await;
-    let ours = host(&sim, &format!("{ns}-web")).expect("our host");
+    let ours = host(&sim, &host_name(ns, "web")).expect("our host");
 
     // A stranger's host appears under the same name: never managed, never deleted.
-    let twin = foreign_host(&sim, &ours, &format!("{ns}-web"));
+    let twin = foreign_host(&sim, &ours, &host_name(ns, "web"));
     // And one exists before a service would create its name: that service stops.
-    let before = foreign_host(&sim, &ours, &format!("{ns}-other"));
+    let before = foreign_host(&sim, &ours, &host_name(ns, "other"));
     let untouched = |id: u64| sim.sim.read(|s| s.vm6.hosts.get(&id).cloned());
     let (twin_then, before_then) = (untouched(twin).unwrap(), untouched(before).unwrap());
     kubectl_apply(cluster, ns, &service(&sim, "other", ""));
@@ -406,7 +411,7 @@ async fn a_vmmanager5_server_becomes_ready_after_its_install() {
             s.vmmgr
                 .vms
                 .values()
-                .find(|v| v.name == "vps-vm5-old")
+                .find(|v| v.name == host_name("vps-vm5", "old"))
                 .cloned()
         })
         .expect("a VM");
@@ -432,7 +437,7 @@ async fn a_vmmanager5_server_becomes_ready_after_its_install() {
             s.vmmgr
                 .vms
                 .values()
-                .find(|v| v.name == "vps-vm5-old")
+                .find(|v| v.name == host_name("vps-vm5", "old"))
                 .cloned()
                 .unwrap()
         })
@@ -451,7 +456,7 @@ async fn a_vmmanager5_server_becomes_ready_after_its_install() {
         s.vmmgr
             .vms
             .values()
-            .find(|v| v.name == "vps-vm5-old")
+            .find(|v| v.name == host_name("vps-vm5", "old"))
             .unwrap()
             .running
     }));
@@ -478,7 +483,7 @@ async fn a_lost_create_answer_makes_exactly_one_host() {
     eventually(cluster, ns, "hsvc/once", READY, "True").await;
     let named: Vec<_> = hosts(&sim)
         .into_iter()
-        .filter(|h| h.name == "vps-lost-once")
+        .filter(|h| h.name == host_name("vps-lost", "once"))
         .collect();
     assert_eq!(named.len(), 1, "one host despite the lost answer");
     assert_eq!(hosts(&sim).len(), 1);
@@ -509,7 +514,7 @@ async fn ready_waits_for_the_recipe_when_the_module_says_so() {
     );
     kubectl_apply(cluster, ns, &service(&sim, "app", ""));
     eventually(cluster, ns, "hsvc/app", READY_REASON, "RunningRecipe").await;
-    let h = host(&sim, "vps-recipe-app").expect("a host");
+    let h = host(&sim, &host_name("vps-recipe", "app")).expect("a host");
     assert_eq!(h.state, "active", "the template is installed");
     assert_eq!(h.recipe, Some(12));
     assert_eq!(jsonpath(cluster, ns, "hsvc/app", READY), "False");
@@ -602,7 +607,7 @@ async fn the_server_pool_fills_from_sales_hands_out_and_ages_out() {
     let pool_ids: Vec<u64> = in_pool.iter().map(|h| h.id).collect();
     kubectl_apply(cluster, ns, &service(&sim, "second", ""));
     eventually(cluster, ns, "hsvc/second", READY, "True").await;
-    let taken = host(&sim, "vps-pool-second").expect("the taken host");
+    let taken = host(&sim, &host_name("vps-pool", "second")).expect("the taken host");
     assert!(pool_ids.contains(&taken.id), "a pooled server was taken");
     assert_eq!(Some(taken.account), account_of(&sim, "jane@example.org"));
     assert!(!taken.comment.starts_with("hostplane.dev/server-pool="));
@@ -639,8 +644,11 @@ async fn the_server_pool_fills_from_sales_hands_out_and_ages_out() {
     );
     until("aged servers deleted", || pooled(&sim).is_empty()).await;
     eventually(cluster, ns, "spool/ready", "{.status.desiredServers}", "0").await;
-    assert!(host(&sim, "vps-pool-second").is_some(), "sold servers stay");
-    assert!(host(&sim, "vps-pool-first").is_some());
+    assert!(
+        host(&sim, &host_name("vps-pool", "second")).is_some(),
+        "sold servers stay"
+    );
+    assert!(host(&sim, &host_name("vps-pool", "first")).is_some());
 }
 
 /// A VMmanager 6 module with a licensing module, and a tariff selling an ISPmanager Lite
@@ -710,7 +718,8 @@ async fn an_observe_only_server_with_a_control_panel_makes_read_calls_only() {
     .replace(
         "metadata: {name: watcher}",
         &format!(
-            "metadata: {{name: watcher, annotations: {{hostplane.dev/external-name: {ns}-source}}}}"
+            "metadata: {{name: watcher, annotations: {{hostplane.dev/external-name: {}}}}}",
+            host_name(ns, "source")
         ),
     );
     kubectl_apply(cluster, ns, &watcher);
@@ -835,7 +844,7 @@ async fn a_control_panel_license_is_ordered_once_for_the_server_ip_and_pooled_on
     eventually(cluster, ns, "hsvc/panel", "{.status.license.id}", "").await;
     eventually(cluster, ns, "hsvc/panel", READY, "True").await;
     assert_eq!(sim.sim.read(|s| s.billmgr.licenses.len()), 1);
-    assert!(host(&sim, &format!("{ns}-panel")).is_some_and(|h| h.state == "active"));
+    assert!(host(&sim, &host_name(ns, "panel")).is_some_and(|h| h.state == "active"));
 
     delete_and_wait(cluster, ns, "hsvc/panel");
     let after = sim

@@ -124,12 +124,22 @@ pub fn desired_server(
     })
 }
 
-/// The host name of a service when nothing is recorded yet: `<namespace>-<name>`, at most 63
-/// characters.
+/// The host name of a service when nothing is recorded yet: `<namespace>-<name>-<tag>`, at
+/// most 63 characters. The tag (6 hex digits of a stable hash of `namespace/name`) keeps
+/// names unique across namespaces, where `a-b`/`c` and `a`/`b-c` would otherwise both be
+/// `a-b-c`; it is FNV-1a, fixed by its definition, so a toolchain upgrade never renames hosts.
 pub fn default_host_name(namespace: &str, name: &str) -> String {
-    let mut full = format!("{namespace}-{name}");
-    full.truncate(63);
-    full.trim_end_matches('-').to_owned()
+    let tag = fnv1a(format!("{namespace}/{name}").as_bytes()) & 0xff_ffff;
+    let mut base = format!("{namespace}-{name}");
+    base.truncate(63 - 7);
+    format!("{}-{tag:06x}", base.trim_end_matches('-'))
+}
+
+/// 32-bit FNV-1a.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, &b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 #[cfg(test)]
@@ -206,7 +216,16 @@ virtualServer:
 
     #[test]
     fn host_names_are_bounded() {
-        assert_eq!(default_host_name("prod", "vps1"), "prod-vps1");
+        let name = default_host_name("prod", "vps1");
+        assert!(name.starts_with("prod-vps1-") && name.len() == "prod-vps1-".len() + 6);
+        assert_eq!(name, default_host_name("prod", "vps1"), "stable");
         assert!(default_host_name(&"n".repeat(40), &"s".repeat(40)).len() <= 63);
+        assert_ne!(
+            default_host_name("a-b", "c"),
+            default_host_name("a", "b-c"),
+            "unique across namespaces"
+        );
+        // FNV-1a's published test vector: the tag never changes with the toolchain.
+        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
     }
 }
