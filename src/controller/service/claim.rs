@@ -202,6 +202,59 @@ pub fn conflict(
     })
 }
 
+/// What the claim rules allow before anything is written for a `Full` service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// The service may act on its name (create it, or manage what it claimed or was handed).
+    Act,
+    /// Another service claimed the name first; the message names both.
+    NameConflict(String),
+    /// Something of that name exists at the panel and the service never claimed it, nor was
+    /// it handed over: a stranger's, left alone.
+    Foreign,
+}
+
+/// The claim rules as one pure decision. `conflict` is another service's claim of the name
+/// (looked up only while the service is not converged and holds no claim of its own: once it
+/// claimed, the claim is its title); `exists` is whether the panel shows the name.
+pub fn ownership(
+    provenance: Provenance,
+    converged: bool,
+    conflict: impl FnOnce() -> Option<String>,
+    exists: bool,
+) -> Ownership {
+    if provenance != Provenance::Claimed
+        && !converged
+        && let Some(message) = conflict()
+    {
+        return Ownership::NameConflict(message);
+    }
+    if provenance == Provenance::Unrecorded && exists {
+        return Ownership::Foreign;
+    }
+    Ownership::Act
+}
+
+/// [`ownership`] for `service` and `name` at `module`, from the caches.
+pub fn check(
+    ctx: &Context,
+    service: &HostingService,
+    module: &ProcessingModule,
+    name: &str,
+    exists: bool,
+) -> Ownership {
+    let converged = service
+        .status
+        .as_ref()
+        .is_some_and(|s| s.external_name.is_some());
+    ownership(
+        provenance(service),
+        converged,
+        || conflict(ctx, service, module, name),
+        exists,
+    )
+}
+
 /// Claims written by this process, by key: closes the window between the claim patch and the
 /// cache showing it.
 #[derive(Default)]
@@ -554,6 +607,32 @@ mod tests {
         );
         assert!(contested(&key, "u2", Some(&earlier), &others).is_none());
         assert!(contested(&key, "u2", Some(&later), &others).is_some());
+    }
+
+    #[test]
+    fn ownership_rules() {
+        use Provenance::*;
+        let taken = || Some("taken by ns/first".to_owned());
+        let free = || None;
+        // A name someone else claimed stops a service that holds no claim of its own.
+        for p in [Unrecorded, HandedOver] {
+            assert!(matches!(
+                ownership(p, false, taken, false),
+                Ownership::NameConflict(_)
+            ));
+        }
+        // A claim is a title: the check is not even made.
+        assert_eq!(
+            ownership(Claimed, false, || unreachable!(), true),
+            Ownership::Act
+        );
+        // Converged services keep what they have.
+        assert_eq!(ownership(HandedOver, true, taken, true), Ownership::Act);
+        // Something at the panel that was never claimed nor handed over is a stranger's.
+        assert_eq!(ownership(Unrecorded, false, free, true), Ownership::Foreign);
+        assert_eq!(ownership(Unrecorded, false, free, false), Ownership::Act);
+        // Handed over by a person: adopted.
+        assert_eq!(ownership(HandedOver, false, free, true), Ownership::Act);
     }
 
     #[test]

@@ -135,8 +135,10 @@ pub async fn reconcile(
     // Claims and ownership, before anything is written for the service (not even its
     // connection Secret): a name another service claimed, or an account hostplane never
     // claimed, stops the service here.
-    if let Some(outcome) = ownership(service, ctx, &module, &username, observed.is_some()) {
-        return Ok(outcome);
+    match claim::check(ctx, service, &module, &username, observed.is_some()) {
+        claim::Ownership::Act => {}
+        claim::Ownership::NameConflict(message) => return Ok(stalled("NameConflict", message)),
+        claim::Ownership::Foreign => return Ok(account_exists(&username, &module)),
     }
     if recorded.is_some() {
         super::ensure_finalizer(service, &api_of(ctx, service)).await?;
@@ -394,31 +396,6 @@ fn account_exists(username: &str, module: &ProcessingModule) -> Outcome {
             module.name_any()
         ),
     )
-}
-
-/// The claim rules before any write: a name another service claimed first is a
-/// `NameConflict`; an existing account this service never claimed (nor was handed) is a
-/// stranger's, `AccountExists`. `None`: the service may act.
-fn ownership(
-    service: &HostingService,
-    ctx: &Context,
-    module: &ProcessingModule,
-    username: &str,
-    exists: bool,
-) -> Option<Outcome> {
-    let provenance = claim::provenance(service);
-    let converged = service
-        .status
-        .as_ref()
-        .is_some_and(|s| s.external_name.is_some());
-    if provenance != claim::Provenance::Claimed
-        && !converged
-        && let Some(message) = claim::conflict(ctx, service, module, username)
-    {
-        return Some(stalled("NameConflict", message));
-    }
-    (provenance == claim::Provenance::Unrecorded && exists)
-        .then(|| account_exists(username, module))
 }
 
 /// `ObserveOnly`: report the account and how it differs from the spec; change nothing.

@@ -104,14 +104,10 @@ pub async fn reconcile(
         .unwrap_or_else(|| default_host_name(&ns, &service.name_any()));
     let observe_only = service.spec.management_policy == ManagementPolicy::ObserveOnly;
     if !observe_only {
-        // A name another service claimed first: nothing is written for this one.
-        let converged = service
-            .status
-            .as_ref()
-            .is_some_and(|s| s.external_name.is_some());
-        if claim::provenance(service) != claim::Provenance::Claimed
-            && !converged
-            && let Some(message) = claim::conflict(ctx, service, &module, &name)
+        // A name another service claimed first: nothing is written for this one. (Whether a
+        // host of the name exists is judged by vm6/vm5, which know the panel's markers.)
+        if let claim::Ownership::NameConflict(message) =
+            claim::check(ctx, service, &module, &name, false)
         {
             return Ok(stalled("NameConflict", message));
         }
