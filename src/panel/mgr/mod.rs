@@ -142,7 +142,7 @@ impl MgrClient {
         self.inner
             .retry
             .run(func, idempotency, |attempt| {
-                self.attempt(func, params, attempt)
+                self.attempt(func, params, idempotency, attempt)
             })
             .await
     }
@@ -163,6 +163,7 @@ impl MgrClient {
         &self,
         func: &str,
         params: &[(&str, &str)],
+        idempotency: Idempotency,
         attempt: u32,
     ) -> Result<Node, PanelError> {
         let started = Instant::now();
@@ -171,7 +172,7 @@ impl MgrClient {
                 let authinfo = self.inner.credentials.authinfo();
                 self.post(func, params, ("authinfo", &authinfo)).await
             }
-            AuthMode::Session => self.with_session(func, params).await,
+            AuthMode::Session => self.with_session(func, params, idempotency).await,
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
@@ -194,12 +195,22 @@ impl MgrClient {
         result
     }
 
-    async fn with_session(&self, func: &str, params: &[(&str, &str)]) -> Result<Node, PanelError> {
-        let session = self.session(None).await?;
+    async fn with_session(
+        &self,
+        func: &str,
+        params: &[(&str, &str)],
+        idempotency: Idempotency,
+    ) -> Result<Node, PanelError> {
+        // A failed login means the call was never sent: safe to repeat even for a create.
+        let not_sent = |e: PanelError| match idempotency {
+            Idempotency::NonIdempotent => e.before_sending(),
+            Idempotency::Idempotent => e,
+        };
+        let session = self.session(None).await.map_err(not_sent)?;
         match self.post(func, params, ("auth", &session)).await {
             Err(PanelError::Auth { .. }) => {
                 tracing::debug!(endpoint = %self.inner.endpoint, func, "mgr session expired; logging in again");
-                let fresh = self.session(Some(&session)).await?;
+                let fresh = self.session(Some(&session)).await.map_err(not_sent)?;
                 self.post(func, params, ("auth", &fresh)).await
             }
             other => other,
