@@ -22,7 +22,7 @@ use super::credentials::Credentials;
 use super::error::{Idempotency, PanelError};
 use super::limits::Limiter;
 use super::retry::RetryPolicy;
-use super::transport::{HttpOptions, http_client};
+use super::transport::{HttpOptions, http_client, read_body};
 
 /// How the client authenticates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +76,8 @@ struct Inner {
     http: reqwest::Client,
     retry: RetryPolicy,
     limiter: Limiter,
+    /// The largest answer read ([`HttpOptions::max_body_bytes`]).
+    max_body: usize,
     /// The current session id (session mode); the lock also makes concurrent re-logins wait
     /// for one login instead of each doing its own.
     session: tokio::sync::Mutex<Option<SecretString>>,
@@ -109,6 +111,7 @@ impl MgrClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http: http_client(&options.http)?,
+                max_body: options.http.max_body_bytes,
                 endpoint,
                 credentials,
                 auth: options.auth,
@@ -281,22 +284,17 @@ impl MgrClient {
             .send()
             .await
             .map_err(|e| PanelError::from_reqwest(&e))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-            return Err(PanelError::Unavailable {
-                status: status.as_u16(),
-            });
+        if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            return Err(PanelError::Unavailable { status: 503 });
         }
-        let body = response
-            .text()
-            .await
-            .map_err(|e| PanelError::from_reqwest(&e))?;
+        let (status, body) = read_body(response, self.inner.max_body).await?;
         if !status.is_success() {
             return Err(PanelError::Transport {
                 message: format!("HTTP {status}"),
                 maybe_applied: true,
             });
         }
+        let body = String::from_utf8_lossy(&body);
         Node::parse(&body).map_err(|message| PanelError::Protocol { message })
     }
 }

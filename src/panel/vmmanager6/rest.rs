@@ -24,6 +24,7 @@ use super::Vm6Client;
 use super::filter::Where;
 use super::wire::{ErrorBody, TokenResponse};
 use crate::panel::error::{Idempotency, PanelError};
+use crate::panel::transport::read_body;
 
 /// The error code one public client treats as "token expired" (reference §4.3, uncertain);
 /// honoured whatever the HTTP status, alongside 401.
@@ -258,15 +259,14 @@ impl Vm6Client {
                 request = request.json(body);
             }
             let sent = inner.limiter.run(async {
-                let response = request.send().await?;
-                let status = response.status();
-                let body = response.bytes().await?;
-                Ok::<_, reqwest::Error>(Answer {
-                    status,
-                    body: body.to_vec(),
-                })
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| PanelError::from_reqwest(&e))?;
+                let (status, body) = read_body(response, inner.max_body).await?;
+                Ok::<_, PanelError>(Answer { status, body })
             });
-            let answer = sent.await.map_err(|e| PanelError::from_reqwest(&e))?;
+            let answer = sent.await?;
             tracing::debug!(
                 operation = call.operation,
                 method = %call.method,
