@@ -1,5 +1,6 @@
 //! What the clients do with answers a real panel (or what stands in front of it) may give and
-//! the simulator never does: an endless body, a redirect. A small axum server on 127.0.0.1 plays the panel.
+//! the simulator never does: an endless body, a redirect, an error that echoes the request's
+//! secrets. A small axum server on 127.0.0.1 plays the panel.
 
 mod common;
 
@@ -15,6 +16,7 @@ use common::*;
 use hostplane::panel::mgr::{AuthMode, Format, MgrClient, MgrOptions};
 use hostplane::panel::vmmanager6::{Vm6Client, Vm6Options, WakePolicy};
 use hostplane::panel::{Credentials, HttpOptions, Limiter, PanelError, RetryPolicy};
+use secrecy::SecretString;
 
 /// Serves `app` on a free loopback port; returns its base URL.
 async fn serve(app: Router) -> String {
@@ -212,4 +214,116 @@ async fn credentialed_requests_never_follow_redirects() {
         "credentials were sent to the redirect target: {:?}",
         seen.lock().unwrap()
     );
+}
+
+const CUSTOMER_PASSWORD: &str = "Cust0mer-Pw-Ab7";
+const SESSION: &str = "ses-0123456789abcdef";
+const TOKEN: &str = "tok-4f1c2a9b7e6d";
+
+/// An mgr panel whose errors quote the request (with its session id in session mode) and the
+/// credentials, as some versions do.
+async fn echo_form(body: String) -> Response {
+    if body.contains("func=auth&") {
+        return format!(r#"{{"doc":{{"auth":{{"$id":"{SESSION}","$":"{SESSION}"}}}}}}"#)
+            .into_response();
+    }
+    let quoted = body.replace('"', "'");
+    serde_json::json!({"doc": {"error": {
+        "$type": "value", "$object": "passwd",
+        "msg": {"$": format!("Invalid request {quoted} (login {ADMIN}:{PASSWORD})")}
+    }}})
+    .to_string()
+    .into_response()
+}
+
+/// A VMmanager 6 whose errors quote the token and the request body.
+async fn echo_json(headers: HeaderMap, body: String) -> Response {
+    let token = headers
+        .get("x-xsrf-token")
+        .and_then(|t| t.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({"error": {"code": 4000, "msg": format!("bad body {body} for token {token}"), "value": {}}})
+            .to_string(),
+    )
+        .into_response()
+}
+
+#[tokio::test]
+async fn panel_error_text_is_scrubbed_of_secrets() {
+    let base = serve(
+        Router::new()
+            .route("/ispmgr", post(echo_form))
+            .route(
+                "/auth/v4/public/token",
+                post(|| async {
+                    (
+                        StatusCode::CREATED,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        format!(r#"{{"token":"{TOKEN}","id":"7"}}"#),
+                    )
+                }),
+            )
+            .route("/vm/v3/host", post(echo_json)),
+    )
+    .await;
+    let mut texts = vec![];
+    for auth in [AuthMode::Authinfo, AuthMode::Session] {
+        let isp = hostplane::panel::ispmanager::IspManager::new(
+            MgrClient::new(
+                &format!("{base}/ispmgr"),
+                Credentials::new(ADMIN, PASSWORD),
+                MgrOptions {
+                    auth,
+                    ..mgr_options(1 << 20)
+                },
+            )
+            .unwrap(),
+        );
+        let e = isp
+            .set_password("client42", &SecretString::from(CUSTOMER_PASSWORD))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, PanelError::Value { .. }), "{e:?}");
+        texts.push(format!("{e} {e:?}"));
+    }
+    let vm6 = Vm6Client::new(
+        &base,
+        Credentials::new(ADMIN, PASSWORD),
+        vm6_options(1 << 20),
+    )
+    .unwrap();
+    let host = hostplane::panel::vmmanager6::NewHost {
+        name: "h1".into(),
+        password: SecretString::from(CUSTOMER_PASSWORD),
+        cluster: 1,
+        os: 1,
+        cpu_number: 1,
+        ram_mib: 1024,
+        hdd_mib: 10240,
+        account: 3,
+        ipv4_number: 1,
+        ipv4_pool: vec![],
+        domain: None,
+        comment: None,
+        node: None,
+        net_bandwidth_mbitps: None,
+        recipe: None,
+        recipe_params: vec![],
+        send_email_mode: None,
+    };
+    let e = vm6.create_host(&host).await.unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    for text in &texts {
+        for secret in [PASSWORD, CUSTOMER_PASSWORD, SESSION, TOKEN] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+    // What is not secret stays, so the message still says what went wrong.
+    assert!(texts[0].contains("client42") && texts[0].contains("Invalid request"));
+    assert!(texts[2].contains("bad body"), "{}", texts[2]);
 }

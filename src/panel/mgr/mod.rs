@@ -22,6 +22,7 @@ use super::credentials::Credentials;
 use super::error::{Idempotency, PanelError};
 use super::limits::Limiter;
 use super::retry::RetryPolicy;
+use super::scrub::Scrub;
 use super::transport::{HttpOptions, http_client, read_body};
 
 /// How the client authenticates.
@@ -135,19 +136,38 @@ impl MgrClient {
 
     /// Calls `func` with `params` and returns the document, or the panel's error as a typed
     /// [`PanelError`]. Transport failures are retried per the policy when `idempotency`
-    /// allows; a non-idempotent call whose answer was lost yields `OutcomeUnknown`.
+    /// allows; a non-idempotent call whose answer was lost yields `OutcomeUnknown`. Every
+    /// error is scrubbed of secrets ([`super::scrub`]) before it leaves.
     pub async fn call(
         &self,
         func: &str,
         params: &[(&str, &str)],
         idempotency: Idempotency,
     ) -> Result<Node, PanelError> {
-        self.inner
+        let result = self
+            .inner
             .retry
             .run(func, idempotency, |attempt| {
                 self.attempt(func, params, idempotency, attempt)
             })
-            .await
+            .await;
+        match result {
+            Ok(doc) => Ok(doc),
+            Err(e) => Err(e.scrubbed(&self.scrub(params).await)),
+        }
+    }
+
+    /// The secrets this client knows of, plus the secret parameters of one call.
+    async fn scrub(&self, params: &[(&str, &str)]) -> Scrub {
+        let creds = &self.inner.credentials;
+        let mut scrub = Scrub::new()
+            .secret(creds.expose_password())
+            .secret(creds.authinfo().expose_secret())
+            .form(params);
+        if let Some(session) = self.inner.session.lock().await.as_ref() {
+            scrub = scrub.secret(session.expose_secret());
+        }
+        scrub
     }
 
     /// The browser URL that opens the panel as `username` with a one-time `key` created by

@@ -24,6 +24,7 @@ use super::Vm6Client;
 use super::filter::Where;
 use super::wire::{ErrorBody, TokenResponse};
 use crate::panel::error::{Idempotency, PanelError};
+use crate::panel::scrub::Scrub;
 use crate::panel::transport::read_body;
 
 /// The error code one public client treats as "token expired" (reference §4.3, uncertain);
@@ -117,9 +118,10 @@ struct Answer {
 
 impl Vm6Client {
     /// Sends a call and decodes the JSON answer.
+    /// Every error is scrubbed of secrets ([`crate::panel::scrub`]) before it leaves.
     pub(super) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, PanelError> {
         let inner = &self.inner;
-        inner
+        let result = inner
             .retry
             .run(call.operation, call.idempotency, |_| self.authorized(&call))
             .await
@@ -131,13 +133,34 @@ impl Vm6Client {
                     // A create whose answer cannot be read may have been applied.
                     .for_call(call.operation, call.idempotency)
                 })
-            })
+            });
+        match result {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                let mut scrub = self.scrub().await;
+                if let Some(body) = &call.body {
+                    scrub = scrub.json(body);
+                }
+                Err(e.scrubbed(&scrub))
+            }
+        }
+    }
+
+    /// The secrets this client knows of: the password and the current token.
+    pub(super) async fn scrub(&self) -> Scrub {
+        let scrub = Scrub::new().secret(self.inner.credentials.expose_password());
+        match self.inner.session.lock().await.as_ref() {
+            Some(session) => scrub.secret(session.token.expose_secret()),
+            None => scrub,
+        }
     }
 
     /// Logs in now (normally done lazily by the first call); returns the token id.
     pub async fn login(&self) -> Result<String, PanelError> {
         let mut session = self.inner.session.lock().await;
-        let (token, id) = self.fetch_token().await?;
+        let (token, id) = self.fetch_token().await.map_err(|e| {
+            e.scrubbed(&Scrub::new().secret(self.inner.credentials.expose_password()))
+        })?;
         let generation = session.as_ref().map_or(1, |s| s.generation + 1);
         *session = Some(Session { token, generation });
         Ok(id)
