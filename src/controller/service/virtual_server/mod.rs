@@ -106,7 +106,10 @@ pub async fn reconcile(
     let connection = if service.spec.management_policy == ManagementPolicy::ObserveOnly {
         connection::unpublished()
     } else {
-        connection::prepare(&ctx.client, service).await?
+        match connection::prepare(ctx, service).await? {
+            Ok(connection) => connection,
+            Err(refused) => return Ok(stalled("SecretNotOwned", refused.to_string())),
+        }
     };
     let run = Run {
         service,
