@@ -259,7 +259,8 @@ async fn a_lost_order_answer_never_buys_twice() {
     assert_eq!(sim.sim.call_count("billmgr", "service.prolong"), 1);
     assert_eq!(sim.sim.read(|s| s.billmgr.charges.len()), 2);
 
-    // A 503 proves the order was not taken: that one is safe to repeat.
+    // A 503 may come from a proxy after the panel took the order (reference §11): it is an
+    // unknown outcome too, never repeated by the client.
     sim.sim.faults().set(
         "billmgr",
         "soft.order.param",
@@ -268,8 +269,9 @@ async fn a_lost_order_answer_never_buys_twice() {
             ..Default::default()
         },
     );
-    lic.order(&order("l-10")).await.unwrap();
-    assert_eq!(lic.find_by_remoteid("l-10").await.unwrap().len(), 1);
+    let e = lic.order(&order("l-10")).await.unwrap_err();
+    assert!(matches!(e, PanelError::OutcomeUnknown { .. }), "{e:?}");
+    assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 2);
 }
 
 #[tokio::test]

@@ -76,10 +76,17 @@ pub fn problems<K: Judged>(subject: &K, related: Vec<Entry>) -> Vec<String> {
             .filter(|p| {
                 p.kind.as_deref() == Some(K::KIND) && p.name.as_deref() == Some(name.as_str())
             })
+            // Which Secret a service may write is decided where it is written, with the live
+            // Secret at hand (`service::connection`, `Stalled`/`SecretNotOwned`): one rule and
+            // one reason for a module's credentials and for any other Secret not its own.
+            .filter(|p| p.field.as_deref() != Some(CONNECTION_SECRET_FIELD))
             .map(|p| line(p.field.as_deref(), &p.reason)),
     );
     lines
 }
+
+/// The field whose reference problems the controller reports as `SecretNotOwned` instead.
+const CONNECTION_SECRET_FIELD: &str = "spec.writeConnectionSecretToRef";
 
 fn line(field: Option<&str>, reason: &str) -> String {
     match field {

@@ -285,11 +285,10 @@ pub fn ca_of(secret: &Secret, name: &str) -> Result<Vec<u8>, SetupError> {
 
 /// Replaces every occurrence of `secret` in `text`: panel error texts are shown in status and
 /// events, and a panel that echoes what it was sent must not leak the password through them.
+/// The clients scrub their errors already; this covers messages composed here around them,
+/// with the same rules ([`crate::panel::scrub`]).
 pub fn scrub(text: &str, secret: &str) -> String {
-    if secret.is_empty() || !text.contains(secret) {
-        return text.to_owned();
-    }
-    text.replace(secret, "[redacted]")
+    crate::panel::scrub::Scrub::new().secret(secret).text(text)
 }
 
 /// What the module reconciler remembers of its last look at a module.

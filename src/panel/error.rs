@@ -43,7 +43,10 @@ pub enum PanelError {
         message: String,
         maybe_applied: bool,
     },
-    /// HTTP 503: the panel (or the VMmanager 6 instance waking up) did not take the request.
+    /// HTTP 503: the panel (or the VMmanager 6 instance waking up) did not take the request,
+    /// or a proxy in front of it lost the upstream, possibly after the panel applied the call
+    /// (reference §11). So it is retried for idempotent calls only, and is an unknown
+    /// outcome for a create, an order or a prolongation.
     #[error("panel unavailable (HTTP {status})")]
     Unavailable { status: u16 },
     /// A non-idempotent call (an order, a create) was sent but its answer was lost. The
@@ -137,10 +140,12 @@ impl PanelError {
     }
 
     /// Whether repeating the call is safe and may help: transport failures of idempotent
-    /// calls, and failures that certainly left the panel untouched (connect errors, 503).
+    /// calls, and failures that certainly left the panel untouched (connect errors, a login
+    /// that failed before the call was sent). Not a 503 of a non-idempotent call: a proxy
+    /// answers 503 after an upstream reset, which may come after the panel applied it.
     pub fn is_retryable(&self, idempotency: Idempotency) -> bool {
         match self {
-            Self::Unavailable { .. } => true,
+            Self::Unavailable { .. } => idempotency == Idempotency::Idempotent,
             Self::Transport { maybe_applied, .. } => {
                 !maybe_applied || idempotency == Idempotency::Idempotent
             }
@@ -149,10 +154,16 @@ impl PanelError {
     }
 
     /// Turns a failure of a non-idempotent call into [`PanelError::OutcomeUnknown`] when the
-    /// change may have been applied (lost or unreadable answer); everything else is returned
-    /// as is.
+    /// change may have been applied (lost, unreadable or id-less answer, timeout, 502/503/504);
+    /// everything else is returned as is.
     pub fn for_call(self, operation: &str, idempotency: Idempotency) -> Self {
         match self {
+            Self::Unavailable { status } if idempotency == Idempotency::NonIdempotent => {
+                Self::OutcomeUnknown {
+                    operation: operation.to_owned(),
+                    cause: format!("HTTP {status}, possibly from a proxy after the panel took it"),
+                }
+            }
             Self::Transport {
                 message,
                 maybe_applied: true,
@@ -166,6 +177,30 @@ impl PanelError {
                 }
             }
             other => other,
+        }
+    }
+
+    /// A failure while logging in, before the call itself was sent: whatever it was, the call
+    /// cannot have been applied, so it may be repeated even when it creates something.
+    /// Refused credentials stay [`PanelError::Auth`] (repeating does not help).
+    pub fn before_sending(self) -> Self {
+        match self {
+            e @ (Self::Transport { .. } | Self::Unavailable { .. } | Self::Protocol { .. }) => {
+                Self::Transport {
+                    message: format!("logging in: {e}"),
+                    maybe_applied: false,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// An answer to a create, order or prolongation that says neither "done" (`ok`, the new
+    /// id, the new date) nor what went wrong: it may have been applied (reference §11).
+    pub fn unconfirmed(operation: &str, what: &str) -> Self {
+        Self::OutcomeUnknown {
+            operation: operation.to_owned(),
+            cause: format!("the answer has no {what}"),
         }
     }
 

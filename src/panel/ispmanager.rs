@@ -118,7 +118,8 @@ impl IspManager {
         }
     }
 
-    /// Creates a user. Non-idempotent: `Exists` after a lost answer means look it up.
+    /// Creates a user. Non-idempotent: `Exists` or `OutcomeUnknown` (a lost, failed or
+    /// unconfirmed answer) means look it up before trying again.
     pub async fn create_user(&self, user: &NewUser) -> Result<(), PanelError> {
         let password = user.password.expose_secret();
         let mut params: Vec<(&str, &str)> = vec![
@@ -143,10 +144,17 @@ impl IspManager {
             }
         }
         params.extend(user.limits.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        self.mgr
+        let doc = self
+            .mgr
             .call("user.add.finish", &params, NonIdempotent)
-            .await
-            .map(drop)
+            .await?;
+        // Production clients require `ok` (or the new id) after a create (reference §11): a
+        // document with neither may come from a panel that was interrupted mid-way.
+        if doc.is_ok() || !doc.get("id").trim().is_empty() {
+            Ok(())
+        } else {
+            Err(PanelError::unconfirmed("user.add.finish", "ok"))
+        }
     }
 
     /// Applies a preset and/or limits to an existing user.

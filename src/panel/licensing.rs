@@ -194,9 +194,8 @@ impl Licensing {
             .or_else(|| doc.value("newexpiredate"))
             .unwrap_or("");
         if date.is_empty() {
-            return Err(PanelError::Protocol {
-                message: "service.prolong answered without newexpiredate".to_owned(),
-            });
+            // The money may be spent already: compare the expiry before prolonging again.
+            return Err(PanelError::unconfirmed("service.prolong", "newexpiredate"));
         }
         Ok(date.to_owned())
     }

@@ -7,7 +7,8 @@
 //! - [`Credentials`]: the password is sealed and never printed;
 //! - [`Limiter`]: one token bucket and one concurrency limit per processing module;
 //! - [`RetryPolicy`]: bounded, jittered exponential backoff for transport failures only;
-//! - [`HttpOptions`] / [`http_client`]: timeouts and TLS.
+//! - [`HttpOptions`] / [`http_client`]: timeouts, TLS, no redirects, a size limit on answers;
+//! - [`scrub`]: secrets out of error text before it reaches status, events or logs.
 //!
 //! The typed operations live in one module per product; they return plain structs and leave
 //! every decision (what "exists" means, when to look up) to the controller.
@@ -19,6 +20,7 @@ pub mod licensing;
 pub mod limits;
 pub mod mgr;
 pub mod retry;
+pub mod scrub;
 pub mod transport;
 pub mod vmmanager5;
 pub mod vmmanager6;

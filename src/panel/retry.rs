@@ -4,8 +4,10 @@
 //! asking again gets the same answer. Why bounded and jittered: the controller has its own
 //! per-object backoff; this layer only smooths over a dropped connection or a panel restart,
 //! and jitter keeps many workers from retrying in lockstep. Non-idempotent calls are repeated
-//! only when the failure proves the panel never saw them (see [`PanelError::is_retryable`]);
-//! otherwise the caller gets [`PanelError::OutcomeUnknown`] and must look before retrying.
+//! only when the failure proves the panel never saw them (see [`PanelError::is_retryable`]):
+//! a connect error or a failed login. A timeout, a lost answer, a 502, 503 or 504 may each
+//! come after the panel applied the call, so the caller gets [`PanelError::OutcomeUnknown`]
+//! and must look before retrying.
 
 use std::future::Future;
 use std::time::Duration;
@@ -150,10 +152,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unavailable_is_retried_even_for_orders_and_panel_errors_never() {
+    async fn unavailable_is_retried_for_reads_unknown_for_orders_and_panel_errors_never() {
         let calls = AtomicU32::new(0);
         let r = fast()
-            .run("soft.order.param", Idempotency::NonIdempotent, |n| {
+            .run("soft", Idempotency::Idempotent, |n| {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async move {
                     if n == 1 {
@@ -163,6 +165,30 @@ mod tests {
                     }
                 }
             })
+            .await;
+        assert_eq!(r, Ok(2));
+        // A proxy answers 503 after an upstream reset that may follow the order's purchase.
+        let r: Result<(), _> = fast()
+            .run("soft.order.param", Idempotency::NonIdempotent, |_| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(PanelError::Unavailable { status: 503 })
+            })
+            .await;
+        assert!(matches!(r, Err(PanelError::OutcomeUnknown { .. })), "{r:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        // A login that failed before the call was sent may be repeated even for an order.
+        let r = fast()
+            .run(
+                "soft.order.param",
+                Idempotency::NonIdempotent,
+                |n| async move {
+                    if n == 1 {
+                        Err(PanelError::Unavailable { status: 503 }.before_sending())
+                    } else {
+                        Ok(n)
+                    }
+                },
+            )
             .await;
         assert_eq!(r, Ok(2));
         let r: Result<(), _> = fast()

@@ -234,12 +234,19 @@ impl Vm5 {
     }
 }
 
+/// The new object's id in a create or order answer. Production clients disagree on where it
+/// is (reference §11): `id` (the official modules), `item.id` (jbs), `id.v` (bjson clients);
+/// all three are accepted. An answer with none of them may still mean the object was made,
+/// so it is an unknown outcome, never a refusal.
 pub(crate) fn id_of(doc: &Node, func: &str) -> Result<String, PanelError> {
-    match doc.value("id") {
+    let id = doc.child("id").map(|id| match id.value("v") {
+        Some(v) if id.text.trim().is_empty() => v,
+        _ => id.text.as_str(),
+    });
+    let item = doc.child("item").and_then(|item| item.value("id"));
+    match id.or(item).map(str::trim) {
         Some(id) if !id.is_empty() => Ok(id.to_owned()),
-        _ => Err(PanelError::Protocol {
-            message: format!("{func} answered without an <id>"),
-        }),
+        _ => Err(PanelError::unconfirmed(func, "id of the new object")),
     }
 }
 

@@ -526,10 +526,11 @@ pub fn quiet_until(
     (elapsed < quiet).then(|| quiet - elapsed)
 }
 
-/// The outcome to report while waiting out a quiet period.
+/// The outcome to report while waiting out a quiet period: a failure (`Ready=False`,
+/// `lastError`, a Warning event), since a call went unanswered, retried by looking first.
 pub fn outcome_unknown(what: &str, wait: Duration) -> super::Outcome {
     super::Outcome {
-        verdict: crate::controller::conditions::Verdict::Progressing {
+        verdict: crate::controller::conditions::Verdict::Failed {
             reason: "OutcomeUnknown".into(),
             message: format!(
                 "the answer to {what} was lost and it is not at the panel (yet); looking again, and sending it again only after the module's quiet period ({}s left) if it is still missing",

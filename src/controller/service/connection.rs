@@ -6,10 +6,16 @@
 //! The password is written to the Secret *before* the account is created, so a crash between
 //! the two never leaves an account whose password nobody knows. Changing `password` in the
 //! Secret changes it at the panel: the Secret carries a fingerprint of the password last
-//! applied (`hostplane.dev/password-applied`), and a different password is pushed.
+//! applied (`hostplane.dev/password-applied`, see [`fingerprint`]), and a different password
+//! is pushed.
+//!
+//! Only a Secret this service owns is ever written ([`ownership`]): [`prepare`] answers with a
+//! [`Refusal`] instead, which the caller reports as `Stalled`/`SecretNotOwned`.
+
+mod fingerprint;
+mod ownership;
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -18,6 +24,9 @@ use kube::{Resource, ResourceExt};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::HostingService;
+use crate::controller::context::Context;
+use fingerprint::fingerprint;
+pub use ownership::Refusal;
 
 pub const USERNAME: &str = "username";
 pub const PASSWORD: &str = "password";
@@ -37,15 +46,6 @@ pub struct Connection {
     pub password_changed: bool,
     pub has_login_url: bool,
     secret: Option<Secret>,
-}
-
-/// A fingerprint of a password, salted with the Secret's uid: it tells whether the password
-/// changed without putting the password anywhere else.
-fn fingerprint(password: &SecretString, salt: &str) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    salt.hash(&mut h);
-    password.expose_secret().hash(&mut h);
-    format!("{:016x}", h.finish())
 }
 
 /// A new random password that ispmanager's default policy accepts (letters and digits, 20
@@ -93,27 +93,36 @@ pub fn unpublished() -> Connection {
 /// Reads (or, when the service asks for one, creates) the connection Secret with a password.
 /// Without `writeConnectionSecretToRef` a random password is used and never stored: the
 /// customer then gets in through the panel's own password reset.
-pub async fn prepare(kube: &kube::Client, service: &HostingService) -> kube::Result<Connection> {
+///
+/// The inner `Err` is a [`Refusal`]: the named Secret is not this service's to write (see
+/// [`ownership`]); nothing was written, and the caller stalls the service with it.
+pub async fn prepare(
+    ctx: &Context,
+    service: &HostingService,
+) -> kube::Result<Result<Connection, Refusal>> {
     let Some(target) = &service.spec.write_connection_secret_to_ref else {
-        return Ok(unpublished());
+        return Ok(Ok(unpublished()));
     };
     let ns = service.namespace().unwrap_or_default();
-    let api: Api<Secret> = Api::namespaced(kube.clone(), &ns);
-    if let Some(secret) = api.get_opt(&target.name).await?
-        && let Some(password) = text(&secret, PASSWORD)
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let existing = api.get_opt(&target.name).await?;
+    if let Err(refusal) = ownership::check(&ctx.modules, service, &target.name, existing.as_ref()) {
+        return Ok(Err(refusal));
+    }
+    if let Some(secret) = &existing
+        && let Some(password) = text(secret, PASSWORD)
     {
-        {
-            let password = SecretString::from(password);
-            let salt = secret.uid().unwrap_or_default();
-            let applied = secret.annotations().get(APPLIED_ANNOTATION);
-            let password_changed = applied.is_some_and(|a| *a != fingerprint(&password, &salt));
-            return Ok(Connection {
-                has_login_url: text(&secret, LOGIN_URL).is_some(),
-                password,
-                password_changed,
-                secret: Some(secret),
-            });
-        }
+        let secret = secret.clone();
+        let password = SecretString::from(password);
+        let key = secret.uid().unwrap_or_default();
+        let applied = secret.annotations().get(APPLIED_ANNOTATION);
+        let password_changed = applied.is_some_and(|a| !fingerprint::matches(a, &password, &key));
+        return Ok(Ok(Connection {
+            has_login_url: text(&secret, LOGIN_URL).is_some(),
+            password,
+            password_changed,
+            secret: Some(secret),
+        }));
     }
     // No Secret, or one without a password: write a new password before anything is created.
     let password = generate_password();
@@ -134,29 +143,35 @@ pub async fn prepare(kube: &kube::Client, service: &HostingService) -> kube::Res
         type_: Some("Opaque".into()),
         ..Default::default()
     };
-    let secret = match api.get_opt(&target.name).await? {
+    // Both writes are conditional on what was checked: a create fails if someone made the
+    // Secret meanwhile, a patch (ours, without a password) if it changed since it was read.
+    let secret = match existing {
         None => api.create(&PostParams::default(), &secret).await?,
-        Some(_) => {
+        Some(checked) => {
             api.patch(
                 &target.name,
                 &PatchParams::default(),
-                &Patch::Merge(&serde_json::json!({ "data": {
-                    PASSWORD: k8s_openapi::ByteString(password.expose_secret().as_bytes().to_vec())
-                }})),
+                &Patch::Merge(&serde_json::json!({
+                    "metadata": { "resourceVersion": checked.resource_version() },
+                    "data": {
+                        PASSWORD: k8s_openapi::ByteString(password.expose_secret().as_bytes().to_vec())
+                    }
+                })),
             )
             .await?
         }
     };
-    Ok(Connection {
+    Ok(Ok(Connection {
         password,
         password_changed: false,
         has_login_url: false,
         secret: Some(secret),
-    })
+    }))
 }
 
 /// Writes what the customer needs next to the password, and the fingerprint of the password
-/// now applied at the panel. Only changed keys are written; nothing when nothing changed.
+/// now applied at the panel. Only changed keys are written; nothing when nothing changed. A
+/// fingerprint in the legacy form is rewritten in the current one here.
 pub async fn publish(
     kube: &kube::Client,
     service: &HostingService,
@@ -169,8 +184,8 @@ pub async fn publish(
     let Some(secret) = &connection.secret else {
         return Ok(());
     };
-    let salt = secret.uid().unwrap_or_default();
-    let applied = fingerprint(&connection.password, &salt);
+    let key = secret.uid().unwrap_or_default();
+    let applied = fingerprint(&connection.password, &key);
     let mut data = serde_json::Map::new();
     for &(key, value) in [(USERNAME, username), (PANEL_URL, panel_url)]
         .iter()
@@ -222,17 +237,5 @@ mod tests {
         assert!(s.chars().any(|c| c.is_ascii_uppercase()));
         assert!(s.chars().any(|c| c.is_ascii_digit()));
         assert_ne!(s, b.expose_secret());
-    }
-
-    #[test]
-    fn fingerprints_depend_on_password_and_salt_only() {
-        let p = SecretString::from("S3cret-pass");
-        assert_eq!(fingerprint(&p, "uid1"), fingerprint(&p, "uid1"));
-        assert_ne!(fingerprint(&p, "uid1"), fingerprint(&p, "uid2"));
-        assert_ne!(
-            fingerprint(&p, "uid1"),
-            fingerprint(&SecretString::from("other"), "uid1")
-        );
-        assert!(!fingerprint(&p, "uid1").contains("S3cret"));
     }
 }

@@ -143,7 +143,10 @@ pub async fn reconcile(
     if recorded.is_some() {
         super::ensure_finalizer(service, &api_of(ctx, service)).await?;
     }
-    let connection = connection::prepare(&ctx.client, service).await?;
+    let connection = match connection::prepare(ctx, service).await? {
+        Ok(connection) => connection,
+        Err(refused) => return Ok(stalled("SecretNotOwned", refused.to_string())),
+    };
     let steps = plan::plan(&desired, suspended_because.is_none(), observed.as_ref());
     let drift = observed.is_some() && already_converged(service, refs);
     for step in &steps {

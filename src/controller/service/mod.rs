@@ -355,7 +355,10 @@ async fn finish(
     let action = match &outcome.verdict {
         Verdict::Failed { message, .. } => {
             let attempts = ctx.failed(&key);
-            let wait = context::backoff(attempts, super::rand_unit());
+            // A product's own timer (e.g. the end of a quiet period) may come before the
+            // backoff: looking again early is harmless.
+            let backoff = context::backoff(attempts, super::rand_unit());
+            let wait = outcome.requeue.map_or(backoff, |r| r.min(backoff));
             status.common.last_error = Some(LastError {
                 message: message.clone(),
                 attempts,

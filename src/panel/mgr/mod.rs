@@ -22,7 +22,8 @@ use super::credentials::Credentials;
 use super::error::{Idempotency, PanelError};
 use super::limits::Limiter;
 use super::retry::RetryPolicy;
-use super::transport::{HttpOptions, http_client};
+use super::scrub::Scrub;
+use super::transport::{HttpOptions, http_client, read_body};
 
 /// How the client authenticates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +77,8 @@ struct Inner {
     http: reqwest::Client,
     retry: RetryPolicy,
     limiter: Limiter,
+    /// The largest answer read ([`HttpOptions::max_body_bytes`]).
+    max_body: usize,
     /// The current session id (session mode); the lock also makes concurrent re-logins wait
     /// for one login instead of each doing its own.
     session: tokio::sync::Mutex<Option<SecretString>>,
@@ -109,6 +112,7 @@ impl MgrClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http: http_client(&options.http)?,
+                max_body: options.http.max_body_bytes,
                 endpoint,
                 credentials,
                 auth: options.auth,
@@ -132,19 +136,38 @@ impl MgrClient {
 
     /// Calls `func` with `params` and returns the document, or the panel's error as a typed
     /// [`PanelError`]. Transport failures are retried per the policy when `idempotency`
-    /// allows; a non-idempotent call whose answer was lost yields `OutcomeUnknown`.
+    /// allows; a non-idempotent call whose answer was lost yields `OutcomeUnknown`. Every
+    /// error is scrubbed of secrets ([`super::scrub`]) before it leaves.
     pub async fn call(
         &self,
         func: &str,
         params: &[(&str, &str)],
         idempotency: Idempotency,
     ) -> Result<Node, PanelError> {
-        self.inner
+        let result = self
+            .inner
             .retry
             .run(func, idempotency, |attempt| {
-                self.attempt(func, params, attempt)
+                self.attempt(func, params, idempotency, attempt)
             })
-            .await
+            .await;
+        match result {
+            Ok(doc) => Ok(doc),
+            Err(e) => Err(e.scrubbed(&self.scrub(params).await)),
+        }
+    }
+
+    /// The secrets this client knows of, plus the secret parameters of one call.
+    async fn scrub(&self, params: &[(&str, &str)]) -> Scrub {
+        let creds = &self.inner.credentials;
+        let mut scrub = Scrub::new()
+            .secret(creds.expose_password())
+            .secret(creds.authinfo().expose_secret())
+            .form(params);
+        if let Some(session) = self.inner.session.lock().await.as_ref() {
+            scrub = scrub.secret(session.expose_secret());
+        }
+        scrub
     }
 
     /// The browser URL that opens the panel as `username` with a one-time `key` created by
@@ -163,6 +186,7 @@ impl MgrClient {
         &self,
         func: &str,
         params: &[(&str, &str)],
+        idempotency: Idempotency,
         attempt: u32,
     ) -> Result<Node, PanelError> {
         let started = Instant::now();
@@ -171,7 +195,7 @@ impl MgrClient {
                 let authinfo = self.inner.credentials.authinfo();
                 self.post(func, params, ("authinfo", &authinfo)).await
             }
-            AuthMode::Session => self.with_session(func, params).await,
+            AuthMode::Session => self.with_session(func, params, idempotency).await,
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
@@ -194,12 +218,22 @@ impl MgrClient {
         result
     }
 
-    async fn with_session(&self, func: &str, params: &[(&str, &str)]) -> Result<Node, PanelError> {
-        let session = self.session(None).await?;
+    async fn with_session(
+        &self,
+        func: &str,
+        params: &[(&str, &str)],
+        idempotency: Idempotency,
+    ) -> Result<Node, PanelError> {
+        // A failed login means the call was never sent: safe to repeat even for a create.
+        let not_sent = |e: PanelError| match idempotency {
+            Idempotency::NonIdempotent => e.before_sending(),
+            Idempotency::Idempotent => e,
+        };
+        let session = self.session(None).await.map_err(not_sent)?;
         match self.post(func, params, ("auth", &session)).await {
             Err(PanelError::Auth { .. }) => {
                 tracing::debug!(endpoint = %self.inner.endpoint, func, "mgr session expired; logging in again");
-                let fresh = self.session(Some(&session)).await?;
+                let fresh = self.session(Some(&session)).await.map_err(not_sent)?;
                 self.post(func, params, ("auth", &fresh)).await
             }
             other => other,
@@ -270,22 +304,17 @@ impl MgrClient {
             .send()
             .await
             .map_err(|e| PanelError::from_reqwest(&e))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-            return Err(PanelError::Unavailable {
-                status: status.as_u16(),
-            });
+        if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            return Err(PanelError::Unavailable { status: 503 });
         }
-        let body = response
-            .text()
-            .await
-            .map_err(|e| PanelError::from_reqwest(&e))?;
+        let (status, body) = read_body(response, self.inner.max_body).await?;
         if !status.is_success() {
             return Err(PanelError::Transport {
                 message: format!("HTTP {status}"),
                 maybe_applied: true,
             });
         }
+        let body = String::from_utf8_lossy(&body);
         Node::parse(&body).map_err(|message| PanelError::Protocol { message })
     }
 }

@@ -66,8 +66,14 @@ impl Vm6Client {
     /// `POST /vm/v3/host`; task `host_create`. Never repeated after a lost answer: on
     /// `OutcomeUnknown` look the name up with [`Vm6Client::find_hosts_by_name`].
     pub async fn create_host(&self, host: &NewHost) -> Result<TaskRef, PanelError> {
-        self.call(Call::post("host.create", "vm/v3/host", host).non_idempotent())
-            .await
+        let created: TaskRef = self
+            .call(Call::post("host.create", "vm/v3/host", host).non_idempotent())
+            .await?;
+        // An answer without the host's id may still mean the host is being made.
+        if created.id == 0 {
+            return Err(PanelError::unconfirmed("host.create", "host id"));
+        }
+        Ok(created)
     }
 
     /// `POST /vm/v3/host/{id}`: rename and/or re-comment.

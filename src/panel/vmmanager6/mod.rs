@@ -74,6 +74,8 @@ struct Inner {
     http: reqwest::Client,
     credentials: Credentials,
     limiter: Limiter,
+    /// The largest answer read ([`HttpOptions::max_body_bytes`]).
+    max_body: usize,
     retry: RetryPolicy,
     wake: WakePolicy,
     tasks: TaskWait,
@@ -99,6 +101,7 @@ impl Vm6Client {
             inner: Arc::new(Inner {
                 base,
                 http: http_client(&options.http)?,
+                max_body: options.http.max_body_bytes,
                 credentials,
                 limiter: options.limiter,
                 retry: options.retry,

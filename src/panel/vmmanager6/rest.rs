@@ -4,7 +4,9 @@
 //! One request goes through three layers, innermost first:
 //! 1. `exchange`: one HTTP round trip; a 503 is retried here with the documented linear sleep
 //!    (0.1 s · attempt) because the panel answers 503 *instead of* processing the request
-//!    while it resumes from suspension: repeating is safe even for a create.
+//!    while it resumes from suspension. Not for a create: a proxy in front of the panel
+//!    answers 503 too, possibly after the panel applied the call (reference §11), so a 503
+//!    on a create is an unknown outcome like a lost answer.
 //! 2. `authorized`: adds the token, logs in when there is none, and on a 401 logs in again
 //!    and repeats once (a 401 also means "not processed").
 //! 3. the shared [`RetryPolicy`] for transport failures, which never repeats a create whose
@@ -22,6 +24,8 @@ use super::Vm6Client;
 use super::filter::Where;
 use super::wire::{ErrorBody, TokenResponse};
 use crate::panel::error::{Idempotency, PanelError};
+use crate::panel::scrub::Scrub;
+use crate::panel::transport::read_body;
 
 /// The error code one public client treats as "token expired" (reference §4.3, uncertain);
 /// honoured whatever the HTTP status, alongside 401.
@@ -114,28 +118,61 @@ struct Answer {
 
 impl Vm6Client {
     /// Sends a call and decodes the JSON answer.
+    /// Every error is scrubbed of secrets ([`crate::panel::scrub`]) before it leaves.
     pub(super) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, PanelError> {
         let inner = &self.inner;
-        let value = inner
+        let result = inner
             .retry
             .run(call.operation, call.idempotency, |_| self.authorized(&call))
-            .await?;
-        serde_json::from_value(value).map_err(|e| PanelError::Protocol {
-            message: format!("{}: unexpected JSON: {e}", call.operation),
-        })
+            .await
+            .and_then(|value| {
+                serde_json::from_value(value).map_err(|e| {
+                    PanelError::Protocol {
+                        message: format!("{}: unexpected JSON: {e}", call.operation),
+                    }
+                    // A create whose answer cannot be read may have been applied.
+                    .for_call(call.operation, call.idempotency)
+                })
+            });
+        match result {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                let mut scrub = self.scrub().await;
+                if let Some(body) = &call.body {
+                    scrub = scrub.json(body);
+                }
+                Err(e.scrubbed(&scrub))
+            }
+        }
+    }
+
+    /// The secrets this client knows of: the password and the current token.
+    pub(super) async fn scrub(&self) -> Scrub {
+        let scrub = Scrub::new().secret(self.inner.credentials.expose_password());
+        match self.inner.session.lock().await.as_ref() {
+            Some(session) => scrub.secret(session.token.expose_secret()),
+            None => scrub,
+        }
     }
 
     /// Logs in now (normally done lazily by the first call); returns the token id.
     pub async fn login(&self) -> Result<String, PanelError> {
         let mut session = self.inner.session.lock().await;
-        let (token, id) = self.fetch_token().await?;
+        let (token, id) = self.fetch_token().await.map_err(|e| {
+            e.scrubbed(&Scrub::new().secret(self.inner.credentials.expose_password()))
+        })?;
         let generation = session.as_ref().map_or(1, |s| s.generation + 1);
         *session = Some(Session { token, generation });
         Ok(id)
     }
 
     async fn authorized(&self, call: &Call<'_>) -> Result<Value, PanelError> {
-        let (token, generation) = self.current_token().await?;
+        // A failed login means the call was never sent: safe to repeat even for a create.
+        let not_sent = |e: PanelError| match call.idempotency {
+            Idempotency::NonIdempotent => e.before_sending(),
+            Idempotency::Idempotent => e,
+        };
+        let (token, generation) = self.current_token().await.map_err(not_sent)?;
         let answer = self.exchange(call, Some(&token)).await?;
         if !is_auth_failure(&answer) {
             return decode(call, answer);
@@ -144,7 +181,7 @@ impl Vm6Client {
             operation = call.operation,
             "VMmanager 6 refused the token; logging in again"
         );
-        let token = self.relogin(generation).await?;
+        let token = self.relogin(generation).await.map_err(not_sent)?;
         let answer = self.exchange(call, Some(&token)).await?;
         decode(call, answer)
     }
@@ -245,15 +282,14 @@ impl Vm6Client {
                 request = request.json(body);
             }
             let sent = inner.limiter.run(async {
-                let response = request.send().await?;
-                let status = response.status();
-                let body = response.bytes().await?;
-                Ok::<_, reqwest::Error>(Answer {
-                    status,
-                    body: body.to_vec(),
-                })
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| PanelError::from_reqwest(&e))?;
+                let (status, body) = read_body(response, inner.max_body).await?;
+                Ok::<_, PanelError>(Answer { status, body })
             });
-            let answer = sent.await.map_err(|e| PanelError::from_reqwest(&e))?;
+            let answer = sent.await?;
             tracing::debug!(
                 operation = call.operation,
                 method = %call.method,
@@ -265,7 +301,10 @@ impl Vm6Client {
             if answer.status != StatusCode::SERVICE_UNAVAILABLE {
                 return Ok(answer);
             }
-            if attempt >= inner.wake.attempts {
+            // A 503 may come from a proxy after an upstream reset that happened after the
+            // panel applied the call (reference §11): a create is not repeated on it; the
+            // retry layer turns this into `OutcomeUnknown` and the caller looks first.
+            if call.idempotency == Idempotency::NonIdempotent || attempt >= inner.wake.attempts {
                 return Err(PanelError::Unavailable { status: 503 });
             }
             tokio::time::sleep(inner.wake.step * attempt).await;

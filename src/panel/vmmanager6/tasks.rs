@@ -92,12 +92,14 @@ impl Vm6Client {
                             Value::Null => "the panel gave no reason".to_owned(),
                             other => other.to_string(),
                         };
-                        return Err(PanelError::Task {
+                        // Task output is the panel's free text (a recipe's log, say).
+                        let failed = PanelError::Task {
                             name: task.name.clone(),
                             id: consul_id,
                             timed_out: false,
                             message,
-                        });
+                        };
+                        return Err(failed.scrubbed(&self.scrub().await));
                     }
                     TaskStatus::InProgress(status) => last_status = status.clone(),
                     TaskStatus::Unknown => last_status = "without status".to_owned(),

@@ -119,7 +119,10 @@ pub async fn reconcile(
     let connection = if observe_only {
         connection::unpublished()
     } else {
-        connection::prepare(&ctx.client, service).await?
+        match connection::prepare(ctx, service).await? {
+            Ok(connection) => connection,
+            Err(refused) => return Ok(stalled("SecretNotOwned", refused.to_string())),
+        }
     };
     let run = Run {
         service,
