@@ -22,7 +22,8 @@ pub struct Args {
     /// Keep the state in this JSON file: loaded at start, saved after every change.
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Manifests (files or folders, repeatable) whose Tariffs, ProcessingModules and pools name
+    /// Manifests (files, or the YAML files of folders without their subfolders, as
+    /// `hostplane validate` without -R; repeatable) whose Tariffs, ProcessingModules and pools name
     /// what the panels must have: account templates, recipes, OS images, VMmanager 5 presets,
     /// licence pricelists, and the accounts ObserveOnly services adopt. Added at start.
     #[arg(long = "seed-from", value_name = "PATH")]
@@ -33,7 +34,7 @@ pub fn run(args: Args) -> ExitCode {
     let mut config = simulator::Config::new(args.username, args.password);
     config.state_file = args.state;
     if !args.seed_from.is_empty() {
-        match super::validate::read_sources(&args.seed_from, true) {
+        match super::validate::read_sources(&args.seed_from, false) {
             Ok(sources) => config.seed = Seed::from_sources(&sources, None),
             Err(e) => {
                 eprintln!("hostplane simulate: --seed-from: {e}");
