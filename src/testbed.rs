@@ -6,10 +6,12 @@
 //! fast enough to share one per test process (see [`shared`]) and usable by hand through
 //! `hostplane local-cluster` (see [`run_foreground`]).
 //!
-//! Binaries come from `$KUBEBUILDER_ASSETS` (the envtest convention) or
-//! `scripts/kube-binaries.sh`. Set `HOSTPLANE_KEEP_CLUSTER=1` to keep the temp dir (logs,
-//! etcd data) after teardown; set `TMPDIR=/dev/shm` to spare the disk etcd's fsyncs.
+//! Binaries come from `$KUBEBUILDER_ASSETS` (the envtest convention), `PATH`, or the cache
+//! that `scripts/kube-binaries.sh` fills (see `assets`). Set `HOSTPLANE_KEEP_CLUSTER=1` to
+//! keep the temp dir (logs, etcd data) after teardown; set `TMPDIR=/dev/shm` to spare the
+//! disk etcd's fsyncs.
 
+mod assets;
 mod support;
 
 use std::fs;
@@ -45,10 +47,10 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     /// Starts etcd and kube-apiserver on free loopback ports and waits until the API
-    /// server is ready. Blocking, and may take minutes on first use if the binaries have to
-    /// be built; errors say what is missing and include the servers' log tails.
+    /// server is ready. Blocking; errors say what is missing (with what to run when the
+    /// binaries are nowhere) and include the servers' log tails.
     pub fn start() -> anyhow::Result<LocalCluster> {
-        let assets = support::find_assets()?;
+        let assets = assets::find()?;
         support::sweep_stale_dirs();
         let dir = tempfile::Builder::new()
             .prefix(support::DIR_PREFIX)

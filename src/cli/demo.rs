@@ -1,23 +1,29 @@
 //! `hostplane demo`: the README's run command. Starts a real local API server, installs the
-//! CRDs, starts a panel simulator per processing module of the examples and the controller,
-//! validates and applies the example provider namespace pointed at the simulators, shows
-//! `kubectl get hosting` as services go Ready, and keeps running until Ctrl-C so that people
-//! can explore with kubectl.
+//! CRDs, starts a panel simulator per processing module of the examples (seeded with what the
+//! examples name) and the controller, validates and applies the example provider namespace
+//! pointed at the simulators, waits until every service is Ready (or says per service why
+//! not and exits 1), shows `kubectl get hosting`, and keeps running until Ctrl-C so that
+//! people can explore with kubectl.
+//!
+//! The examples are read from `--examples` at run time (default `./examples`, relative to
+//! where the demo is started), never from a path of the build machine, so the binary works
+//! wherever it is copied.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::demo_ready::{self, NotReady};
 use crate::testbed::{self, LocalCluster};
-use crate::validation::{self, Options};
+use crate::validation::{self, Options, Source};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The manifests to apply.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))]
+    /// Folder of the manifests to apply (a hostplane checkout's `examples/`).
+    #[arg(long, default_value = "./examples")]
     examples: PathBuf,
     /// Namespace the examples go into.
     #[arg(long, default_value = "acme-hosting")]
@@ -25,8 +31,8 @@ pub struct Args {
     /// Where to write the kubeconfig.
     #[arg(long, default_value = "hostplane-demo.kubeconfig")]
     kubeconfig: PathBuf,
-    /// Seconds to wait for the services to go Ready before showing them.
-    #[arg(long, default_value_t = 60)]
+    /// Seconds to wait for every service to go Ready; the demo fails after that.
+    #[arg(long, default_value_t = 120)]
     wait: u64,
 }
 
@@ -35,9 +41,38 @@ pub struct Args {
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 
 pub fn run(args: Args) -> ExitCode {
+    let sources = match read_examples(&args.examples) {
+        Ok(sources) => sources,
+        Err(e) => {
+            eprintln!("hostplane demo: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let kubeconfig = args.kubeconfig.clone();
-    match testbed::run_foreground(Some(&kubeconfig), |cluster| setup(cluster, &args)) {
+    let outcome = testbed::run_foreground(Some(&kubeconfig), |cluster| {
+        setup(cluster, &sources, &args.namespace)?;
+        println!(
+            "\nwaiting up to {} s for every service to go Ready ...",
+            args.wait
+        );
+        let waited = demo_ready::wait(cluster, &args.namespace, Duration::from_secs(args.wait));
+        println!();
+        kubectl(cluster, &["get", "hosting", "-n", &args.namespace], None)?;
+        waited?;
+        let kubeconfig = args.kubeconfig.display();
+        println!(
+            "\nTry: KUBECONFIG={kubeconfig} kubectl get hsvc -n {} -o wide",
+            args.namespace
+        );
+        println!("     KUBECONFIG={kubeconfig} kubectl explain tariff.spec.charging");
+        Ok(())
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<NotReady>() => {
+            eprintln!("hostplane demo: {e:#}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("hostplane demo: {e:#}");
             ExitCode::from(2)
@@ -45,19 +80,31 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn setup(cluster: &LocalCluster, args: &Args) -> anyhow::Result<()> {
-    let sources = super::validate::read_sources(std::slice::from_ref(&args.examples), false)
-        .map_err(anyhow::Error::msg)?;
-    let report = validation::validate(&sources, &Options::default());
+/// Reads the example manifests, failing with what to do when the folder is not there (the
+/// usual case: the binary was started outside a hostplane checkout).
+pub fn read_examples(dir: &Path) -> anyhow::Result<Vec<Source>> {
+    if !dir.is_dir() {
+        bail!(
+            "no examples folder at {}: run the demo from a hostplane checkout (where \
+             examples/ is), or pass --examples DIR with the manifests to apply",
+            dir.display()
+        );
+    }
+    super::validate::read_sources(&[dir.to_path_buf()], false).map_err(anyhow::Error::msg)
+}
+
+/// Everything up to the examples being applied: validates them, installs the CRDs, creates
+/// `namespace`, starts one seeded simulator per processing module and the controller (on a
+/// background runtime that lives as long as the process), and applies the examples pointed
+/// at the simulators. Waiting for them is [`demo_ready::wait`]; the test of the demo calls
+/// both.
+pub fn setup(cluster: &LocalCluster, sources: &[Source], namespace: &str) -> anyhow::Result<()> {
+    let report = validation::validate(sources, &Options::default());
     if !report.ok() {
         let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
         bail!("the examples do not validate:\n{}", problems.join("\n"));
     }
-    println!(
-        "validated {} documents in {}",
-        report.documents,
-        args.examples.display()
-    );
+    println!("validated {} documents", report.documents);
 
     kubectl(cluster, &["apply", "-f", "-"], Some(super::render_all()))?;
     kubectl(
@@ -72,7 +119,7 @@ fn setup(cluster: &LocalCluster, args: &Args) -> anyhow::Result<()> {
         ],
         None,
     )?;
-    kubectl(cluster, &["create", "namespace", &args.namespace], None)?;
+    kubectl(cluster, &["create", "namespace", namespace], None)?;
 
     let runtime = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -81,12 +128,12 @@ fn setup(cluster: &LocalCluster, args: &Args) -> anyhow::Result<()> {
             .build()
             .expect("tokio runtime")
     });
-    let (sims, rewritten) = runtime.block_on(super::demo_panels::start(&sources))?;
+    let (sims, rewritten) = runtime.block_on(super::demo_panels::start(sources))?;
     // The simulators stop when their handles drop; the demo keeps them for its whole life.
     std::mem::forget(sims);
     let client = runtime.block_on(cluster.client())?;
     let options = crate::controller::Options {
-        namespace: Some(args.namespace.clone()),
+        namespace: Some(namespace.to_owned()),
         drift_interval: Duration::from_secs(30),
         ..Default::default()
     };
@@ -99,54 +146,7 @@ fn setup(cluster: &LocalCluster, args: &Args) -> anyhow::Result<()> {
         .iter()
         .map(|s| format!("---\n{}\n", s.text))
         .collect();
-    kubectl(
-        cluster,
-        &["apply", "-n", &args.namespace, "-f", "-"],
-        Some(all),
-    )?;
-    println!(
-        "\nwaiting up to {} s for the services to go Ready ...",
-        args.wait
-    );
-    let deadline = Instant::now() + Duration::from_secs(args.wait);
-    while Instant::now() < deadline && !all_ready(cluster, &args.namespace) {
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    println!();
-    kubectl(cluster, &["get", "hosting", "-n", &args.namespace], None)?;
-    println!(
-        "\nTry: KUBECONFIG={} kubectl get hsvc -n {} -o wide",
-        args.kubeconfig.display(),
-        args.namespace
-    );
-    println!(
-        "     KUBECONFIG={} kubectl explain tariff.spec.charging",
-        args.kubeconfig.display()
-    );
-    Ok(())
-}
-
-/// Whether every HostingService of the namespace reports a Ready condition status (True, or
-/// False with a reason: a service waiting for something the demo cannot provide).
-fn all_ready(cluster: &LocalCluster, namespace: &str) -> bool {
-    let out = cluster
-        .kubectl()
-        .args([
-            "get",
-            "hsvc",
-            "-n",
-            namespace,
-            "-o",
-            r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
-        ])
-        .output();
-    match out {
-        Ok(out) if out.status.success() => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            !text.trim().is_empty() && text.lines().all(|l| l == "True")
-        }
-        _ => false,
-    }
+    kubectl(cluster, &["apply", "-n", namespace, "-f", "-"], Some(all))
 }
 
 /// Runs kubectl against the cluster, passing its output through; fails with its stderr.

@@ -1,5 +1,5 @@
 //! The panels of the demo: one in-process simulator per processing module of the examples,
-//! with the credentials of the module's Secret and the account templates its tariffs name, and
+//! with the credentials of the module's Secret, seeded ([`Seed`]) with what the examples name, and
 //! the examples' module URLs pointed at them. Real panels are not reachable from a laptop or
 //! CI; the simulators answer at the same paths with the same protocol.
 
@@ -8,21 +8,17 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use serde_json::Value;
 
+use crate::simulator::seed::Seed;
 use crate::simulator::{self, SimHandle};
 use crate::validation::{Source, documents};
 
-/// What the demo needs to know of the examples.
+/// What the demo needs to know of the examples besides the seed.
 #[derive(Default)]
 struct Found {
     /// Secret name → (username, password).
     secrets: BTreeMap<String, (String, String)>,
     /// Module name, URL and credentials Secret name.
     modules: Vec<(String, String, String)>,
-    /// Accounts that `ObserveOnly` services adopt: module name → usernames. They existed
-    /// before hostplane, so the demo makes them at the simulator first.
-    adopted: BTreeMap<String, Vec<String>>,
-    /// Every tariff's `hosting.accountTemplate`.
-    templates: Vec<String>,
 }
 
 fn scan(sources: &[Source]) -> Found {
@@ -52,19 +48,6 @@ fn scan(sources: &[Source]) -> Found {
                         found.modules.push((name, url, secret));
                     }
                 }
-                Some("HostingService")
-                    if text("/spec/managementPolicy").as_deref() == Some("ObserveOnly") =>
-                {
-                    if let (Some(module), Some(user)) = (
-                        text("/spec/processingModuleRef/name"),
-                        text("/metadata/annotations/hostplane.dev~1external-name"),
-                    ) {
-                        found.adopted.entry(module).or_default().push(user);
-                    }
-                }
-                Some("Tariff") => found
-                    .templates
-                    .extend(text("/spec/hosting/accountTemplate")),
                 _ => {}
             }
         }
@@ -83,37 +66,11 @@ pub async fn start(sources: &[Source]) -> anyhow::Result<(Vec<SimHandle>, Vec<So
             .secrets
             .get(secret)
             .with_context(|| format!("the examples have no Secret {secret} with stringData"))?;
-        let sim = simulator::start_in_process(simulator::Config::new(user, password)).await?;
-        sim.sim.transact(|state| {
-            let basic = state
-                .ispmgr
-                .presets
-                .get("basic")
-                .cloned()
-                .unwrap_or_default();
-            for template in &found.templates {
-                state
-                    .ispmgr
-                    .presets
-                    .entry(template.clone())
-                    .or_insert_with(|| basic.clone());
-            }
-            for name in found.adopted.get(module).into_iter().flatten() {
-                state.ispmgr.users.insert(
-                    name.clone(),
-                    crate::simulator::state::IspUser {
-                        name: name.clone(),
-                        fullname: format!("{name} (made before hostplane)"),
-                        active: true,
-                        level: 16,
-                        preset: "basic".into(),
-                        limits: basic.clone(),
-                        password_changes: 0,
-                    },
-                );
-            }
-            ((), true)
-        });
+        let mut config = simulator::Config::new(user, password);
+        // The same seeding as `hostplane simulate --seed-from`: what the examples name, and
+        // the accounts that this module's ObserveOnly services adopt.
+        config.seed = Seed::from_sources(sources, Some(module));
+        let sim = simulator::start_in_process(config).await?;
         let parsed = reqwest::Url::parse(url).with_context(|| format!("module URL {url}"))?;
         let path = parsed.path().trim_end_matches('/');
         rewrites.push((url.clone(), format!("{}{path}", sim.base_url)));

@@ -2,8 +2,9 @@
 
 mod controller;
 mod crdgen;
-mod demo;
+pub mod demo;
 mod demo_panels;
+pub mod demo_ready;
 mod quote;
 mod simulate;
 pub mod validate;

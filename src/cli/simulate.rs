@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::simulator;
+use crate::simulator::seed::Seed;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -21,11 +22,27 @@ pub struct Args {
     /// Keep the state in this JSON file: loaded at start, saved after every change.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// Manifests (files, or the YAML files of folders without their subfolders, as
+    /// `hostplane validate` without -R; repeatable) whose Tariffs, ProcessingModules and pools name
+    /// what the panels must have: account templates, recipes, OS images, VMmanager 5 presets,
+    /// licence pricelists, and the accounts ObserveOnly services adopt. Added at start.
+    #[arg(long = "seed-from", value_name = "PATH")]
+    seed_from: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let mut config = simulator::Config::new(args.username, args.password);
     config.state_file = args.state;
+    if !args.seed_from.is_empty() {
+        match super::validate::read_sources(&args.seed_from, false) {
+            Ok(sources) => config.seed = Seed::from_sources(&sources, None),
+            Err(e) => {
+                eprintln!("hostplane simulate: --seed-from: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        eprintln!("hostplane simulate: seeding {}", describe(&config.seed));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -40,4 +57,29 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// One line of what a seed holds, so that a typo in a manifest shows as an unexpected name.
+fn describe(seed: &Seed) -> String {
+    let list = |names: Vec<&String>| {
+        if names.is_empty() {
+            "-".to_owned()
+        } else {
+            names
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    format!(
+        "account templates: {}; accounts: {}; VMmanager 6 OS images: {}; recipes: {}; VMmanager 5 presets: {}; OS templates: {}; pricelists: {}",
+        list(seed.account_templates.iter().collect()),
+        list(seed.accounts.iter().collect()),
+        list(seed.os_images.iter().collect()),
+        list(seed.recipes.iter().collect()),
+        list(seed.vm5_presets.keys().collect()),
+        list(seed.vm5_images.iter().collect()),
+        list(seed.pricelists.iter().collect()),
+    )
 }

@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::Sim;
 use super::faults::FaultRule;
+use super::seed::Seed;
 
 pub fn routes() -> Router<Sim> {
     Router::new()
@@ -32,6 +33,7 @@ pub fn routes() -> Router<Sim> {
         .route("/_admin/clock/advance", post(advance))
         .route("/_admin/licensing", post(licensing))
         .route("/_admin/sessions/expire", post(expire_sessions))
+        .route("/_admin/seed", post(seed))
 }
 
 fn bad_request(msg: String) -> Response {
@@ -164,4 +166,18 @@ async fn expire_sessions(State(sim): State<Sim>) -> StatusCode {
         ((), true)
     });
     StatusCode::NO_CONTENT
+}
+
+/// Adds catalogue entries and pre-existing accounts at run time (what `--seed-from` does at
+/// start); answers how many things were new.
+async fn seed(State(sim): State<Sim>, body: Result<Json<Seed>, JsonRejection>) -> Response {
+    let Json(seed) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let added = sim.transact(|state| {
+        let added = seed.apply(state);
+        (added, added > 0)
+    });
+    Json(json!({ "added": added })).into_response()
 }

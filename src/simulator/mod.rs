@@ -8,8 +8,9 @@
 //! type/object pairs of §1.8, forms that show current values without `sok`, license keys that
 //! appear after a few polls, a balance debited per order.
 //!
-//! Started by `hostplane simulate --listen ADDR --username U --password P [--state FILE]`, or
-//! in-process by tests with [`start_in_process`] (a free 127.0.0.1 port).
+//! Started by `hostplane simulate --listen ADDR --username U --password P [--state FILE]
+//! [--seed-from DIR]`, or in-process by tests with [`start_in_process`] (a free 127.0.0.1
+//! port); [`Config::seed`] gives it what a provider's manifests name ([`seed`]).
 //!
 //! # Admin endpoints (no authentication: bind the simulator to loopback)
 //!
@@ -26,6 +27,7 @@
 //! | `POST /_admin/clock/advance` | `{"seconds":N}` and/or `{"days":N}`: moves the clock forward |
 //! | `POST /_admin/licensing` | `{"balance":"100.00","prices":{"55228":"10.00"},"key_polls":2}` (any subset) |
 //! | `POST /_admin/sessions/expire` | drops every mgr session (all products) |
+//! | `POST /_admin/seed` | adds what manifests name (see [`seed::Seed`]): `{"account_templates":["start"],"recipes":["ispmanager-install"],"os_images":["Debian 12"],"vm5_presets":{"3":{"name":"big","mem":4096,"vcpu":2}},"vm5_images":["ISPsystem__Debian-12-amd64"],"pricelists":["3541"],"accounts":["oldsite"]}` (any subset); answers `{"added":N}` |
 //!
 //! Product names for faults and counters: `ispmgr`, `vmmgr`, `billmgr`, `vm6`.
 //!
@@ -42,6 +44,7 @@ pub mod clock;
 pub mod faults;
 mod ispmanager;
 pub mod mgr;
+pub mod seed;
 pub mod state;
 pub mod state_vm6;
 mod vmmanager5;
@@ -73,6 +76,8 @@ pub struct Config {
     pub password: SecretString,
     /// Load the state from this file at start (when it exists) and save it after every change.
     pub state_file: Option<PathBuf>,
+    /// Catalogue entries and accounts added at start to whatever state was loaded.
+    pub seed: seed::Seed,
 }
 
 impl Config {
@@ -81,6 +86,7 @@ impl Config {
             username: username.into(),
             password: SecretString::from(password.into()),
             state_file: None,
+            seed: seed::Seed::default(),
         }
     }
 }
@@ -112,7 +118,7 @@ const REQUEST_LOG: usize = 1000;
 impl Sim {
     /// A simulator with the state of `config.state_file` (or a fresh one).
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let (state, offset) = match &config.state_file {
+        let (mut state, offset) = match &config.state_file {
             Some(path) if path.exists() => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
@@ -125,6 +131,7 @@ impl Sim {
             }
             _ => (SimState::default(), SignedDuration::ZERO),
         };
+        config.seed.apply(&mut state);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

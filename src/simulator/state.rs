@@ -5,7 +5,7 @@
 //! user is stored (a state file must not become a credential dump): the simulated panels accept
 //! the administrator from the command line and one-time login keys.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -132,7 +132,21 @@ pub struct Vm5State {
     pub next_ip: u32,
     /// `func=vm` polls a new VM stays `installing`.
     pub install_polls: u32,
+    /// Presets (the panel's configurations) by id; a VM names one or none.
+    pub presets: BTreeMap<String, Vm5Preset>,
+    /// OS templates (`vmi`) a VM can be made from or reinstalled with.
+    pub images: BTreeSet<String>,
     pub auth: MgrAuth,
+}
+
+/// A VMmanager 5 preset: the size a VM gets when the order does not say.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Vm5Preset {
+    pub name: String,
+    /// Memory, MiB.
+    pub mem: u64,
+    pub vcpu: u32,
 }
 
 impl Default for Vm5State {
@@ -144,6 +158,20 @@ impl Default for Vm5State {
             next_vm_id: 100,
             next_ip: 10,
             install_polls: 2,
+            presets: BTreeMap::from([("1", "small", 1024, 1), ("2", "medium", 4096, 2)].map(
+                |(id, name, mem, vcpu)| {
+                    let name = name.to_owned();
+                    (id.to_owned(), Vm5Preset { name, mem, vcpu })
+                },
+            )),
+            images: [
+                "ISPsystem__CentOS-7-amd64",
+                "ISPsystem__Ubuntu-20.04-amd64",
+                "ISPsystem__Ubuntu-22.04-amd64",
+                "ISPsystem__Debian-12-amd64",
+            ]
+            .map(str::to_owned)
+            .into(),
             auth: MgrAuth::default(),
         }
     }

@@ -28,9 +28,6 @@ pub fn routes() -> axum::Router<Sim> {
     mgr::routes(&PRODUCT, &["/vmmgr", "/manager/vmmgr"])
 }
 
-const PRESETS: [(&str, &str, &str, &str); 2] =
-    [("1", "small", "1024", "1"), ("2", "medium", "4096", "2")];
-
 fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
     if !matches!(call.func, "whoami" | "vm") {
         call.admin_only()?;
@@ -52,12 +49,12 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
             e
         }))),
         "user.edit" => user_edit(call),
-        "preset" => Ok(list(PRESETS.iter().map(|(id, name, mem, vcpu)| {
+        "preset" => Ok(list(call.state.vmmgr.presets.iter().map(|(id, p)| {
             let mut e = Node::default();
-            e.push_text("id", *id)
-                .push_text("name", *name)
-                .push_text("mem", *mem)
-                .push_text("vcpu", *vcpu);
+            e.push_text("id", id)
+                .push_text("name", &p.name)
+                .push_text("mem", p.mem.to_string())
+                .push_text("vcpu", p.vcpu.to_string());
             e
         }))),
         "vm" => {
@@ -104,6 +101,9 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
                 return Ok(vm_node(&call.state.vmmgr.vms[&ids[0]]));
             }
             let vmi = call.param("vmi").map(str::to_owned);
+            if let Some(vmi) = &vmi {
+                known_image(call, vmi)?;
+            }
             let recipe = call
                 .param("recipe")
                 .filter(|r| *r != "null")
@@ -300,13 +300,19 @@ fn vm_edit(call: &mut Call<'_>) -> Result<Node, MgrErr> {
         .filter(|id| call.state.vmmgr.users.contains_key(id))
         .ok_or_else(|| MgrErr::value("user", &user, format!("No user with id '{user}'")))?;
     let vmi = call.require("vmi")?.to_owned();
+    known_image(call, &vmi)?;
     check_password(call)?;
     let preset = call.param("preset").unwrap_or("").to_owned();
-    let (preset_mem, preset_vcpu) = PRESETS
-        .iter()
-        .find(|p| p.0 == preset)
-        .map(|p| (p.2.parse().unwrap_or(1024), p.3.parse().unwrap_or(1)))
-        .unwrap_or((1024, 1));
+    let (preset_mem, preset_vcpu) =
+        if preset.is_empty() {
+            (1024, 1)
+        } else {
+            let p =
+                call.state.vmmgr.presets.get(&preset).ok_or_else(|| {
+                    MgrErr::value("preset", &preset, format!("No preset '{preset}'"))
+                })?;
+            (p.mem, u64::from(p.vcpu))
+        };
     let mem = number(call, "mem")?.unwrap_or(preset_mem);
     let vcpu = number(call, "vcpu")?.unwrap_or(preset_vcpu) as u32;
     let vsize = number(call, "vsize")?.unwrap_or(10_240);
@@ -350,4 +356,14 @@ fn vm_edit(call: &mut Call<'_>) -> Result<Node, MgrErr> {
     );
     call.changed = true;
     Ok(ok_with_id(id))
+}
+
+/// A real panel refuses an OS template it does not have; so does the simulator, so that a
+/// tariff naming one the panel lacks fails here as it would in production.
+fn known_image(call: &Call<'_>, vmi: &str) -> Result<(), MgrErr> {
+    if call.state.vmmgr.images.contains(vmi) {
+        Ok(())
+    } else {
+        Err(MgrErr::value("vmi", vmi, format!("No OS template '{vmi}'")))
+    }
 }

@@ -1,5 +1,5 @@
-//! Plumbing behind [`super::LocalCluster`]: finding the binaries, spawning children that
-//! cannot outlive us, and small probes. Kept apart so the cluster lifecycle reads top-down.
+//! Plumbing behind [`super::LocalCluster`]: spawning children that cannot outlive us, and
+//! small probes. Kept apart so the cluster lifecycle reads top-down.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -12,76 +12,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-/// Binaries a cluster needs, in the envtest `KUBEBUILDER_ASSETS` layout.
-const BINARIES: [&str; 3] = ["etcd", "kube-apiserver", "kubectl"];
-
 /// Prefix of every cluster's temp dir; [`sweep_stale_dirs`] only touches these.
 pub(super) const DIR_PREFIX: &str = "hostplane-testbed-";
 
 /// File in a cluster dir naming the owning process, so dirs of crashed runs can be reaped.
 pub(super) const OWNER_FILE: &str = "owner.pid";
-
-/// Returns the directory holding etcd, kube-apiserver and kubectl.
-///
-/// `$KUBEBUILDER_ASSETS` wins when complete; otherwise `scripts/kube-binaries.sh` decides
-/// (it may build them, printing progress on our stderr).
-pub(super) fn find_assets() -> anyhow::Result<PathBuf> {
-    let from_env = std::env::var_os("KUBEBUILDER_ASSETS").map(PathBuf::from);
-    if let Some(dir) = &from_env
-        && missing_binaries(dir).is_empty()
-    {
-        return Ok(dir.clone());
-    }
-    let env_note = match &from_env {
-        Some(dir) => format!(
-            " (KUBEBUILDER_ASSETS={} lacks {})",
-            dir.display(),
-            missing_binaries(dir).join(", ")
-        ),
-        None => String::new(),
-    };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kube-binaries.sh");
-    let how = "set KUBEBUILDER_ASSETS to a directory holding etcd, kube-apiserver and kubectl \
-               (e.g. from `setup-envtest use -p path`), or run scripts/kube-binaries.sh, \
-               which builds them from Debian's kubernetes source package";
-    if !script.exists() {
-        bail!(
-            "no Kubernetes test binaries{env_note}, and {} is missing; {how}",
-            script.display()
-        );
-    }
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed ({}){env_note}; {how}",
-            script.display(),
-            out.status
-        );
-    }
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let missing = missing_binaries(&dir);
-    if !missing.is_empty() {
-        bail!(
-            "{} printed {}, which lacks {}; {how}",
-            script.display(),
-            dir.display(),
-            missing.join(", ")
-        );
-    }
-    Ok(dir)
-}
-
-fn missing_binaries(dir: &Path) -> Vec<&'static str> {
-    BINARIES
-        .into_iter()
-        .filter(|b| !dir.join(b).is_file())
-        .collect()
-}
 
 /// Asks the kernel for `n` distinct free loopback ports. They are released before use,
 /// so another process could grab one in between; on a test machine that is rare enough.
