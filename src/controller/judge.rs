@@ -55,6 +55,9 @@ pub fn entry<K: Judged>(object: &K) -> Entry {
 /// against `related`. Secrets are the processing module's concern, not checked here.
 pub fn problems<K: Judged>(subject: &K, related: Vec<Entry>) -> Vec<String> {
     let own = entry(subject);
+    // A service with a claim was admitted when ordered; a tariff edit since is not retroactive.
+    let placed_order =
+        matches!(&own.object, Object::HostingService(s) if super::service::created(s));
     let mut lines: Vec<String> = rules::check(&own.object)
         .into_iter()
         .map(|p| line(p.field.as_deref(), &p.reason))
@@ -66,6 +69,7 @@ pub fn problems<K: Judged>(subject: &K, related: Vec<Entry>) -> Vec<String> {
         &set,
         &RefOptions {
             external_secrets: true,
+            placed_order,
         },
         &mut found,
     );
