@@ -60,10 +60,10 @@ impl Exact {
 
     /// The sum, exact while the common denominator fits.
     pub fn plus(self, other: Exact) -> Self {
-        if self.den == other.den {
-            if let Some(num) = self.num.checked_add(other.num) {
-                return Exact { num, den: self.den };
-            }
+        if self.den == other.den
+            && let Some(num) = self.num.checked_add(other.num)
+        {
+            return Exact { num, den: self.den };
         }
         let exact = || {
             let num = self

@@ -191,7 +191,7 @@ fn read_set(sources: &[Source], default_namespace: &str) -> Set {
                 (_, Ok(Object::Tariff(t))) => {
                     set.tariffs.insert(key, Ok(*t));
                 }
-                (_, Ok(Object::HostingService(s))) => set.services.push((key.0, key.1, Ok(s))),
+                (_, Ok(Object::HostingService(s))) => set.services.push((key.0, key.1, Ok(*s))),
                 (Some("Tariff"), Err(e)) => {
                     set.tariffs.insert(key, Err(e));
                 }

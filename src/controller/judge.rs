@@ -27,10 +27,10 @@ macro_rules! judged {
 }
 
 judged! {
-    ProcessingModule => Object::ProcessingModule;
+    ProcessingModule => |m| Object::ProcessingModule(Box::new(m));
     Tariff => |t| Object::Tariff(Box::new(t));
     Client => Object::Client;
-    HostingService => Object::HostingService;
+    HostingService => |s| Object::HostingService(Box::new(s));
     LicensePool => Object::LicensePool;
     ServerPool => Object::ServerPool;
 }
