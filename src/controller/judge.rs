@@ -91,3 +91,61 @@ fn line(field: Option<&str>, reason: &str) -> String {
         None => reason.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tariff(disabled: &[&str]) -> Tariff {
+        serde_json::from_value(json!({
+            "apiVersion": "hostplane.dev/v1alpha1", "kind": "Tariff",
+            "metadata": {"name": "start", "namespace": "ns"},
+            "spec": {"productType": "SharedHosting", "processingModules": [{"name": "isp"}],
+                     "prices": {"1m": "3.00", "1y": "30.00"}, "disabledPeriods": disabled,
+                     "hosting": {"accountTemplate": "start"}}
+        }))
+        .unwrap()
+    }
+
+    fn service(claimed: bool) -> HostingService {
+        let annotations = if claimed {
+            json!({ crate::api::EXTERNAL_NAME_ANNOTATION: "userblog" })
+        } else {
+            json!({})
+        };
+        serde_json::from_value(json!({
+            "apiVersion": "hostplane.dev/v1alpha1", "kind": "HostingService",
+            "metadata": {"name": "blog", "namespace": "ns", "annotations": annotations},
+            "spec": {"tariffRef": {"name": "start"}, "clientRef": {"name": "jane"},
+                     "period": "1m", "startDate": "2026-08-01"}
+        }))
+        .unwrap()
+    }
+
+    fn client() -> Client {
+        serde_json::from_value(json!({
+            "apiVersion": "hostplane.dev/v1alpha1", "kind": "Client",
+            "metadata": {"name": "jane", "namespace": "ns"},
+            "spec": {"displayName": "Jane", "email": "jane@example.org"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_period_disabled_after_the_order_stalls_only_a_new_order() {
+        // Issue 15: a tariff edit is not retroactive. A service hostplane created (its claim
+        // is written) keeps being reconciled, so it is still suspended when unpaid.
+        let related = || vec![entry(&tariff(&["1m"])), entry(&client())];
+        assert_eq!(problems(&service(true), related()), Vec::<String>::new());
+        let new_order = problems(&service(false), related());
+        assert!(
+            new_order.iter().any(|p| p.starts_with("spec.period:")),
+            "{new_order:?}"
+        );
+        assert_eq!(
+            problems(&service(false), vec![entry(&tariff(&[])), entry(&client())]),
+            Vec::<String>::new()
+        );
+    }
+}
