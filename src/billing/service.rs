@@ -7,13 +7,14 @@
 //! ([`super::late_fee`]): "renew from suspension date" still continues from the old expiry;
 //! every other type starts a new chain on the payment day and charges its fee.
 //!
-//! The spec records neither tariff changes nor resource history, so the replay prices every
-//! term with the current tariff and the current resource quantities; what a change or an addon
-//! order costs at the moment it happens is [`super::change`] and [`super::addons`].
-//!
 //! Each term is priced with the resource quantities of its own day ([`as_of`]): a declared
-//! resource change (`spec.resourceChanges`) is billed as an addon on its day and reaches the
-//! terms paid after it, never the ones before.
+//! resource change (`spec.resourceChanges`) is billed as an addon on its day
+//! ([`super::events`]) and reaches the terms paid after it, never the ones before.
+//!
+//! Declared tariff changes (`spec.tariffChanges`) are billed on their day by
+//! [`super::events`], against the tariff moved from; this replay still lays out and prices
+//! every term with the current tariff, so a "change period" or "full payment" change does not
+//! yet move `paidUntil` here, and terms before a change show the new tariff's price.
 //!
 //! **Policies are never retroactive.** The replay checks only what pricing needs (a price for
 //! the period, renewals in date order), never the order policies (disabled periods, end date,
