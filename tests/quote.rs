@@ -141,3 +141,78 @@ fn unreadable_input_or_no_service_exits_2() {
         "clap rejects a malformed date"
     );
 }
+
+/// A shared hosting tariff selling one month at `price`, with `policies` (YAML flow map).
+fn tariff_doc(name: &str, price: &str, policies: &str) -> String {
+    format!(
+        "apiVersion: hostplane.dev/v1alpha1\nkind: Tariff\nmetadata: {{name: {name}}}\nspec:\n  \
+         productType: SharedHosting\n  processingModules: [{{name: isp}}]\n  prices: {{1m: \"{price}\"}}\n  \
+         policies: {policies}\n  hosting: {{accountTemplate: start}}\n---\n"
+    )
+}
+
+/// A one-month service of `tariff` from `start`, with extra spec lines.
+fn service_doc(name: &str, tariff: &str, start: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: hostplane.dev/v1alpha1\nkind: HostingService\nmetadata: {{name: {name}}}\nspec:\n  \
+         tariffRef: {{name: {tariff}}}\n  clientRef: {{name: jane}}\n  period: 1m\n  startDate: \"{start}\"\n{extra}---\n"
+    )
+}
+
+/// The three money cases of issue 15: two percent late fees that sit on a half cent, and a
+/// "change period" tariff change whose credit buys exactly 20 days.
+fn issue_15() -> String {
+    let mut yaml = String::from(
+        "apiVersion: hostplane.dev/v1alpha1\nkind: ProcessingModule\nmetadata: {name: isp}\n\
+         spec: {type: ISPmanager, url: \"https://panel.example.com:1500/ispmgr\", \
+         credentialsSecretRef: {name: panel}}\n---\napiVersion: hostplane.dev/v1alpha1\n\
+         kind: Client\nmetadata: {name: jane}\nspec: {displayName: Jane Doe, email: jane@example.org}\n---\n",
+    );
+    yaml += &tariff_doc(
+        "t250",
+        "2.50",
+        "{lateRenewalFee: {type: Percent, percent: 50}}",
+    );
+    yaml += &tariff_doc(
+        "t499",
+        "4.99",
+        "{lateRenewalFee: {type: Percent, percent: 100}}",
+    );
+    yaml += &tariff_doc("t1000", "10.00", "{tariffChange: {policy: ChangePeriod}}");
+    yaml += &tariff_doc("t500", "5.00", "{}");
+    yaml += &service_doc("fee-half", "t250", "2026-07-01", "");
+    yaml += &service_doc("fee-full", "t499", "2026-06-26", "");
+    let change = "  tariffChanges:\n    - {on: \"2026-07-22\", fromTariffRef: {name: t1000}}\n";
+    yaml += &service_doc("changed", "t500", "2026-07-01", change);
+    yaml
+}
+
+#[test]
+fn issue_15_late_fees_on_a_half_cent_and_a_change_period_to_the_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("issue-15.yaml");
+    std::fs::write(&file, issue_15()).unwrap();
+    let out = quote(&[
+        "-f",
+        file.to_str().unwrap(),
+        "--at",
+        "2026-08-09",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 2.50 × 9 days (Aug 1..9) × 50 % / 30 = 0.375 → 0.38.
+    let half = service(&report, "fee-half");
+    assert_eq!(half["renewalAt"]["late"]["days"], 9);
+    assert_eq!(half["quote"]["lateFee"], "0.38");
+    // 4.99 × 15 days (Jul 26..Aug 9) × 100 % / 30 = 2.495 → 2.50.
+    let full = service(&report, "fee-full");
+    assert_eq!(full["renewalAt"]["late"]["days"], 15);
+    assert_eq!(full["quote"]["lateFee"], "2.50");
+    // 10 days left of 10.00/31 days buy 20 days at 5.00: Jul 22 + 20 = Aug 11.
+    let event = &service(&report, "changed")["quote"]["events"][0];
+    assert_eq!(event["type"], "TariffChange", "{event:#}");
+    assert_eq!(event["paidUntil"], "2026-08-11");
+    assert_eq!(event["field"], "spec.tariffChanges[0]");
+}

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{CommonStatus, Date, LocalObjectReference, Money, Period};
 use super::patterns::{DOMAIN_RE, IPV4_RE, NAME_RE};
+use super::service_events::{DowntimeEvent, QuotedEvent, ResourceChangeEvent, TariffChangeEvent};
 use super::tariff::ResourceKind;
 
 /// One ordered service: a shared hosting account, a virtual server or a software license.
@@ -78,6 +79,22 @@ pub struct HostingServiceSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[garde(length(max = 1000), dive)]
     pub renewals: Vec<Renewal>,
+    /// Tariff changes, in date order: on which day the service moved from which tariff. The
+    /// days before a change stay priced by the tariff moved from, and the change is billed by
+    /// that tariff's `policies.tariffChange`; `tariffRef` is the tariff after the last one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(length(max = 100), dive)]
+    pub tariff_changes: Vec<TariffChangeEvent>,
+    /// Resource (addon) orders and cancellations, in date order, each with its quantities
+    /// before and after; `resources` holds the quantities after the last one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(length(max = 1000), dive)]
+    pub resource_changes: Vec<ResourceChangeEvent>,
+    /// Days the client suspended the service themselves, in date order (daily charging with
+    /// `clientMaySuspend`): refunded unless the tariff `chargeWhileSuspended`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(length(max = 1000), dive)]
+    pub downtime: Vec<DowntimeEvent>,
     /// Pin the service to one of the tariff's processing modules; placement picks one when
     /// unset. Needed to adopt an existing account with `managementPolicy: ObserveOnly`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,4 +281,7 @@ pub struct Quote {
     /// The late fee due if the service were renewed now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_fee: Option<Money>,
+    /// Each declared tariff change and resource change, with what it cost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<QuotedEvent>,
 }

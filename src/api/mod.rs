@@ -14,6 +14,7 @@ pub mod license_pool;
 pub mod patterns;
 pub mod processing_module;
 pub mod server_pool;
+pub mod service_events;
 pub mod tariff;
 
 pub use client::{Client, ClientSpec};

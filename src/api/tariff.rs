@@ -64,6 +64,12 @@ pub struct TariffSpec {
     #[serde(default = "default_currency")]
     #[garde(pattern(CURRENCY_RE))]
     pub currency: String,
+    /// The provider's time zone for this tariff's billing days (an IANA name such as
+    /// `Europe/Berlin`); UTC when unset. "Today", expiry and suspension days, the weekend rule
+    /// and calendar months are civil dates in it, each beginning at its local midnight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(inner(length(min = 1, max = 64)))]
+    pub time_zone: Option<String>,
     /// Order prices per period. A period is orderable when it has a price and is not disabled;
     /// at least one must be (seed 002: "you must set a price for at least one payment period").
     #[garde(dive)]
@@ -352,7 +358,9 @@ pub struct Policies {
     #[serde(default)]
     #[garde(dive)]
     pub late_renewal_fee: LateRenewalFee,
-    /// Days after expiry at which an unrenewed service is terminated at the panel. Unset: never.
+    /// Days after expiry at which an unrenewed service is terminated at the panel. Unset: the
+    /// product type's period (`hostplane controller --auto-deletion-days SharedHosting=30`),
+    /// else never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(inner(range(min = 1, max = 3650)))]
     pub auto_deletion_days: Option<u32>,

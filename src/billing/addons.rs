@@ -15,14 +15,14 @@
 //!
 //! Each result is one line item, rounded once.
 
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::dates::days_between;
+use super::exact::Exact;
 use super::prices::{resource_period_price, steps_above_included};
 use super::service::{PaidPeriod, Term};
 use super::term::Share;
-use super::{BillingError, Result, round};
+use super::{BillingError, Result};
 use crate::api::common::{Date, Money};
 use crate::api::tariff::{
     AdditionalResourcesOrder, AddonCancellation, Resource, ResourceKind, TariffSpec,
@@ -79,8 +79,8 @@ pub fn order_addon(
     let current = paid.terms().iter().filter(|t| t.end > on);
     let (amount, charged_days) = match tariff.policies.additional_resources_order {
         AdditionalResourcesOrder::UntilExpiration => (remaining(resource, steps, paid, on), days),
-        AdditionalResourcesOrder::FullPeriod => current.fold((Decimal::ZERO, 0), |(sum, d), t| {
-            (sum + term_price(resource, steps, t), d + t.days())
+        AdditionalResourcesOrder::FullPeriod => current.fold((Exact::ZERO, 0), |(sum, d), t| {
+            (sum.plus(term_price(resource, steps, t)), d + t.days())
         }),
     };
     Ok(AddonCharge {
@@ -88,7 +88,7 @@ pub fn order_addon(
         steps,
         days,
         charged_days,
-        amount: round(amount),
+        amount: amount.round(),
     })
 }
 
@@ -109,13 +109,13 @@ pub fn cancel_addon(
     let days = days_between(on.max(paid.start()), paid.paid_until()).max(0);
     let amount = match tariff.policies.addon_cancellation {
         AddonCancellation::RefundRemaining => remaining(resource, steps, paid, on),
-        AddonCancellation::NoRefund => Decimal::ZERO,
+        AddonCancellation::NoRefund => Exact::ZERO,
     };
     Ok(AddonRefund {
         resource: name,
         steps,
         days,
-        amount: round(amount),
+        amount: amount.round(),
     })
 }
 
@@ -128,14 +128,13 @@ fn find(tariff: &TariffSpec, name: ResourceKind) -> Result<&Resource> {
 }
 
 /// `steps` of `resource` for one whole term, exact.
-fn term_price(resource: &Resource, steps: u64, term: &Term) -> Decimal {
-    term.share
-        .of(resource_period_price(resource, steps, term.period))
+fn term_price(resource: &Resource, steps: u64, term: &Term) -> Exact {
+    Exact::of(resource_period_price(resource, steps, term.period)).share(term.share)
 }
 
 /// `steps` of `resource` for the paid days from `on` to the expiry, each term in proportion to
 /// its days; exact.
-fn remaining(resource: &Resource, steps: u64, paid: &PaidPeriod, on: Date) -> Decimal {
+fn remaining(resource: &Resource, steps: u64, paid: &PaidPeriod, on: Date) -> Exact {
     paid.terms()
         .iter()
         .filter(|t| t.end > on && t.days() > 0)
@@ -144,9 +143,9 @@ fn remaining(resource: &Resource, steps: u64, paid: &PaidPeriod, on: Date) -> De
                 numerator: days_between(t.start.max(on), t.end),
                 denominator: t.days(),
             };
-            left.of(term_price(resource, steps, t))
+            term_price(resource, steps, t).share(left)
         })
-        .sum()
+        .fold(Exact::ZERO, Exact::plus)
 }
 
 #[cfg(test)]

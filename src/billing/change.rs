@@ -8,7 +8,7 @@
 //!
 //! | policy | charge | refund | expiry |
 //! |---|---|---|---|
-//! | `ChangePeriod` | 0 | 0 | change day + days left × credit / debit (whole days, rounded down) |
+//! | `ChangePeriod` | 0 | 0 | change day + days left × credit / debit (whole days, rounded down, compared exactly) |
 //! | `AddFundsOrRefund` | debit − credit when positive | credit − debit when positive | unchanged |
 //! | `ChargeOnly` | debit − credit when positive | 0 | unchanged |
 //! | `FullPayment` | the new tariff's order price for the period (no setup fee: not a new order) | 0 | a new term from the change day, or from the expiry with `renewFrom: ExpirationDate` |
@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::dates::{add_days, days_between};
+use super::exact::Exact;
 use super::prices::{self, PriceKind};
 use super::service::{PaidPeriod, Term, TermKind};
 use super::term::{self, Share};
@@ -91,7 +92,7 @@ pub fn change_tariff(
         });
     }
     let (credit, debit) = remaining_value(to, service, paid, on, period)?;
-    let (credit_r, debit_r) = (round(credit).0, round(debit).0);
+    let (credit_r, debit_r) = (credit.round().0, debit.round().0);
     let difference = debit_r - credit_r;
     let up = difference.max(Decimal::ZERO);
     let down = (-difference).max(Decimal::ZERO);
@@ -99,14 +100,14 @@ pub fn change_tariff(
         TariffChangePolicy::AddFundsOrRefund => outcome(up, down, paid.paid_until()),
         TariffChangePolicy::ChargeOnly => outcome(up, Decimal::ZERO, paid.paid_until()),
         _ => {
-            // ChangePeriod: the credit buys days of the new tariff at its price.
+            // ChangePeriod: the credit buys days of the new tariff at its price, compared as
+            // exact fractions (a ratio of two rounded decimals floored 20 to 19, issue 15).
             let left = days_between(on, paid.paid_until());
-            let paid_until = if debit > Decimal::ZERO {
-                let days = (Decimal::from(left) * credit / debit).floor();
-                add_days(
-                    on,
-                    i64::try_from(days).map_err(|_| BillingError::DateOutOfRange)?,
-                )?
+            let paid_until = if debit.is_positive() {
+                let days = credit
+                    .floor_ratio(left, debit)
+                    .ok_or(BillingError::DateOutOfRange)?;
+                add_days(on, days)?
             } else {
                 paid.paid_until()
             };
@@ -123,16 +124,16 @@ fn remaining_value(
     paid: &PaidPeriod,
     on: Date,
     period: Period,
-) -> Result<(Decimal, Decimal)> {
-    let mut credit = Decimal::ZERO;
-    let mut debit = Decimal::ZERO;
+) -> Result<(Exact, Exact)> {
+    let mut credit = Exact::ZERO;
+    let mut debit = Exact::ZERO;
     for term in paid.terms().iter().filter(|t| t.end > on && t.days() > 0) {
         let left = Share {
             numerator: days_between(term.start.max(on), term.end),
             denominator: term.days(),
         };
-        credit += left.of(term.price.total.0);
-        debit += left.of(value_on(to, service, term, period)?);
+        credit = credit.plus(Exact::of(term.price.total.0).share(left));
+        debit = debit.plus(value_on(to, service, term, period)?.share(left));
     }
     Ok((credit, debit))
 }
@@ -143,15 +144,14 @@ fn value_on(
     service: &HostingServiceSpec,
     term: &Term,
     period: Period,
-) -> Result<Decimal> {
+) -> Result<Exact> {
     let kind = match term.kind {
         TermKind::Order => PriceKind::Order,
         TermKind::Renewal { .. } => PriceKind::Renewal,
     };
     if policy::check_orderable(to, term.period).is_ok() {
-        return Ok(prices::lines(to, service, term.period, kind, term.share)?
-            .total
-            .0);
+        let lines = prices::lines(to, service, term.period, kind, term.share)?;
+        return Ok(Exact::of(lines.total.0));
     }
     // The new tariff does not sell the term's period: its requested period's price per month.
     let whole = prices::lines(to, service, period, kind, Share::WHOLE)?
@@ -161,7 +161,7 @@ fn value_on(
         numerator: i64::from(term.period.months()),
         denominator: i64::from(period.months()),
     };
-    Ok(term.share.of(months.of(whole)))
+    Ok(Exact::of(whole).share(months).share(term.share))
 }
 
 #[cfg(test)]
@@ -230,6 +230,25 @@ mod tests {
         );
         let down = change(TariffChangePolicy::ChangePeriod, "4.00");
         assert_eq!(down.paid_until, date("2026-05-23"));
+    }
+
+    #[test]
+    fn change_period_counts_whole_days_exactly() {
+        // Issue 15: 10.00 a month from Jul 1 (31 days), changed on Jul 22 to 5.00: 10 days left
+        // buy exactly 20 days, so Aug 11 (a floored ratio of rounded decimals gave Aug 10).
+        let from = with_policy("10.00", TariffChangePolicy::ChangePeriod, None);
+        let s = service(Period::OneMonth, "2026-07-01", &[]);
+        let paid = paid_period(&from, &s).unwrap();
+        let o = change_tariff(
+            &from,
+            &tariff("5.00"),
+            &s,
+            &paid,
+            date("2026-07-22"),
+            Period::OneMonth,
+        )
+        .unwrap();
+        assert_eq!(o.paid_until, date("2026-08-11"));
     }
 
     #[test]

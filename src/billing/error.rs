@@ -61,6 +61,10 @@ pub enum BillingError {
         from: u64,
         to: u64,
     },
+    #[error("tariff {name:?} is not known")]
+    UnknownTariff { name: String },
+    #[error("the tariffs bill in different currencies ({from} and {to}): the change is refused")]
+    CurrencyMismatch { from: String, to: String },
     #[error("the date is outside the supported calendar (year 9999 at the latest)")]
     DateOutOfRange,
 }

@@ -9,16 +9,17 @@
 //! the new term starts on the payment day (→ Sep 15).
 //!
 //! The percent fee is `percent` of the overdue days' cost "even if the hosting service was
-//! purchased for a year": the whole renewal (tariff, resources, license) at the [`daily_rate`]
-//! of its period, for the overdue days counted as in the module rules (expiry day and payment
+//! purchased for a year": the whole renewal (tariff, resources, license) at the daily rate
+//! ([`super::daily_rate`]) of its period, multiplied out before the one division, for the overdue days counted as in the module rules (expiry day and payment
 //! day included: Sep 1 → Sep 5 is 5 days).
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::dates::days_between;
+use super::exact::Exact;
 use super::round;
-use super::term::daily_rate;
+use super::term::NOMINAL_DAYS_PER_MONTH;
 use crate::api::common::{Date, Money, Period};
 use crate::api::tariff::{LateFeeType, LateRenewalFee};
 
@@ -57,9 +58,12 @@ pub fn fee(policy: &LateRenewalFee, renewal_total: Money, period: Period, days: 
         LateFeeType::None | LateFeeType::RenewFromSuspensionDate => round(Decimal::ZERO),
         LateFeeType::Fixed => round(policy.amount.unwrap_or(Money::ZERO).0),
         LateFeeType::Percent => {
-            let percent = Decimal::from(policy.percent.unwrap_or(0));
-            let overdue_cost = daily_rate(renewal_total, period) * Decimal::from(days);
-            round(overdue_cost * percent / Decimal::ONE_HUNDRED)
+            // price × days × percent / (30 × months × 100): one division, at the end.
+            let percent = i64::from(policy.percent.unwrap_or(0));
+            let nominal_days = NOMINAL_DAYS_PER_MONTH * i64::from(period.months());
+            Exact::of(renewal_total.0)
+                .times(days.saturating_mul(percent), nominal_days * 100)
+                .round()
         }
     }
 }
@@ -124,6 +128,21 @@ mod tests {
         // 36.00 a year = 0.10 a day; 10 days late at 50 % = 0.50.
         let p = policy(LateFeeType::Percent, None, Some(50));
         assert_eq!(fee(&p, money("36.00"), Period::OneYear, 10), money("0.50"));
+    }
+
+    #[test]
+    fn a_percent_fee_on_a_half_cent_rounds_up() {
+        // Issue 15: exactly 0.375 and 2.495; dividing for the daily rate first gave 0.37, 2.49.
+        let half = policy(LateFeeType::Percent, None, Some(50));
+        assert_eq!(
+            fee(&half, money("2.50"), Period::OneMonth, 9),
+            money("0.38")
+        );
+        let full = policy(LateFeeType::Percent, None, Some(100));
+        assert_eq!(
+            fee(&full, money("4.99"), Period::OneMonth, 15),
+            money("2.50")
+        );
     }
 
     #[test]

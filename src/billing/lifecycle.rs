@@ -35,7 +35,8 @@
 //!   after expiry". The service is terminated on **expiry + N days**, but never before the day
 //!   after its suspension (the weekend rule can push the suspension past expiry + 1): an account
 //!   is never deleted while it still runs, nor without a suspended day in which the client can
-//!   notice. Unset: never terminated.
+//!   notice. Unset: the product type's period ([`super::policy::ProductDefaults`], applied by
+//!   the caller), else never terminated.
 //! * **Renewals count from the day they are paid.** The standing on day `d` counts the
 //!   renewals paid on or before `d`; a renewal dated later is *pending* until its day. Counting
 //!   it early would make the unpaid days before a late "renew from suspension date" renewal look
@@ -55,7 +56,7 @@
 //! * **Requested (`spec.suspended`) and client (`Client.spec.suspended`) suspensions do not stop
 //!   the clock**: the paid period runs on, and a service that expires while suspended becomes
 //!   unpaid and counts towards deletion like any other. A refund of downtime (daily charging
-//!   without "charge client after suspension") is money, not time, and not decided here.
+//!   without "charge client after suspension") is money, not time: [`super::downtime`].
 //! * **Before its start date** a service is [`Standing::Scheduled`]: its first term has not
 //!   begun, so nothing is created yet.
 //!
@@ -368,7 +369,9 @@ fn field_of(error: &BillingError) -> String {
         BillingError::UnknownControlPanel { .. } | BillingError::ControlPanelNotPriced { .. } => {
             "spec.controlPanel".into()
         }
-        BillingError::TariffChangeForbidden => "spec.tariffRef".into(),
+        BillingError::TariffChangeForbidden
+        | BillingError::UnknownTariff { .. }
+        | BillingError::CurrencyMismatch { .. } => "spec.tariffChanges".into(),
         BillingError::NotPaidOn { .. } => "spec.renewals".into(),
     }
 }
@@ -635,18 +638,7 @@ mod tests {
     use crate::api::tariff::{
         DurationUnit, LateFeeType, LateRenewalFee, MinimumOrderPeriod, ResourceKind,
     };
-    use crate::billing::testing::{calendar, date, money, service, tariff, with_resource};
-
-    fn client() -> ClientSpec {
-        ClientSpec {
-            display_name: "Acme".into(),
-            email: "ops@acme.example".into(),
-            account_id: None,
-            groups: vec![],
-            suspended: false,
-            suspension_reason: None,
-        }
-    }
+    use crate::billing::testing::{calendar, client, date, money, service, tariff, with_resource};
 
     fn client_in(groups: &[&str]) -> ClientSpec {
         ClientSpec {

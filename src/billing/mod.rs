@@ -1,7 +1,8 @@
 //! Billing arithmetic of seed 002: periods, prices, charging modes, late renewal fees, tariff
 //! changes, addon orders and cancellations, and the paid period of a service.
 //!
-//! Pure: no I/O and no clock. "Today" is always an argument, so the controller, the `quote`
+//! Pure: no I/O and no clock. "Today" is always an argument (a civil day in the tariff's time
+//! zone, [`zone`]), so the controller, the `quote`
 //! command and the tests get the same answer for the same spec, tariff and date — which is what
 //! makes re-applying YAML safe (design §3: the paid period is a function of the spec).
 //!
@@ -41,7 +42,10 @@
 pub mod addons;
 pub mod change;
 pub mod dates;
+pub mod downtime;
 mod error;
+pub mod events;
+pub mod exact;
 pub mod late_fee;
 pub mod lifecycle;
 pub mod policy;
@@ -49,7 +53,14 @@ pub mod prices;
 pub mod quote;
 pub mod service;
 pub mod term;
+pub mod zone;
 
+#[cfg(test)]
+mod events_tests;
+#[cfg(test)]
+mod exact_properties;
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]

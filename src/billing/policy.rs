@@ -7,7 +7,10 @@
 use super::dates::add_months;
 use super::{BillingError, Result, dates};
 use crate::api::common::{Date, Period};
-use crate::api::tariff::{DurationUnit, TariffSpec};
+use crate::api::hosting_service::HostingServiceSpec;
+use std::borrow::Cow;
+
+use crate::api::tariff::{DurationUnit, ProductType, TariffSpec};
 
 /// A period can be ordered (and renewed) when it has a price and is not disabled.
 pub fn check_orderable(tariff: &TariffSpec, period: Period) -> Result<()> {
@@ -60,6 +63,47 @@ pub fn check_order(tariff: &TariffSpec, start: Date, period: Period) -> Result<(
 pub fn check_renewal(tariff: &TariffSpec, paid_on: Date, period: Period) -> Result<()> {
     check_orderable(tariff, period)?;
     check_not_ended(tariff, paid_on)
+}
+
+/// Every sale the spec declares, each judged on its own day: the order and every renewal.
+/// For readers of manifests that cannot tell an order already placed from a new one
+/// (`hostplane quote`); the controller judges new sales only, never history (issue 15).
+pub fn check_declared_sales(tariff: &TariffSpec, service: &HostingServiceSpec) -> Result<()> {
+    check_order(tariff, service.start_date, service.period)?;
+    for r in &service.renewals {
+        check_renewal(tariff, r.paid_on, r.period)?;
+    }
+    Ok(())
+}
+
+/// Settings of the product types, seed 002's "Service type settings": what applies when a
+/// tariff leaves a policy blank. "Auto-deletion period: leave blank to use the auto-deletion
+/// period specified in the Service type settings. If the auto-deletion period is not
+/// specified in the service type, expired services will not be deleted."
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProductDefaults {
+    /// Days after expiry at which an unrenewed service of the product type is terminated.
+    pub auto_deletion_days: Vec<(ProductType, u32)>,
+}
+
+impl ProductDefaults {
+    /// `tariff` with its product type's auto-deletion period when it sets none; borrowed when
+    /// nothing is filled in.
+    pub fn apply<'a>(&self, tariff: &'a TariffSpec) -> Cow<'a, TariffSpec> {
+        let fallback = self
+            .auto_deletion_days
+            .iter()
+            .find(|(p, _)| *p == tariff.product_type)
+            .map(|&(_, days)| days);
+        match fallback {
+            Some(days) if tariff.policies.auto_deletion_days.is_none() => {
+                let mut spec = tariff.clone();
+                spec.policies.auto_deletion_days = Some(days);
+                Cow::Owned(spec)
+            }
+            _ => Cow::Borrowed(tariff),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -120,5 +164,26 @@ mod tests {
             Ok(())
         );
         assert!(check_order(&t, date("2026-02-05"), Period::OneMonth).is_err());
+    }
+
+    #[test]
+    fn a_blank_auto_deletion_period_falls_back_to_the_product_type() {
+        let defaults = ProductDefaults {
+            auto_deletion_days: vec![(ProductType::SharedHosting, 30)],
+        };
+        let mut t = tariff("3.00");
+        assert_eq!(defaults.apply(&t).policies.auto_deletion_days, Some(30));
+        t.policies.auto_deletion_days = Some(7);
+        assert_eq!(defaults.apply(&t).policies.auto_deletion_days, Some(7));
+        t.policies.auto_deletion_days = None;
+        t.product_type = ProductType::VirtualServer;
+        assert_eq!(defaults.apply(&t).policies.auto_deletion_days, None);
+        assert_eq!(
+            ProductDefaults::default()
+                .apply(&t)
+                .policies
+                .auto_deletion_days,
+            None
+        );
     }
 }

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::term::Share;
-use super::{BillingError, Result, policy, round};
+use super::{BillingError, Result, round};
 use crate::api::common::{Money, Period};
 use crate::api::hosting_service::HostingServiceSpec;
 use crate::api::tariff::{Resource, ResourceKind, TariffSpec};
@@ -50,9 +50,10 @@ pub struct ControlPanelLine {
 }
 
 /// The tariff's own price for `period`: the order price, or for a renewal the special renewal
-/// price when set and the order price otherwise. Fails when the period is not orderable.
+/// price when set and the order price otherwise. Fails when the period has no price; whether
+/// it may still be sold (`disabledPeriods`) is [`super::policy::check_orderable`]'s question, asked
+/// for new sales only, so that disabling a period never un-prices history.
 pub fn period_price(tariff: &TariffSpec, period: Period, kind: PriceKind) -> Result<Money> {
-    policy::check_orderable(tariff, period)?;
     let order = tariff
         .prices
         .get(period)

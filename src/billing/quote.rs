@@ -4,6 +4,7 @@
 
 use rust_decimal::Decimal;
 
+use super::events::{DeclaredEvent, Tariffs, declared_events};
 use super::prices::setup_fee;
 use super::service::{PaidPeriod, Term, paid_period};
 use super::{BillingError, Result};
@@ -45,12 +46,29 @@ pub fn quote(
         setup_fee: setup_fee(tariff),
         renewal_price: renewal_price.total,
         late_fee,
+        events: Vec::new(),
     };
     Ok(ServiceQuote {
         paid,
         quote,
         renewal_on_day,
     })
+}
+
+/// [`quote`] with every declared event of the service and its cost; `tariffs` finds the
+/// tariffs its `spec.tariffChanges` moved from.
+pub fn quote_with_events<'a>(
+    tariff: &'a TariffSpec,
+    tariffs: &Tariffs<'a>,
+    service: &HostingServiceSpec,
+    today: Date,
+) -> Result<ServiceQuote> {
+    let mut q = quote(tariff, service, today)?;
+    q.quote.events = declared_events(tariff, tariffs, service)?
+        .iter()
+        .map(DeclaredEvent::quoted)
+        .collect();
+    Ok(q)
 }
 
 #[cfg(test)]
@@ -99,6 +117,7 @@ mod tests {
                 setup_fee: money("0.00"),
                 renewal_price: money("3.50"),
                 late_fee: None,
+                events: vec![],
             }
         );
         // Renewed on Jan 10: 9 overdue days × 3.50/30 × 50 % = 0.525 → 0.53 (half up).

@@ -7,12 +7,25 @@
 //! ([`super::late_fee`]): "renew from suspension date" still continues from the old expiry;
 //! every other type starts a new chain on the payment day and charges its fee.
 //!
-//! The spec records neither tariff changes nor resource history, so the replay prices every
-//! term with the current tariff and the current resource quantities; what a change or an addon
-//! order costs at the moment it happens is [`super::change`] and [`super::addons`].
+//! Each term is priced with the resource quantities of its own day ([`as_of`]): a declared
+//! resource change (`spec.resourceChanges`) is billed as an addon on its day
+//! ([`super::events`]) and reaches the terms paid after it, never the ones before.
+//!
+//! Declared tariff changes (`spec.tariffChanges`) are billed on their day by
+//! [`super::events`], against the tariff moved from; this replay still lays out and prices
+//! every term with the current tariff, so a "change period" or "full payment" change does not
+//! yet move `paidUntil` here, and terms before a change show the new tariff's price.
+//!
+//! **Policies are never retroactive.** The replay checks only what pricing needs (a price for
+//! the period, renewals in date order), never the order policies (disabled periods, end date,
+//! minimum order period): those judge a sale on its own day, in [`super::lifecycle::admission`]
+//! for a new order and in [`PaidPeriod::preview_renewal`] for a renewal not yet made. A tariff
+//! that later disables a period or ends must not turn a service's paid history into an error,
+//! or an unpaid service would never be suspended (issue 15).
 
 use serde::Serialize;
 
+use super::events::as_of;
 use super::late_fee::{self, Late};
 use super::prices::{self, PriceKind, PriceLines};
 use super::term::{self, Chain, Share};
@@ -77,7 +90,7 @@ impl PaidPeriod {
     /// The first order of `service` on `tariff`, before any renewal.
     pub fn order(tariff: &TariffSpec, service: &HostingServiceSpec) -> Result<Self> {
         let (start, period) = (service.start_date, service.period);
-        policy::check_order(tariff, start, period)?;
+        let service = &as_of(service, start);
         let (chain, span) = term::open(&tariff.charging, start, period)?;
         let price = prices::lines(tariff, service, period, PriceKind::Order, span.share)?;
         Ok(Self {
@@ -121,7 +134,8 @@ impl PaidPeriod {
     }
 
     /// What a renewal of `period` paid on `paid_on` would be, without recording it: its dates,
-    /// price and late fee. For the controller's and the CLI's "what if renewed today".
+    /// price and late fee. For the controller's and the CLI's "what if renewed today". A new
+    /// sale, so the tariff's renewal policies of that day apply.
     pub fn preview_renewal(
         &self,
         tariff: &TariffSpec,
@@ -129,6 +143,7 @@ impl PaidPeriod {
         period: Period,
         paid_on: Date,
     ) -> Result<Term> {
+        policy::check_renewal(tariff, paid_on, period)?;
         self.next(tariff, service, period, paid_on, self.renewals())
             .map(|(term, _)| term)
     }
@@ -171,6 +186,7 @@ impl PaidPeriod {
         paid_on: Date,
         index: usize,
     ) -> Result<(Term, Chain)> {
+        let service = &as_of(service, paid_on);
         let previous = self.last_term().paid_on;
         if paid_on < self.terms[0].paid_on {
             return Err(BillingError::RenewalBeforeStart {
@@ -186,7 +202,6 @@ impl PaidPeriod {
                 previous,
             });
         }
-        policy::check_renewal(tariff, paid_on, period)?;
         let whole = prices::lines(tariff, service, period, PriceKind::Renewal, Share::WHOLE)?;
         let expiry = self.paid_until();
         let late = late_fee::late(
@@ -369,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn no_renewal_after_the_tariff_end_date() {
+    fn a_renewal_after_the_tariff_end_date_is_a_bad_sale_but_history_stays_priced() {
         let mut t = tariff("3.00");
         t.policies.end_date = Some(date("2026-01-31"));
         let s = service(
@@ -378,15 +393,20 @@ mod tests {
             &[(Period::OneMonth, "2026-02-01")],
         );
         assert_eq!(
-            paid_period(&t, &s).unwrap_err(),
+            policy::check_declared_sales(&t, &s).unwrap_err(),
             BillingError::TariffEnded {
                 end: date("2026-01-31"),
                 on: date("2026-02-01")
             }
         );
+        // The end date may have been set after the renewal was sold: never retroactive.
+        assert_eq!(
+            paid_period(&t, &s).unwrap().paid_until(),
+            date("2026-03-10")
+        );
         let s = service(Period::OneMonth, "2026-02-01", &[]);
         assert!(matches!(
-            paid_period(&t, &s),
+            policy::check_declared_sales(&t, &s),
             Err(BillingError::TariffEnded { .. })
         ));
     }

@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use crate::api::client::ClientSpec;
 use crate::api::common::{Date, LocalObjectReference, Money, Period};
 use crate::api::hosting_service::{HostingServiceSpec, Renewal, ResourceQuantity};
 use crate::api::tariff::{
@@ -43,6 +44,7 @@ pub fn tariff(monthly: &str) -> TariffSpec {
         display_name: None,
         processing_modules: vec![LocalObjectReference::new("ispmanager-1")],
         currency: "USD".into(),
+        time_zone: None,
         prices: PeriodPrices {
             one_month: Some(money(monthly)),
             ..PeriodPrices::default()
@@ -86,6 +88,9 @@ pub fn service(period: Period, start: &str, renewals: &[(Period, &str)]) -> Host
                 reference: None,
             })
             .collect(),
+        tariff_changes: vec![],
+        resource_changes: vec![],
+        downtime: vec![],
         processing_module_ref: None,
         domain: None,
         resources: vec![],
@@ -107,4 +112,16 @@ pub fn with_resource(
     spec.resources.retain(|r| r.name != name);
     spec.resources.push(ResourceQuantity { name, quantity });
     spec
+}
+
+/// A client in no group, not suspended.
+pub fn client() -> ClientSpec {
+    ClientSpec {
+        display_name: "Acme".into(),
+        email: "ops@acme.example".into(),
+        account_id: None,
+        groups: vec![],
+        suspended: false,
+        suspension_reason: None,
+    }
 }

@@ -52,6 +52,28 @@ pub struct Args {
     /// process hands back the lease and exits anyway.
     #[arg(long, default_value = "20s", value_parser = duration, value_name = "DURATION")]
     shutdown_grace: Duration,
+    /// The auto-deletion period of a product type, for its tariffs that set no
+    /// `policies.autoDeletionDays` (seed 002's "Service type settings"), e.g.
+    /// `SharedHosting=30`; repeatable. A product type without one never deletes.
+    #[arg(long, value_parser = product_days, value_name = "PRODUCT=DAYS")]
+    auto_deletion_days: Vec<(crate::api::ProductType, u32)>,
+}
+
+/// `SharedHosting=30`: a product type and a number of days (1 to 3650, as the tariff field).
+fn product_days(text: &str) -> Result<(crate::api::ProductType, u32), String> {
+    let (product, days) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected PRODUCT=DAYS, e.g. SharedHosting=30"))?;
+    let product = serde_json::from_value(serde_json::Value::String(product.trim().into()))
+        .map_err(|_| {
+            format!("{product:?}: expected SharedHosting, VirtualServer or SoftwareLicense")
+        })?;
+    match days.trim().parse::<u32>() {
+        Ok(d @ 1..=3650) => Ok((product, d)),
+        _ => Err(format!(
+            "{days:?}: expected a number of days from 1 to 3650"
+        )),
+    }
 }
 
 /// `15s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
@@ -131,6 +153,9 @@ pub fn run(args: Args) -> ExitCode {
             leader_election,
             shutdown,
             shutdown_grace: args.shutdown_grace,
+            product_defaults: crate::billing::policy::ProductDefaults {
+                auto_deletion_days: args.auto_deletion_days,
+            },
             ..Options::default()
         };
         let metrics_address = args.metrics_address;

@@ -1,5 +1,6 @@
 //! `hostplane quote -f PATH...`: the quote of every `HostingService` in a set of manifests —
-//! order price, setup fee, renewal price, paid-until and the late fee if renewed on `--at` —
+//! order price, setup fee, renewal price, paid-until, the late fee if renewed on `--at`, and
+//! each declared tariff change and resource change with what it cost —
 //! from the same billing module the controller writes `status.quote` with.
 //!
 //! Manifests are read like `validate` reads them (files, folders, `-`); each service is priced
@@ -190,7 +191,7 @@ fn read_set(sources: &[Source], default_namespace: &str) -> Set {
                 (_, Ok(Object::Tariff(t))) => {
                     set.tariffs.insert(key, Ok(*t));
                 }
-                (_, Ok(Object::HostingService(s))) => set.services.push((key.0, key.1, Ok(s))),
+                (_, Ok(Object::HostingService(s))) => set.services.push((key.0, key.1, Ok(*s))),
                 (Some("Tariff"), Err(e)) => {
                     set.tariffs.insert(key, Err(e));
                 }
@@ -243,7 +244,16 @@ fn quote_one(
             return row;
         }
     };
-    match billing::quote(&tariff.spec, &service.spec, at) {
+    // Offline, an order already placed looks like a new one: every declared sale is judged.
+    if let Err(e) = billing::policy::check_declared_sales(&tariff.spec, &service.spec) {
+        row.error = Some(e.to_string());
+        return row;
+    }
+    let tariffs = |name: &str| match set.tariffs.get(&(ns.to_owned(), name.to_owned())) {
+        Some(Ok(t)) => Some(&t.spec),
+        _ => None,
+    };
+    match billing::quote::quote_with_events(&tariff.spec, &tariffs, &service.spec, at) {
         Ok(q) => {
             row.paid_until = Some(q.paid.paid_until());
             row.quote = Some(q.quote);
@@ -279,6 +289,15 @@ fn text(row: &Row, at: Date) -> String {
         _ => format!("none if renewed on {at} (in time)"),
     };
     out += &format!("  late fee       {late}\n");
+    for e in &q.events {
+        let paid_until = e
+            .paid_until
+            .map_or(String::new(), |d| format!(", paid until {d}"));
+        out += &format!(
+            "  {} on {}: charge {} {c}, refund {} {c}{paid_until} — {} ({})\n",
+            e.type_, e.on, e.charge, e.refund, e.detail, e.field
+        );
+    }
     out
 }
 

@@ -97,6 +97,7 @@ pub fn run(args: Args) -> ExitCode {
         default_namespace: args.namespace,
         references: RefOptions {
             external_secrets: args.external_secrets,
+            placed_order: false,
         },
     };
     let report = validation::validate(&sources, &options);

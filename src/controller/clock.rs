@@ -24,9 +24,14 @@ impl Clock {
         (self.0)()
     }
 
-    /// Today in UTC: billing days begin at 00:00 UTC.
+    /// Today in UTC, for what has no provider zone (pools, licenses).
     pub fn today(&self) -> Date {
-        self.now().to_zoned(jiff::tz::TimeZone::UTC).date()
+        self.today_in(&jiff::tz::TimeZone::UTC)
+    }
+
+    /// Today in `zone`: a tariff's billing day ([`crate::billing::zone`]).
+    pub fn today_in(&self, zone: &jiff::tz::TimeZone) -> Date {
+        crate::billing::zone::today(zone, self.now())
     }
 }
 

@@ -65,6 +65,8 @@ pub struct Settings {
     pub drift_interval: Duration,
     /// Today, for billing dates.
     pub clock: super::clock::Clock,
+    /// What a tariff that leaves a policy blank falls back to (auto-deletion days).
+    pub product_defaults: crate::billing::policy::ProductDefaults,
 }
 
 impl Default for Settings {
@@ -72,6 +74,7 @@ impl Default for Settings {
         Self {
             drift_interval: Duration::from_secs(300),
             clock: super::clock::Clock::system(),
+            product_defaults: Default::default(),
         }
     }
 }

@@ -110,7 +110,12 @@ fn drifts(
     ) else {
         return false;
     };
-    let Ok(refs) = service::Refs::new(svc, tariff, client, ctx.settings.clock.today()) else {
+    let today = ctx
+        .settings
+        .clock
+        .today_in(&crate::billing::zone::of(&tariff.spec));
+    let defaults = &ctx.settings.product_defaults;
+    let Ok(refs) = service::Refs::new(svc, tariff, client, today, defaults) else {
         return false;
     };
     if matches!(

@@ -27,10 +27,10 @@ macro_rules! judged {
 }
 
 judged! {
-    ProcessingModule => Object::ProcessingModule;
+    ProcessingModule => |m| Object::ProcessingModule(Box::new(m));
     Tariff => |t| Object::Tariff(Box::new(t));
     Client => Object::Client;
-    HostingService => Object::HostingService;
+    HostingService => |s| Object::HostingService(Box::new(s));
     LicensePool => Object::LicensePool;
     ServerPool => Object::ServerPool;
 }
@@ -55,6 +55,9 @@ pub fn entry<K: Judged>(object: &K) -> Entry {
 /// against `related`. Secrets are the processing module's concern, not checked here.
 pub fn problems<K: Judged>(subject: &K, related: Vec<Entry>) -> Vec<String> {
     let own = entry(subject);
+    // A service with a claim was admitted when ordered; a tariff edit since is not retroactive.
+    let placed_order =
+        matches!(&own.object, Object::HostingService(s) if super::service::created(s));
     let mut lines: Vec<String> = rules::check(&own.object)
         .into_iter()
         .map(|p| line(p.field.as_deref(), &p.reason))
@@ -66,6 +69,7 @@ pub fn problems<K: Judged>(subject: &K, related: Vec<Entry>) -> Vec<String> {
         &set,
         &RefOptions {
             external_secrets: true,
+            placed_order,
         },
         &mut found,
     );
@@ -92,5 +96,63 @@ fn line(field: Option<&str>, reason: &str) -> String {
     match field {
         Some(f) => format!("{f}: {reason}"),
         None => reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tariff(disabled: &[&str]) -> Tariff {
+        serde_json::from_value(json!({
+            "apiVersion": "hostplane.dev/v1alpha1", "kind": "Tariff",
+            "metadata": {"name": "start", "namespace": "ns"},
+            "spec": {"productType": "SharedHosting", "processingModules": [{"name": "isp"}],
+                     "prices": {"1m": "3.00", "1y": "30.00"}, "disabledPeriods": disabled,
+                     "hosting": {"accountTemplate": "start"}}
+        }))
+        .unwrap()
+    }
+
+    fn service(claimed: bool) -> HostingService {
+        let annotations = if claimed {
+            json!({ crate::api::EXTERNAL_NAME_ANNOTATION: "userblog" })
+        } else {
+            json!({})
+        };
+        serde_json::from_value(json!({
+            "apiVersion": "hostplane.dev/v1alpha1", "kind": "HostingService",
+            "metadata": {"name": "blog", "namespace": "ns", "annotations": annotations},
+            "spec": {"tariffRef": {"name": "start"}, "clientRef": {"name": "jane"},
+                     "period": "1m", "startDate": "2026-08-01"}
+        }))
+        .unwrap()
+    }
+
+    fn client() -> Client {
+        serde_json::from_value(json!({
+            "apiVersion": "hostplane.dev/v1alpha1", "kind": "Client",
+            "metadata": {"name": "jane", "namespace": "ns"},
+            "spec": {"displayName": "Jane", "email": "jane@example.org"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_period_disabled_after_the_order_stalls_only_a_new_order() {
+        // Issue 15: a tariff edit is not retroactive. A service hostplane created (its claim
+        // is written) keeps being reconciled, so it is still suspended when unpaid.
+        let related = || vec![entry(&tariff(&["1m"])), entry(&client())];
+        assert_eq!(problems(&service(true), related()), Vec::<String>::new());
+        let new_order = problems(&service(false), related());
+        assert!(
+            new_order.iter().any(|p| p.starts_with("spec.period:")),
+            "{new_order:?}"
+        );
+        assert_eq!(
+            problems(&service(false), vec![entry(&tariff(&[])), entry(&client())]),
+            Vec::<String>::new()
+        );
     }
 }

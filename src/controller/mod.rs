@@ -22,6 +22,7 @@ pub mod service;
 pub mod shutdown;
 pub mod status;
 pub mod tariff;
+pub mod tariff_history;
 
 use std::sync::Arc;
 
@@ -78,6 +79,8 @@ pub struct Options {
     pub shutdown: shutdown::Shutdown,
     /// How long reconciles in flight may take to finish after a stop was requested.
     pub shutdown_grace: std::time::Duration,
+    /// The product types' auto-deletion periods, for tariffs that set none.
+    pub product_defaults: crate::billing::policy::ProductDefaults,
 }
 
 impl Default for Options {
@@ -91,6 +94,7 @@ impl Default for Options {
             leader_election: None,
             shutdown: shutdown::Shutdown::never(),
             shutdown_grace: std::time::Duration::from_secs(20),
+            product_defaults: Default::default(),
         }
     }
 }
@@ -323,6 +327,7 @@ async fn serve(
         .with_settings(context::Settings {
             drift_interval: options.drift_interval,
             clock: options.clock.clone(),
+            product_defaults: options.product_defaults.clone(),
         }),
     );
     ctx.panels.set_check_interval(options.module_check_interval);

@@ -24,11 +24,13 @@ pub struct Header {
 /// A decoded object of the set.
 #[derive(Debug)]
 pub enum Object {
-    ProcessingModule(ProcessingModule),
+    /// Boxed, like the tariff and the service, so that the enum stays small for the
+    /// clients, pools and unknown documents that make up most of a manifest set.
+    ProcessingModule(Box<ProcessingModule>),
     /// Boxed: a tariff is several times larger than the other kinds.
     Tariff(Box<Tariff>),
     Client(Client),
-    HostingService(HostingService),
+    HostingService(Box<HostingService>),
     LicensePool(LicensePool),
     ServerPool(ServerPool),
     /// A core Secret: only the names of its keys are kept (never the values).
@@ -113,10 +115,10 @@ pub fn decode(value: &Value, header: &Header) -> Result<Object, Vec<FieldProblem
             return Err(problems);
         }
         let typed = match kind.as_str() {
-            "ProcessingModule" => typed(value).map(Object::ProcessingModule),
+            "ProcessingModule" => typed(value).map(|m| Object::ProcessingModule(Box::new(m))),
             "Tariff" => typed(value).map(|t| Object::Tariff(Box::new(t))),
             "Client" => typed(value).map(Object::Client),
-            "HostingService" => typed(value).map(Object::HostingService),
+            "HostingService" => typed(value).map(|s| Object::HostingService(Box::new(s))),
             "LicensePool" => typed(value).map(Object::LicensePool),
             "ServerPool" => typed(value).map(Object::ServerPool),
             other => Err(FieldProblem::at(

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod documents;
 pub mod references;
 pub mod rules;
+pub mod service_events;
 
 use serde::Serialize;
 

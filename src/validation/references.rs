@@ -20,6 +20,10 @@ use crate::naming::{self, MacroValues};
 pub struct RefOptions {
     /// Secrets live outside the set (sealed or external secrets): do not require them.
     pub external_secrets: bool,
+    /// The services judged were ordered already (the controller judging a service it created):
+    /// skip the order policies, which judge a sale on its own day and must not turn a tariff
+    /// edit into a retroactive verdict on history (issue 15).
+    pub placed_order: bool,
 }
 
 /// An index of the set by namespace, kind and name.
@@ -284,6 +288,76 @@ impl Ctx<'_, '_> {
         let ts = &tariff.spec;
         let tname = &spec.tariff_ref.name;
 
+        if !self.options.placed_order {
+            self.order_policies(e, s, ts, client);
+        }
+        let tariffs = |name: &str| self.index.tariff(ns, name).map(|t| &t.spec);
+        for (field, reason) in super::service_events::problems(spec, ts, &tariffs) {
+            self.report(e, &field, reason);
+        }
+
+        if let Some(pin) = &spec.processing_module_ref
+            && !ts.processing_modules.contains(pin)
+        {
+            self.report(
+                e,
+                "spec.processingModuleRef",
+                format!(
+                    "module {:?} is not one of tariff {tname:?}'s processingModules",
+                    pin.name
+                ),
+            );
+        }
+        for (i, q) in spec.resources.iter().enumerate() {
+            let field = format!("spec.resources[{i}].quantity");
+            match ts.resources.iter().find(|r| r.name == q.name) {
+                None => self.report(
+                    e,
+                    &format!("spec.resources[{i}].name"),
+                    format!("tariff {tname:?} has no resource {}", q.name.as_str()),
+                ),
+                Some(r) if q.quantity < r.min || q.quantity > r.max => self.report(
+                    e,
+                    &field,
+                    format!(
+                        "{} is outside tariff {tname:?}'s bounds {}..{} for {}",
+                        q.quantity,
+                        r.min,
+                        r.max,
+                        q.name.as_str()
+                    ),
+                ),
+                Some(r) if (q.quantity - r.min) % r.step != 0 => self.report(
+                    e,
+                    &field,
+                    format!(
+                        "{} is not on tariff {tname:?}'s step: {}, {}, {}, ...",
+                        q.quantity,
+                        r.min,
+                        r.min + r.step,
+                        r.min + 2 * r.step
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        self.product_fields(e, s, tariff, client);
+    }
+
+    /// The tariff's order policies (sold periods, end date, minimum order period, client groups,
+    /// services per client): rules for a sale on its own day, so skipped for a service whose
+    /// order was placed already ([`RefOptions::placed_order`]); a later tariff edit is never
+    /// retroactive.
+    fn order_policies(
+        &mut self,
+        e: &Entry,
+        s: &HostingService,
+        ts: &crate::api::tariff::TariffSpec,
+        client: &Client,
+    ) {
+        let ns = &e.header.namespace;
+        let spec = &s.spec;
+        let tname = &spec.tariff_ref.name;
         let orderable = orderable_periods(ts);
         if !orderable.contains(&spec.period) {
             let list: Vec<&str> = orderable.iter().map(|p| p.as_str()).collect();
@@ -400,53 +474,6 @@ impl Ctx<'_, '_> {
                 self.report(e, "spec.clientRef", reason);
             }
         }
-
-        if let Some(pin) = &spec.processing_module_ref
-            && !ts.processing_modules.contains(pin)
-        {
-            self.report(
-                e,
-                "spec.processingModuleRef",
-                format!(
-                    "module {:?} is not one of tariff {tname:?}'s processingModules",
-                    pin.name
-                ),
-            );
-        }
-        for (i, q) in spec.resources.iter().enumerate() {
-            let field = format!("spec.resources[{i}].quantity");
-            match ts.resources.iter().find(|r| r.name == q.name) {
-                None => self.report(
-                    e,
-                    &format!("spec.resources[{i}].name"),
-                    format!("tariff {tname:?} has no resource {}", q.name.as_str()),
-                ),
-                Some(r) if q.quantity < r.min || q.quantity > r.max => self.report(
-                    e,
-                    &field,
-                    format!(
-                        "{} is outside tariff {tname:?}'s bounds {}..{} for {}",
-                        q.quantity,
-                        r.min,
-                        r.max,
-                        q.name.as_str()
-                    ),
-                ),
-                Some(r) if (q.quantity - r.min) % r.step != 0 => self.report(
-                    e,
-                    &field,
-                    format!(
-                        "{} is not on tariff {tname:?}'s step: {}, {}, {}, ...",
-                        q.quantity,
-                        r.min,
-                        r.min + r.step,
-                        r.min + 2 * r.step
-                    ),
-                ),
-                Some(_) => {}
-            }
-        }
-        self.product_fields(e, s, tariff, client);
     }
 
     /// Fields that belong to one product type, and the names a hosting account will get.

@@ -225,6 +225,16 @@ pub fn orderable_periods(spec: &TariffSpec) -> Vec<Period> {
 }
 
 fn tariff(spec: &TariffSpec, p: &mut Problems) {
+    if let Some(zone) = &spec.time_zone
+        && !crate::billing::zone::is_known(zone)
+    {
+        p.push(
+            "spec.timeZone",
+            format!(
+                "{zone:?} is not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)"
+            ),
+        );
+    }
     let blocks = [
         (
             "hosting",

@@ -87,8 +87,10 @@ impl Refs {
         tariff: Arc<Tariff>,
         client: Arc<Client>,
         today: jiff::civil::Date,
+        defaults: &crate::billing::policy::ProductDefaults,
     ) -> Result<Self, crate::billing::BillingError> {
-        let standing = lifecycle::standing(&tariff.spec, &service.spec, &client.spec, today)?;
+        let spec = defaults.apply(&tariff.spec);
+        let standing = lifecycle::standing(&spec, &service.spec, &client.spec, today)?;
         Ok(Self {
             tariff,
             client,
@@ -140,9 +142,13 @@ fn admit(
     client: Arc<Client>,
     status: &mut HostingServiceStatus,
 ) -> Result<Refs, Verdict> {
-    let today = ctx.settings.clock.today();
-    price(service, &tariff, today, status);
-    let related = related(ctx, ns, &tariff, &client);
+    let today = ctx
+        .settings
+        .clock
+        .today_in(&crate::billing::zone::of(&tariff.spec));
+    let earlier = crate::controller::tariff_history::earlier_tariffs(ctx, service);
+    price(service, &tariff, &earlier, today, status);
+    let related = related(ctx, ns, &tariff, &earlier, &client);
     let problems = judge::problems(service, related);
     if !problems.is_empty() {
         return Err(Verdict::Stalled {
@@ -163,14 +169,21 @@ fn admit(
             });
         }
     }
-    Refs::new(service, tariff, client, today).map_err(|e| Verdict::Stalled {
+    Refs::new(
+        service,
+        tariff,
+        client,
+        today,
+        &ctx.settings.product_defaults,
+    )
+    .map_err(|e| Verdict::Stalled {
         reason: "InvalidSpec".into(),
         message: e.to_string(),
     })
 }
 
 /// Whether hostplane may have made something at a panel for the service already.
-fn created(service: &HostingService) -> bool {
+pub(crate) fn created(service: &HostingService) -> bool {
     service
         .annotations()
         .contains_key(crate::api::EXTERNAL_NAME_ANNOTATION)
@@ -215,9 +228,11 @@ async fn run_product(
     status: &mut HostingServiceStatus,
 ) -> Result<Outcome, Error> {
     let timer = refs.standing.next_timer();
-    status.next_action_at = timer.map(|d| format!("{d}T00:00:00Z"));
+    let zone = crate::billing::zone::of(&refs.tariff.spec);
+    let at = timer.and_then(|day| crate::billing::zone::start_of(&zone, day));
+    status.next_action_at = at.map(|t| t.to_string());
     let now = ctx.settings.clock.now();
-    let until_timer = timer.map(|day| until_midnight_utc(day, now));
+    let until_timer = at.map(|at| until(at, now));
     match refs.standing {
         Standing::Scheduled { starts_on } => {
             return Ok(Outcome {
@@ -322,14 +337,9 @@ async fn terminate(
     })
 }
 
-/// How long until 00:00 UTC of `day` (plus a minute, so the day has surely begun); zero when
-/// it is past.
-fn until_midnight_utc(day: crate::api::common::Date, now: jiff::Timestamp) -> Duration {
-    let at = day
-        .0
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .map(|z| z.timestamp())
-        .unwrap_or(now);
+/// How long until `at`, the start of a billing day in the tariff's zone (plus a minute, so
+/// the day has surely begun); zero when it is past.
+fn until(at: jiff::Timestamp, now: jiff::Timestamp) -> Duration {
     let wait = at.duration_since(now);
     Duration::try_from(wait).unwrap_or_default() + Duration::from_secs(60)
 }
@@ -432,9 +442,11 @@ fn related(
     ctx: &Context,
     ns: &str,
     tariff: &Tariff,
+    earlier: &[Arc<Tariff>],
     client: &Client,
 ) -> Vec<crate::validation::Entry> {
     let mut set = vec![judge::entry(tariff), judge::entry(client)];
+    set.extend(earlier.iter().map(|t| judge::entry(&**t)));
     set.extend(
         ctx.modules
             .state()
@@ -450,11 +462,13 @@ fn related(
 fn price(
     service: &HostingService,
     tariff: &Tariff,
+    earlier: &[Arc<Tariff>],
     today: jiff::civil::Date,
     status: &mut HostingServiceStatus,
 ) {
-    match crate::billing::quote::quote(&tariff.spec, &service.spec, crate::api::common::Date(today))
-    {
+    let tariffs = crate::controller::tariff_history::lookup(tariff, earlier);
+    let today = crate::api::common::Date(today);
+    match crate::billing::quote::quote_with_events(&tariff.spec, &tariffs, &service.spec, today) {
         Ok(q) => {
             status.paid_until = Some(q.paid.paid_until());
             status.quote = Some(q.quote);
