@@ -377,12 +377,7 @@ async fn a_paused_service_is_not_deleted_at_the_panel_until_unpaused() {
         &["annotate", "hsvc/held", "-n", ns, "hostplane.dev/paused-"],
     );
     until("deleted once unpaused", || user(&sim, "uheld").is_none()).await;
-    until("the object goes", || {
-        !kubectl(cluster, &["get", "hsvc/held", "-n", ns])
-            .status
-            .success()
-    })
-    .await;
+    wait_gone(cluster, ns, "hsvc/held").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,11 +412,6 @@ async fn a_service_deleted_after_its_module_keeps_its_finalizer() {
             "hostplane.dev/force-release=true",
         ],
     );
-    until("released", || {
-        !kubectl(cluster, &["get", "hsvc/lonely", "-n", ns])
-            .status
-            .success()
-    })
-    .await;
+    wait_gone(cluster, ns, "hsvc/lonely").await;
     assert!(user(&sim, "ulonely").is_some());
 }

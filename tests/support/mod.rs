@@ -100,6 +100,17 @@ pub fn delete_and_wait(cluster: &LocalCluster, ns: &str, object: &str) {
     );
 }
 
+/// Waits (at most 60 s) until `object`, already being deleted, is gone. (kubectl 1.20's
+/// `wait --for=delete` fails when the object is gone before it starts.)
+pub async fn wait_gone(cluster: &LocalCluster, ns: &str, object: &str) {
+    until(&format!("{object} is gone"), || {
+        !kubectl(cluster, &["get", object, "-n", ns])
+            .status
+            .success()
+    })
+    .await;
+}
+
 /// One key of a Secret, decoded; empty when the Secret or the key is missing.
 pub fn secret_key(cluster: &LocalCluster, ns: &str, name: &str, key: &str) -> String {
     let template = format!("go-template={{{{index .data \"{key}\" | base64decode}}}}");

@@ -376,6 +376,12 @@ pub async fn write(
     Ok(Claimed::Written)
 }
 
+/// Puts the finalizer on a service that holds a recorded name (claimed, or handed over by a
+/// person) but lacks it: what it holds at the panel must be removed before it goes.
+pub async fn keep_finalizer(ctx: &Context, service: &HostingService) -> Result<(), Error> {
+    super::ensure_finalizer(service, &api(ctx, service)).await
+}
+
 /// Records a new create attempt of a claimed name (after a quiet period found nothing).
 pub async fn attempt(ctx: &Context, service: &HostingService) -> Result<(), Error> {
     set_pending(ctx, service, Some(now(ctx))).await

@@ -13,7 +13,6 @@
 
 use std::time::Duration;
 
-use kube::api::Api;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use secrecy::SecretString;
@@ -141,7 +140,7 @@ pub async fn reconcile(
         claim::Ownership::Foreign => return Ok(account_exists(&username, &module)),
     }
     if recorded.is_some() {
-        super::ensure_finalizer(service, &api_of(ctx, service)).await?;
+        claim::keep_finalizer(ctx, service).await?;
     }
     let connection = match connection::prepare(ctx, service).await? {
         Ok(connection) => connection,
@@ -385,10 +384,6 @@ async fn adopt(isp: &IspManager, username: &str, mkey: &str, ctx: &Context) -> O
             format!("the panel answered that {username} exists, and looking it up failed: {e}"),
         )),
     }
-}
-
-fn api_of(ctx: &Context, service: &HostingService) -> Api<HostingService> {
-    Api::namespaced(ctx.client.clone(), &service.namespace().unwrap_or_default())
 }
 
 fn account_exists(username: &str, module: &ProcessingModule) -> Outcome {

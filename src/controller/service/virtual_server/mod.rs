@@ -31,7 +31,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
-use kube::api::Api;
 use kube::runtime::events::EventType;
 
 use super::connection::{self, Connection};
@@ -112,8 +111,7 @@ pub async fn reconcile(
             return Ok(stalled("NameConflict", message));
         }
         if recorded.is_some() {
-            let api = Api::namespaced(ctx.client.clone(), &ns);
-            super::ensure_finalizer(service, &api).await?;
+            claim::keep_finalizer(ctx, service).await?;
         }
     }
     let connection = if observe_only {
