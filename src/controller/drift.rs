@@ -16,7 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::accounts::module_key;
 use super::context::Context;
-use super::service::{self, desired, hosting, plan};
+use super::service::{self, desired, plan};
 use crate::api::HostingService;
 use crate::api::hosting_service::ManagementPolicy;
 
@@ -125,7 +125,7 @@ fn drifts(
     ) {
         return false;
     }
-    let active = hosting::suspension(&refs).is_none();
+    let active = service::suspension(&refs).is_none();
     !plan::plan(&declared, active, listed.get(username).copied()).is_empty()
 }
 

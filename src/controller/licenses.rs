@@ -41,7 +41,7 @@ use kube::{Resource, ResourceExt};
 use super::conditions::Verdict;
 use super::context::Context;
 use super::service::claim;
-use super::service::hosting::Removal;
+use super::service::driver::Removal;
 use super::service::{Outcome, Refs, failed, stalled};
 use crate::api::common::{Date, LicensePeriod, Period};
 use crate::api::hosting_service::{

@@ -11,6 +11,7 @@
 pub mod claim;
 pub mod connection;
 pub mod desired;
+pub mod driver;
 pub mod hosting;
 pub mod placement;
 pub mod plan;
@@ -33,7 +34,7 @@ use crate::api::common::LastError;
 use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
 use crate::api::tariff::ProductType;
 use crate::api::{Client, HostingService, PAUSED_ANNOTATION, ProcessingModule, Tariff};
-use crate::billing::lifecycle::{self, Standing};
+use crate::billing::lifecycle::{self, Standing, SuspensionCause};
 
 /// Held on every service the controller has acted on, so that deleting it first removes (or
 /// orphans) its panel account.
@@ -182,6 +183,33 @@ fn admit(
     })
 }
 
+/// Whether the account should be active, and if not, why (a person reads this in the
+/// `Ready` message).
+pub fn suspension(refs: &Refs) -> Option<String> {
+    let Standing::Suspended {
+        cause,
+        since,
+        deletion_on,
+        ..
+    } = refs.standing
+    else {
+        return None;
+    };
+    Some(match cause {
+        SuspensionCause::Requested => "suspended as requested (spec.suspended)".into(),
+        SuspensionCause::ClientSuspended => "suspended because the client is suspended".into(),
+        SuspensionCause::Unpaid => {
+            let since = since.map(|d| format!(" since {d}")).unwrap_or_default();
+            match deletion_on {
+                Some(d) => format!(
+                    "suspended for non-payment{since}; terminated on {d} unless renewed before"
+                ),
+                None => format!("suspended for non-payment{since}"),
+            }
+        }
+    })
+}
+
 /// Whether hostplane may have made something at a panel for the service already.
 pub(crate) fn created(service: &HostingService) -> bool {
     service
@@ -289,7 +317,7 @@ async fn terminate(
         if let Some(module) = module {
             let removed = match refs.tariff.spec.product_type {
                 ProductType::SharedHosting => {
-                    hosting::remove(service, &module, ctx, status, hosting::Removal::Terminated)
+                    hosting::remove(service, &module, ctx, status, driver::Removal::Terminated)
                         .await
                 }
                 ProductType::SoftwareLicense => {
@@ -298,7 +326,7 @@ async fn terminate(
                         &module,
                         ctx,
                         status,
-                        hosting::Removal::Terminated,
+                        driver::Removal::Terminated,
                     )
                     .await
                 }
@@ -308,7 +336,7 @@ async fn terminate(
                         &module,
                         ctx,
                         status,
-                        hosting::Removal::Terminated,
+                        driver::Removal::Terminated,
                     )
                     .await
                 }
@@ -633,27 +661,15 @@ async fn cleanup(
     }
     let result = match module.clone() {
         Some(module) if module.spec.type_ == crate::api::ModuleType::Licensing => {
-            software_license::remove(
-                service,
-                &module,
-                ctx,
-                &mut status,
-                hosting::Removal::Deleted,
-            )
-            .await
+            software_license::remove(service, &module, ctx, &mut status, driver::Removal::Deleted)
+                .await
         }
         Some(module) if module.spec.type_ == crate::api::ModuleType::VMmanager => {
-            virtual_server::remove(
-                service,
-                &module,
-                ctx,
-                &mut status,
-                hosting::Removal::Deleted,
-            )
-            .await
+            virtual_server::remove(service, &module, ctx, &mut status, driver::Removal::Deleted)
+                .await
         }
         Some(module) => {
-            hosting::remove(service, &module, ctx, &status, hosting::Removal::Deleted).await
+            hosting::remove(service, &module, ctx, &status, driver::Removal::Deleted).await
         }
         None => Ok(()),
     };

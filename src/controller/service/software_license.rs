@@ -5,7 +5,8 @@
 
 use kube::ResourceExt;
 
-use super::hosting::{Removal, suspension};
+use super::driver::Removal;
+use super::suspension;
 use super::{Outcome, Refs, stalled};
 use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
 use crate::api::processing_module::ModuleType;

@@ -311,7 +311,7 @@ impl Run<'_> {
     }
 
     fn ready(&self, running: bool) -> Outcome {
-        match super::hosting::suspension(self.refs) {
+        match super::suspension(self.refs) {
             None if running => Outcome {
                 verdict: Verdict::Ready {
                     reason: "Available".into(),
@@ -379,13 +379,13 @@ async fn attempt_create(run: &Run<'_>) -> Result<Option<Outcome>, Error> {
 }
 
 /// Removes the server. `ObserveOnly` services never touch the panel; `Orphan` keeps the
-/// server ([`super::hosting::Removal::keeps`]). Not found counts as done.
+/// server ([`super::driver::Removal::keeps`]). Not found counts as done.
 pub async fn remove(
     service: &HostingService,
     module: &ProcessingModule,
     ctx: &Context,
     status: &mut HostingServiceStatus,
-    why: super::hosting::Removal,
+    why: super::driver::Removal,
 ) -> Result<(), String> {
     // The control-panel license goes to the pool first: it is paid for, and the server it was
     // bound to is about to go.

@@ -77,7 +77,7 @@ impl Run<'_> {
                 ServicePhase::Provisioning,
             ));
         }
-        let want_running = crate::controller::service::hosting::suspension(self.refs).is_none();
+        let want_running = crate::controller::service::suspension(self.refs).is_none();
         // VMmanager 5 answers changes synchronously: apply the steps in turn, at most one of
         // each kind, keeping the observed state up to date.
         let mut observed = observed(&machine);

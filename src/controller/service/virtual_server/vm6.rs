@@ -205,7 +205,7 @@ impl Run<'_> {
 
     /// Power, OS and resources as declared: one step per reconcile ([`plan::next_step`]).
     async fn vm6_converge(&self, vm: &Vm6Client, host: &Host) -> Result<Outcome, Error> {
-        let want_running = crate::controller::service::hosting::suspension(self.refs).is_none();
+        let want_running = crate::controller::service::suspension(self.refs).is_none();
         let running = host.state == HostState::Active;
         let step = plan::next_step(&observed(host), self.desired, want_running, true);
         if matches!(step, Step::Done { .. }) && self.connection.password_changed && running {

@@ -1,0 +1,75 @@
+//! An ispmanager account as the driver's [`External`]: looked up in the module's fresh
+//! listing or with the `user` list, created with `user.add.finish`, deleted with `user.delete`.
+//! ispmanager keeps no marker on an account, so ownership rests on the claim alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::controller::context::Context;
+use crate::controller::service::driver::{External, Found};
+use crate::panel::PanelError;
+use crate::panel::ispmanager::{IspManager, NewUser, User, is_not_found};
+
+/// One account name at one module.
+pub struct Account<'a> {
+    pub ctx: &'a Context,
+    pub isp: Arc<IspManager>,
+    /// The module's key in the account listings.
+    pub module_key: String,
+    pub username: String,
+    /// How old a listing may be and still answer for the account.
+    pub listing_max_age: Duration,
+}
+
+impl External for Account<'_> {
+    type Observed = User;
+    type Create = NewUser;
+
+    fn kind(&self) -> &'static str {
+        "ispmanager account"
+    }
+
+    fn name(&self) -> &str {
+        &self.username
+    }
+
+    fn exists_reason(&self) -> &'static str {
+        "AccountExists"
+    }
+
+    async fn observe(&self) -> Result<Found<User>, PanelError> {
+        let listed =
+            self.ctx
+                .accounts
+                .fresh(&self.module_key, &self.username, self.listing_max_age);
+        let user = match listed {
+            Some(user) => Some(user),
+            None => self.isp.user(&self.username).await?,
+        };
+        Ok(match user {
+            Some(user) => {
+                self.ctx.accounts.put(&self.module_key, user.clone());
+                Found::Present(user)
+            }
+            None => Found::Absent,
+        })
+    }
+
+    async fn create(&self, request: &NewUser) -> Result<(), PanelError> {
+        self.isp.create_user(request).await
+    }
+
+    async fn delete(&self) -> Result<bool, PanelError> {
+        match self.isp.delete_user(&self.username).await {
+            Ok(()) => {
+                self.ctx.accounts.forget(&self.module_key, &self.username);
+                Ok(true)
+            }
+            Err(e) if is_not_found(&e) => {
+                self.ctx.accounts.forget(&self.module_key, &self.username);
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

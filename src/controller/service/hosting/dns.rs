@@ -1,0 +1,130 @@
+//! The DNS zone of a shared hosting service's domain, on the tariff's name server (the
+//! account's own ispmanager, or a separate one), and the address its records point at.
+
+use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
+
+use super::super::desired::DesiredAccount;
+use super::super::{Outcome, Refs, failed, stalled};
+use crate::api::HostingService;
+use crate::api::ProcessingModule;
+use crate::api::hosting_service::HostingServiceStatus;
+use crate::controller::context::Context;
+use crate::panel::PanelError;
+
+/// The DNS zone of the service's domain on the tariff's name server, made once per domain.
+pub(super) async fn ensure_dns(
+    service: &HostingService,
+    refs: &Refs,
+    ctx: &Context,
+    desired: &DesiredAccount,
+    module: &ProcessingModule,
+    status: &mut HostingServiceStatus,
+) -> Result<(), Outcome> {
+    if status.domain.as_deref() == Some(desired.domain.as_str()) {
+        return Ok(());
+    }
+    let name_server = refs
+        .tariff
+        .spec
+        .hosting
+        .as_ref()
+        .and_then(|h| h.name_server.as_ref());
+    if let Some(ns_ref) = name_server {
+        let ns = service.namespace().unwrap_or_default();
+        let ns_module = Context::get(&ctx.modules, &ns, &ns_ref.processing_module_ref.name)
+            .ok_or_else(|| {
+                stalled(
+                    "ReferenceNotFound",
+                    format!(
+                        "the tariff's name server module {:?} does not exist",
+                        ns_ref.processing_module_ref.name
+                    ),
+                )
+            })?;
+        let dns = ctx
+            .panels
+            .ispmanager(&ctx.client, &ns_module)
+            .await
+            .map_err(|e| {
+                failed(
+                    "ModuleUnavailable",
+                    format!("name server {}: {e}", ns_module.name_any()),
+                )
+            })?;
+        let ip = module_ip(&module.spec.url).await.ok_or_else(|| {
+            failed(
+                "PanelError",
+                format!("cannot resolve the address of module {}", module.name_any()),
+            )
+        })?;
+        let owner = status
+            .external_name
+            .clone()
+            .unwrap_or_else(|| desired.username.clone());
+        let zones = dns
+            .dns_domains()
+            .await
+            .map_err(|e| failed("PanelError", format!("listing DNS zones: {e}")))?;
+        if !zones.iter().any(|z| z.name == desired.domain) {
+            let ns_names = vec![format!(
+                "ns1.{}.",
+                host_of(&ns_module.spec.url).unwrap_or_default()
+            )];
+            match dns
+                .create_dns_domain(
+                    &owner_for_dns(&ns_module, module, &owner),
+                    &desired.domain,
+                    &ip,
+                    &ns_names,
+                )
+                .await
+            {
+                Ok(()) | Err(PanelError::Exists { .. }) => {}
+                Err(e) => {
+                    return Err(failed(
+                        "PanelError",
+                        format!("creating the DNS zone {}: {e}", desired.domain),
+                    ));
+                }
+            }
+            ctx.event(
+                service,
+                EventType::Normal,
+                "DnsZoneCreated",
+                format!("zone {} on {}", desired.domain, ns_module.name_any()),
+            )
+            .await;
+        }
+    }
+    status.domain = Some(desired.domain.clone());
+    Ok(())
+}
+
+/// On the account's own server the zone belongs to the account; on a separate name server it
+/// belongs to the administrator (the account does not exist there).
+fn owner_for_dns(ns_module: &ProcessingModule, module: &ProcessingModule, owner: &str) -> String {
+    if ns_module.meta().uid == module.meta().uid {
+        owner.to_owned()
+    } else {
+        String::new()
+    }
+}
+
+fn host_of(url: &str) -> Option<String> {
+    reqwest::Url::parse(url).ok()?.host_str().map(str::to_owned)
+}
+
+/// The address shared hosting sites get: the panel server's (its URL's host, resolved).
+pub(super) async fn module_ip(url: &str) -> Option<String> {
+    let host = host_of(url)?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Some(ip.to_string());
+    }
+    let mut addrs = tokio::net::lookup_host((host.as_str(), 443)).await.ok()?;
+    addrs.next().map(|a| a.ip().to_string())
+}
