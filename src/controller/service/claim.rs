@@ -1,6 +1,8 @@
 //! Claim, then act: the rules that keep hostplane from creating anything twice and from
-//! touching an account, host or server it did not create. Every product that creates
-//! something at a panel under a name (shared hosting, VMmanager 6 and 5) goes through here.
+//! touching an account, host or server it did not create. The managed-resource driver
+//! ([`super::driver`]) applies them in order for every product that creates something at a
+//! panel under a name (shared hosting, VMmanager 6 and 5); this module holds the rules and
+//! the claim's writes in the cluster.
 //!
 //! - **The claim** is the module and the external name, written in the cluster in *one*
 //!   patch with the finalizer and the time of the create attempt
@@ -235,26 +237,6 @@ pub fn ownership(
     Ownership::Act
 }
 
-/// [`ownership`] for `service` and `name` at `module`, from the caches.
-pub fn check(
-    ctx: &Context,
-    service: &HostingService,
-    module: &ProcessingModule,
-    name: &str,
-    exists: bool,
-) -> Ownership {
-    let converged = service
-        .status
-        .as_ref()
-        .is_some_and(|s| s.external_name.is_some());
-    ownership(
-        provenance(service),
-        converged,
-        || conflict(ctx, service, module, name),
-        exists,
-    )
-}
-
 /// Claims written by this process, by key: closes the window between the claim patch and the
 /// cache showing it.
 #[derive(Default)]
@@ -329,7 +311,7 @@ fn now(ctx: &Context) -> String {
 /// to be sent) and the finalizer in one patch, guarded by the resourceVersion: a concurrent
 /// writer makes it fail instead of both claiming. Checked against every other claim first.
 /// A product that may still wait (a queue) before its create claims without `attempt` and
-/// records the attempt with [`before_create`] right before the call.
+/// records the attempt with [`attempt`] right before the call.
 pub async fn write(
     ctx: &Context,
     service: &HostingService,
@@ -475,34 +457,6 @@ pub fn forget(ctx: &Context, service: &HostingService, module: &ProcessingModule
             &service.uid().unwrap_or_default(),
         );
     }
-}
-
-/// Before a create: the claim (with the finalizer) for a name not recorded yet, or, for a
-/// recorded name whose account is missing, the quiet period after an attempt whose answer was
-/// lost and then a new attempt recorded. `Ok(true)` when the claim was written in this pass.
-pub async fn before_create(
-    ctx: &Context,
-    service: &HostingService,
-    module: &ProcessingModule,
-    name: &str,
-    recorded: bool,
-) -> Result<Result<bool, super::Outcome>, Error> {
-    if !recorded {
-        return Ok(match write(ctx, service, module, name, true).await? {
-            Claimed::Written => Ok(true),
-            Claimed::Conflict(message) => Err(super::stalled("NameConflict", message)),
-        });
-    }
-    let wait = quiet_until(
-        pending_since(service),
-        quiet_period(module),
-        ctx.settings.clock.now(),
-    );
-    if let Some(wait) = wait {
-        return Ok(Err(outcome_unknown(&format!("creating {name}"), wait)));
-    }
-    attempt(ctx, service).await?;
-    Ok(Ok(false))
 }
 
 /// When the last create attempt was sent, if its outcome is not settled.

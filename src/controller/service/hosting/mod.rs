@@ -3,13 +3,12 @@
 //! keep it suspended or active as declared, deliver the login in the connection Secret, and
 //! remove or orphan it on deletion.
 //!
-//! Crash safety and ownership follow [`super::claim`]: the username is claimed (with the
-//! module and the finalizer, in one patch) before the create call, and checked against every
-//! other service's claim on the same panel (`NameConflict`). A claimed service may have been
-//! created by a run that died before it could say so; it is looked up, and an "already
-//! exists" answer to a later attempt is adopted as its own. A service that never claimed the
-//! name and meets an existing account stops (`AccountExists`) before anything is written for
-//! it, rather than take over someone else's account.
+//! Crash safety and ownership are the driver's ([`super::driver`]): the username is claimed
+//! (with the module and the finalizer, in one patch) before the create call, and checked
+//! against every other service's claim on the same panel (`NameConflict`); an account that
+//! exists and that the service never claimed stops it (`AccountExists`) before anything is
+//! written for it. This module says what an account is (`account.rs`), what it should look
+//! like ([`super::plan`]) and its DNS zone (`dns.rs`).
 
 mod account;
 mod dns;

@@ -10,11 +10,12 @@
 //! an existing server, pure), `vm6` and `vm5` (each panel version's calls), this file (the
 //! reconcile, the control-panel license, placement, deletion).
 //!
-//! Crash safety, as for shared hosting ([`super::claim`]): the host name is claimed before the
-//! create call (or before a pooled server is renamed for the buyer); after a lost answer or a
-//! restart the host is looked up by name before anything is created again. A host of that
-//! name hostplane did not claim stops the service (`HostExists`) instead of being taken over,
-//! and on VMmanager 6 only hosts carrying the service's marker in their comment are managed or
+//! Crash safety, as for shared hosting, is the driver's ([`super::driver`]; `external.rs` is
+//! each version's lookup, create and delete): the host name is claimed before the create call
+//! (or before a pooled server is renamed for the buyer); after a lost answer or a restart the
+//! host is looked up by name before anything is created again. A host of that name hostplane
+//! did not claim stops the service (`HostExists`) instead of being taken over, and on
+//! VMmanager 6 only hosts carrying the service's marker in their comment are managed or
 //! deleted: a stranger's host of the same name is never touched.
 //!
 //! Nothing waits for a panel task inside a reconcile: a mutation is sent, and the service is
@@ -23,6 +24,7 @@
 //! module, in one queue per operation type (seed 004, "Run operations in the queue").
 
 mod desired;
+mod external;
 mod plan;
 mod vm5;
 mod vm6;
@@ -35,7 +37,7 @@ use kube::runtime::events::EventType;
 
 use super::connection::{self, Connection};
 use super::placement;
-use super::{Outcome, Refs, claim, failed, stalled};
+use super::{Outcome, Refs, claim, driver, failed, stalled};
 use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
 use crate::api::processing_module::{ModuleType, VmManagerApiVersion, VmManagerSettings};
 use crate::api::{EXTERNAL_NAME_ANNOTATION, HostingService, ProcessingModule};
@@ -101,59 +103,54 @@ pub async fn reconcile(
     let name = recorded
         .clone()
         .unwrap_or_else(|| default_host_name(&ns, &service.name_any()));
-    let observe_only = service.spec.management_policy == ManagementPolicy::ObserveOnly;
-    if !observe_only {
-        // A name another service claimed first: nothing is written for this one. (Whether a
-        // host of the name exists is judged by vm6/vm5, which know the panel's markers.)
-        if let claim::Ownership::NameConflict(message) =
-            claim::check(ctx, service, &module, &name, false)
-        {
-            return Ok(stalled("NameConflict", message));
-        }
-        if recorded.is_some() {
-            claim::keep_finalizer(ctx, service).await?;
-        }
-    }
-    let connection = if observe_only {
-        connection::unpublished()
-    } else {
-        match connection::prepare(ctx, service).await? {
-            Ok(connection) => connection,
-            Err(refused) => return Ok(stalled("SecretNotOwned", refused.to_string())),
-        }
-    };
-    let run = Run {
+    let record = driver::record(ctx, service, &module, &name);
+    let base = Base {
         service,
         refs,
         ctx,
-        connection: &connection,
         module: &module,
         settings: &settings,
         desired: &desired,
         name: &name,
-        recorded: recorded.is_some(),
+        record: &record,
+    };
+    let unavailable = |e: crate::controller::panels::SetupError| {
+        failed(
+            "ModuleUnavailable",
+            format!("processing module {}: {e}", module.name_any()),
+        )
     };
     let outcome = match settings.api_version {
         VmManagerApiVersion::V6 => match ctx.panels.vmmanager6(&ctx.client, &module).await {
-            Ok(vm) => run.vm6(&vm, status).await?,
-            Err(e) => failed(
-                "ModuleUnavailable",
-                format!("processing module {}: {e}", module.name_any()),
-            ),
+            Ok(vm) => {
+                let host = external::Vm6Host {
+                    vm: vm.clone(),
+                    name: name.clone(),
+                    marker: vm6::marker_for(service),
+                    handed_over: service.spec.management_policy == ManagementPolicy::ObserveOnly
+                        || record.provenance == claim::Provenance::HandedOver,
+                };
+                base.drive(&host, status, async |run, seen, status| {
+                    run.vm6(&vm, &host, seen, status).await
+                })
+                .await?
+            }
+            Err(e) => unavailable(e),
         },
         VmManagerApiVersion::V5 => match ctx.panels.vmmanager5(&ctx.client, &module).await {
-            Ok(vm) => run.vm5(&vm, status).await?,
-            Err(e) => failed(
-                "ModuleUnavailable",
-                format!("processing module {}: {e}", module.name_any()),
-            ),
+            Ok(vm) => {
+                let machine = external::Vm5Machine {
+                    vm: vm.clone(),
+                    name: name.clone(),
+                };
+                base.drive(&machine, status, async |run, seen, status| {
+                    run.vm5(&vm, &machine, seen, status).await
+                })
+                .await?
+            }
+            Err(e) => unavailable(e),
         },
     };
-    if matches!(outcome.verdict, Verdict::Ready { .. })
-        && service.spec.management_policy != ManagementPolicy::ObserveOnly
-    {
-        run.publish(status.ip.as_deref()).await?;
-    }
     if matches!(outcome.verdict, Verdict::Ready { .. }) {
         status.external_name = Some(name);
         status.tariff_generation = refs.tariff.metadata.generation;
@@ -256,7 +253,92 @@ fn licensing_module_of(ctx: &Context, module: &ProcessingModule) -> Option<Arc<P
     Context::get(&ctx.modules, &module.namespace().unwrap_or_default(), name)
 }
 
-/// One reconcile of one service.
+/// What one reconcile of one service knows before it looks at the panel.
+#[derive(Clone, Copy)]
+struct Base<'a> {
+    service: &'a HostingService,
+    refs: &'a Refs,
+    ctx: &'a Context,
+    module: &'a ProcessingModule,
+    settings: &'a VmManagerSettings,
+    desired: &'a DesiredServer,
+    name: &'a str,
+    record: &'a driver::Record,
+}
+
+impl<'a> Base<'a> {
+    /// Looks the server up and applies the claim rules ([`driver::observe`]); then, and only
+    /// then, the connection Secret is prepared (nothing is written for a service that may not
+    /// act on its name).
+    async fn observe<E: driver::External>(
+        &self,
+        external: &E,
+    ) -> Result<Result<(driver::Seen<E::Observed>, Connection), Outcome>, Error> {
+        let seen = match driver::observe(self.record, &mut self.ledger(), external).await? {
+            Ok(seen) => seen,
+            Err(outcome) => return Ok(Err(outcome)),
+        };
+        if matches!(seen, driver::Seen::Observe(_)) {
+            return Ok(Ok((seen, connection::unpublished())));
+        }
+        Ok(match connection::prepare(self.ctx, self.service).await? {
+            Ok(connection) => Ok((seen, connection)),
+            Err(refused) => Err(stalled("SecretNotOwned", refused.to_string())),
+        })
+    }
+
+    fn ledger(&self) -> driver::ClusterLedger<'a> {
+        driver::ClusterLedger {
+            ctx: self.ctx,
+            service: self.service,
+            module: self.module,
+            name: self.name,
+        }
+    }
+
+    /// Observes (see [`Base::observe`]), then lets `act` converge what was seen, and publishes
+    /// the connection Secret once the server is ready.
+    async fn drive<E: driver::External>(
+        self,
+        external: &E,
+        status: &mut HostingServiceStatus,
+        act: impl AsyncFnOnce(
+            &Run<'_>,
+            driver::Seen<E::Observed>,
+            &mut HostingServiceStatus,
+        ) -> Result<Outcome, Error>,
+    ) -> Result<Outcome, Error> {
+        match self.observe(external).await? {
+            Err(outcome) => Ok(outcome),
+            Ok((seen, connection)) => {
+                let run = self.with(&connection);
+                let outcome = act(&run, seen, status).await?;
+                run.publish_when_ready(&outcome, status.ip.as_deref())
+                    .await?;
+                Ok(outcome)
+            }
+        }
+    }
+
+    fn with<'b>(self, connection: &'b Connection) -> Run<'b>
+    where
+        'a: 'b,
+    {
+        Run {
+            service: self.service,
+            refs: self.refs,
+            ctx: self.ctx,
+            connection,
+            module: self.module,
+            settings: self.settings,
+            desired: self.desired,
+            name: self.name,
+            record: self.record,
+        }
+    }
+}
+
+/// One reconcile of one service, once its server was looked up.
 struct Run<'a> {
     service: &'a HostingService,
     refs: &'a Refs,
@@ -267,12 +349,33 @@ struct Run<'a> {
     settings: &'a VmManagerSettings,
     desired: &'a DesiredServer,
     name: &'a str,
-    recorded: bool,
+    record: &'a driver::Record,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn ledger(&self) -> driver::ClusterLedger<'a> {
+        driver::ClusterLedger {
+            ctx: self.ctx,
+            service: self.service,
+            module: self.module,
+            name: self.name,
+        }
+    }
+
     fn module_name(&self) -> String {
         self.module.name_any()
+    }
+
+    /// Once the server is ready: writes the connection Secret's keys (`root`, the panel URL,
+    /// the IP) and records the password as applied; nothing without
+    /// `writeConnectionSecretToRef`, nothing for an observed server.
+    async fn publish_when_ready(&self, outcome: &Outcome, ip: Option<&str>) -> Result<(), Error> {
+        if !matches!(outcome.verdict, Verdict::Ready { .. })
+            || self.service.spec.management_policy == ManagementPolicy::ObserveOnly
+        {
+            return Ok(());
+        }
+        self.publish(ip).await
     }
 
     /// Writes the connection Secret's keys (`root`, the panel URL, the IP) and records the
@@ -354,28 +457,10 @@ fn queued(operation: &str, phase: ServicePhase) -> Outcome {
 }
 
 /// Claims the host name (with the finalizer) before a pooled server is renamed for the
-/// service or a host is created; the create attempt itself is recorded right before the
-/// call ([`claim::before_create`]), after any queue wait.
+/// service or a host is created; the create itself goes through [`driver::create`], after
+/// any queue wait.
 async fn claim_name(run: &Run<'_>) -> Result<Option<Outcome>, Error> {
-    if run.recorded {
-        return Ok(None);
-    }
-    Ok(
-        match claim::write(run.ctx, run.service, run.module, run.name, false).await? {
-            claim::Claimed::Written => None,
-            claim::Claimed::Conflict(message) => Some(stalled("NameConflict", message)),
-        },
-    )
-}
-
-/// Right before a create call: waits out the quiet period of an earlier attempt whose answer
-/// was lost, and records this attempt.
-async fn attempt_create(run: &Run<'_>) -> Result<Option<Outcome>, Error> {
-    Ok(
-        claim::before_create(run.ctx, run.service, run.module, run.name, true)
-            .await?
-            .err(),
-    )
+    driver::claim(run.record, &mut run.ledger()).await
 }
 
 /// Removes the server. `ObserveOnly` services never touch the panel; `Orphan` keeps the
@@ -402,55 +487,39 @@ pub async fn remove(
         )
         .await?;
     }
-    let status = &*status;
-    let orphan = why.keeps(service);
-    let name = status
-        .external_name
-        .clone()
-        .or_else(|| service.annotations().get(EXTERNAL_NAME_ANNOTATION).cloned());
-    let Some(name) = name else {
-        return Ok(()); // nothing was ever created
-    };
-    if orphan {
-        ctx.event(
-            service,
-            EventType::Normal,
-            "Orphaned",
-            format!("kept the VMmanager host {name} (deletionPolicy Orphan or ObserveOnly)"),
-        )
-        .await;
-        return Ok(());
-    }
-    let unavailable = |e: crate::controller::panels::SetupError| {
-        format!("processing module {}: {e}", module.name_any())
-    };
+    let name = super::hosting::recorded_name(service, status);
+    let host_name = name.clone().unwrap_or_default();
+    let record = driver::record(ctx, service, module, &host_name);
     let removed = match settings_of(module).api_version {
         VmManagerApiVersion::V6 => {
-            let vm = ctx
-                .panels
-                .vmmanager6(&ctx.client, module)
-                .await
-                .map_err(unavailable)?;
-            let handed_over = claim::provenance(service) == claim::Provenance::HandedOver;
-            vm6::delete_named(&vm, &name, &vm6::marker_for(service), handed_over).await?
+            driver::remove(&record, why, name.as_deref(), async || {
+                Ok(external::Vm6Host {
+                    vm: driver::connect(ctx.panels.vmmanager6(&ctx.client, module).await, module)?,
+                    name: host_name.clone(),
+                    marker: vm6::marker_for(service),
+                    handed_over: record.provenance == claim::Provenance::HandedOver,
+                })
+            })
+            .await?
         }
         VmManagerApiVersion::V5 => {
-            let vm = ctx
-                .panels
-                .vmmanager5(&ctx.client, module)
-                .await
-                .map_err(unavailable)?;
-            vm5::delete_named(&vm, &name).await?
+            driver::remove(&record, why, name.as_deref(), async || {
+                Ok(external::Vm5Machine {
+                    vm: driver::connect(ctx.panels.vmmanager5(&ctx.client, module).await, module)?,
+                    name: host_name.clone(),
+                })
+            })
+            .await?
         }
     };
-    if removed {
-        ctx.event(
-            service,
-            EventType::Normal,
-            "Deleted",
-            format!("deleted the VMmanager host {name} on {}", module.name_any()),
-        )
-        .await;
-    }
+    driver::announce_removal(
+        ctx,
+        service,
+        module,
+        "VMmanager host",
+        name.as_deref(),
+        &removed,
+    )
+    .await;
     Ok(())
 }

@@ -4,11 +4,13 @@
 
 use kube::ResourceExt;
 
+use super::external::Vm5Machine;
 use super::plan::{self, Observed, Step};
-use super::{Run, attempt_create, claim_name, failed, phase_now, progressing, stalled};
-use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
+use super::{Run, claim_name, failed, phase_now, progressing, stalled};
+use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
 use crate::controller::Error;
 use crate::controller::conditions::Verdict;
+use crate::controller::service::driver::{self, Seen};
 use crate::controller::service::{Outcome, connection};
 use crate::panel::PanelError;
 use crate::panel::vmmanager5::{NewVm, Vm, Vm5};
@@ -17,40 +19,14 @@ impl Run<'_> {
     pub(super) async fn vm5(
         &self,
         vm: &Vm5,
+        external: &Vm5Machine,
+        seen: Seen<Vm>,
         status: &mut HostingServiceStatus,
     ) -> Result<Outcome, Error> {
-        let found = match find_vm(vm, self.name).await {
-            Ok(found) => found,
-            Err(e) => {
-                return Ok(failed(
-                    "PanelError",
-                    format!("looking up VM {}: {e}", self.name),
-                ));
-            }
-        };
-        let observe_only = self.service.spec.management_policy == ManagementPolicy::ObserveOnly;
-        let machine = match found {
-            Some(machine) if self.recorded || observe_only => machine,
-            Some(_) => {
-                return Ok(stalled(
-                    "HostExists",
-                    format!(
-                        "a VMmanager VM {:?} already exists on module {} and hostplane did not create it; set spec.managementPolicy: ObserveOnly to adopt it",
-                        self.name,
-                        self.module_name()
-                    ),
-                ));
-            }
-            None if observe_only => {
-                return Ok(stalled(
-                    "ExternalNotFound",
-                    format!(
-                        "managementPolicy is ObserveOnly and there is no VMmanager VM {:?} to observe",
-                        self.name
-                    ),
-                ));
-            }
-            None => return self.vm5_create(vm).await,
+        let observe_only = matches!(seen, Seen::Observe(_));
+        let machine = match seen {
+            Seen::Observe(machine) | Seen::Manage(machine) => machine,
+            Seen::Missing => return self.vm5_create(vm, external).await,
         };
         if !machine.ip.is_empty() {
             status.ip = Some(machine.ip.clone());
@@ -255,7 +231,7 @@ impl Run<'_> {
         }
     }
 
-    async fn vm5_create(&self, vm: &Vm5) -> Result<Outcome, Error> {
+    async fn vm5_create(&self, vm: &Vm5, external: &Vm5Machine) -> Result<Outcome, Error> {
         let owner = match self.vm5_owner(vm).await {
             Ok(id) => id,
             Err(outcome) => return Ok(outcome),
@@ -276,48 +252,10 @@ impl Run<'_> {
             recipe: self.desired.recipe.clone(),
         };
         let _queue = self.enqueue("vm.create").await;
-        if let Some(outcome) = attempt_create(self).await? {
+        if let Err(outcome) =
+            driver::create(self.record, &mut self.ledger(), external, &new).await?
+        {
             return Ok(outcome);
-        }
-        match vm.create_vm(&new).await {
-            Ok(_) => {}
-            Err(PanelError::Exists { .. }) if !self.recorded => {
-                // Made by someone else between the lookup and the create: not ours.
-                super::claim::withdraw(self.ctx, self.service, self.module, self.name).await?;
-                return Ok(stalled(
-                    "HostExists",
-                    format!(
-                        "a VMmanager VM {:?} appeared on module {} before hostplane could create it; it is left alone",
-                        self.name,
-                        self.module_name()
-                    ),
-                ));
-            }
-            Err(PanelError::OutcomeUnknown { .. } | PanelError::Exists { .. }) => {
-                match find_vm(vm, self.name).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
-                        return Ok(super::claim::outcome_unknown(
-                            &format!("creating VM {}", self.name),
-                            super::claim::quiet_period(self.module),
-                        ));
-                    }
-                    Err(e) => {
-                        return Ok(failed(
-                            "PanelError",
-                            format!("looking up VM {} after a lost answer: {e}", self.name),
-                        ));
-                    }
-                }
-            }
-            Err(e) => {
-                // A definite "no": the next attempt need not wait out a quiet period.
-                super::claim::refused(self.ctx, self.service).await?;
-                return Ok(failed(
-                    "PanelError",
-                    format!("creating VM {}: {e}", self.name),
-                ));
-            }
         }
         self.event(
             "Created",
@@ -337,25 +275,6 @@ pub fn vm5_user_name(client: &str) -> String {
     let mut name = client.to_owned();
     name.truncate(32);
     name
-}
-
-async fn find_vm(vm: &Vm5, name: &str) -> Result<Option<Vm>, PanelError> {
-    Ok(vm.vms().await?.into_iter().find(|v| v.name == name))
-}
-
-/// Deletes the VM named `name`. `Ok(true)` when there was one; not found counts as done.
-pub(super) async fn delete_named(vm: &Vm5, name: &str) -> Result<bool, String> {
-    let found = find_vm(vm, name)
-        .await
-        .map_err(|e| format!("looking up VM {name}: {e}"))?;
-    let Some(machine) = found else {
-        return Ok(false);
-    };
-    match vm.delete(&machine.id).await {
-        Ok(()) => Ok(true),
-        Err(e) if crate::panel::ispmanager::is_not_found(&e) => Ok(false),
-        Err(e) => Err(format!("deleting VM {name}: {e}")),
-    }
 }
 
 /// What the planner needs to know of a VM. A field the list does not show is empty: the OS

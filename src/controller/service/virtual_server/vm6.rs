@@ -7,16 +7,17 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 
+use super::external::Vm6Host;
 use super::plan::{self, Observed, Step};
 use super::{
-    DesiredServer, RECIPE_TASK, Run, attempt_create, claim_name, failed, phase_now, progressing,
-    queued, stalled,
+    DesiredServer, RECIPE_TASK, Run, claim_name, failed, phase_now, progressing, queued, stalled,
 };
 use crate::api::ServerPool;
-use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
+use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
 use crate::api::processing_module::{DeploymentComplete, VmManagerSettings};
 use crate::controller::Error;
 use crate::controller::conditions::Verdict;
+use crate::controller::service::driver::{self, Seen};
 use crate::controller::service::{Outcome, connection};
 use crate::panel::PanelError;
 use crate::panel::vmmanager6::{
@@ -42,58 +43,14 @@ impl Run<'_> {
     pub(super) async fn vm6(
         &self,
         vm: &Vm6Client,
+        external: &Vm6Host,
+        seen: Seen<Host>,
         status: &mut HostingServiceStatus,
     ) -> Result<Outcome, Error> {
-        let hosts = match vm.find_hosts_by_name(self.name).await {
-            Ok(h) => h,
-            Err(e) => {
-                return Ok(failed(
-                    "PanelError",
-                    format!("looking up host {}: {e}", self.name),
-                ));
-            }
-        };
-        let observe_only = self.service.spec.management_policy == ManagementPolicy::ObserveOnly;
-        let marker = self.marker();
-        let any = !hosts.is_empty();
-        let handed_over = observe_only
-            || super::claim::provenance(self.service) == super::claim::Provenance::HandedOver;
-        let host = match ours(hosts, &marker, handed_over) {
-            None if any && !observe_only => {
-                // Hosts of this name exist, none carries this service's marker: someone
-                // else's, never managed nor deleted by this service.
-                return Ok(stalled(
-                    "HostExists",
-                    format!(
-                        "VMmanager hosts named {:?} exist on module {}, but none carries this service's marker ({marker}); they are left alone",
-                        self.name,
-                        self.module_name()
-                    ),
-                ));
-            }
-            Some(host) => {
-                if !self.recorded && !observe_only {
-                    return Ok(stalled(
-                        "HostExists",
-                        format!(
-                            "a VMmanager host {:?} already exists on module {} and hostplane did not create it; set spec.managementPolicy: ObserveOnly to adopt it",
-                            self.name,
-                            self.module_name()
-                        ),
-                    ));
-                }
-                host
-            }
-            None if observe_only => {
-                return Ok(stalled(
-                    "ExternalNotFound",
-                    format!(
-                        "managementPolicy is ObserveOnly and there is no VMmanager host {:?} to observe",
-                        self.name
-                    ),
-                ));
-            }
-            None => return self.vm6_provide(vm, status).await,
+        let observe_only = matches!(seen, Seen::Observe(_));
+        let host = match seen {
+            Seen::Observe(host) | Seen::Manage(host) => host,
+            Seen::Missing => return self.vm6_provide(vm, external, status).await,
         };
         status.ip = host.main_ip().map(str::to_owned);
         if observe_only {
@@ -440,6 +397,7 @@ impl Run<'_> {
     async fn vm6_provide(
         &self,
         vm: &Vm6Client,
+        external: &Vm6Host,
         status: &mut HostingServiceStatus,
     ) -> Result<Outcome, Error> {
         let owner = match self.vm6_owner(vm).await {
@@ -488,40 +446,10 @@ impl Run<'_> {
                 Err(e) => return Ok(failed("PanelError", format!("listing tasks: {e}"))),
             }
         }
-        if let Some(outcome) = attempt_create(self).await? {
+        if let Err(outcome) =
+            driver::create(self.record, &mut self.ledger(), external, &new).await?
+        {
             return Ok(outcome);
-        }
-        match vm.create_host(&new).await {
-            Ok(_) => {}
-            Err(PanelError::OutcomeUnknown { .. }) => {
-                // The answer was lost: look before trying again, never create twice.
-                match vm.find_hosts_by_name(self.name).await {
-                    Ok(found) if found.iter().any(|h| h.comment == self.marker()) => {}
-                    Ok(_) => {
-                        return Ok(super::claim::outcome_unknown(
-                            &format!("creating host {}", self.name),
-                            super::claim::quiet_period(self.module),
-                        ));
-                    }
-                    Err(e) => {
-                        return Ok(failed(
-                            "PanelError",
-                            format!(
-                                "the answer to creating host {} was lost, and looking it up failed: {e}",
-                                self.name
-                            ),
-                        ));
-                    }
-                }
-            }
-            Err(e) => {
-                // A definite "no": the next attempt need not wait out a quiet period.
-                super::claim::refused(self.ctx, self.service).await?;
-                return Ok(failed(
-                    "PanelError",
-                    format!("creating host {}: {e}", self.name),
-                ));
-            }
         }
         self.event(
             "Created",
@@ -767,48 +695,6 @@ impl Run<'_> {
     fn marker(&self) -> String {
         marker_for(self.service)
     }
-}
-
-/// The host a service manages among the hosts of its name: the oldest one carrying its
-/// marker; without one, the oldest of all only when a person handed the name over (or the
-/// service only observes).
-fn ours(hosts: Vec<Host>, marker: &str, handed_over: bool) -> Option<Host> {
-    let (marked, rest): (Vec<Host>, Vec<Host>) =
-        hosts.into_iter().partition(|h| h.comment == marker);
-    marked
-        .into_iter()
-        .min_by_key(|h| h.id)
-        .or_else(|| handed_over.then(|| rest.into_iter().min_by_key(|h| h.id))?)
-}
-
-/// Deletes the service's hosts named `name`: every one with its marker (a lost answer may
-/// have left two), or the one a person handed over; a stranger's host of the same name is
-/// never touched. `Ok(true)` when there was one; not found counts as done.
-pub(super) async fn delete_named(
-    vm: &Vm6Client,
-    name: &str,
-    marker: &str,
-    handed_over: bool,
-) -> Result<bool, String> {
-    let found = vm
-        .find_hosts_by_name(name)
-        .await
-        .map_err(|e| format!("looking up host {name}: {e}"))?;
-    let mut hosts: Vec<Host> = found
-        .iter()
-        .filter(|h| h.comment == marker)
-        .cloned()
-        .collect();
-    if hosts.is_empty() && handed_over {
-        hosts.extend(ours(found, marker, true));
-    }
-    for host in &hosts {
-        match vm.delete_host(host.id).await {
-            Ok(_) | Err(PanelError::Missed { .. }) => {}
-            Err(e) => return Err(format!("deleting host {name}: {e}")),
-        }
-    }
-    Ok(!hosts.is_empty())
 }
 
 /// What the planner needs to know of a host.
