@@ -325,43 +325,27 @@ impl<'a> Base<'a> {
         'a: 'b,
     {
         Run {
-            service: self.service,
-            refs: self.refs,
-            ctx: self.ctx,
+            base: self,
             connection,
-            module: self.module,
-            settings: self.settings,
-            desired: self.desired,
-            name: self.name,
-            record: self.record,
         }
     }
 }
 
 /// One reconcile of one service, once its server was looked up.
 struct Run<'a> {
-    service: &'a HostingService,
-    refs: &'a Refs,
-    ctx: &'a Context,
+    base: Base<'a>,
     /// The root password (and the Secret it is published in).
     connection: &'a Connection,
-    module: &'a ProcessingModule,
-    settings: &'a VmManagerSettings,
-    desired: &'a DesiredServer,
-    name: &'a str,
-    record: &'a driver::Record,
 }
 
-impl<'a> Run<'a> {
-    fn ledger(&self) -> driver::ClusterLedger<'a> {
-        driver::ClusterLedger {
-            ctx: self.ctx,
-            service: self.service,
-            module: self.module,
-            name: self.name,
-        }
+impl<'a> std::ops::Deref for Run<'a> {
+    type Target = Base<'a>;
+    fn deref(&self) -> &Base<'a> {
+        &self.base
     }
+}
 
+impl Run<'_> {
     fn module_name(&self) -> String {
         self.module.name_any()
     }
