@@ -34,18 +34,12 @@ fn fault(sim: &hostplane::simulator::SimHandle, product: &str, function: &str, s
 }
 
 const BUSY: FaultSpec = FaultSpec {
-    latency_ms: 0,
-    error_rate: 0.0,
     unavailable: 1,
-    expire_session: 0,
-    drop_response: 0,
+    ..FaultSpec::NONE
 };
 const PROXY: FaultSpec = FaultSpec {
-    latency_ms: 0,
     error_rate: 1.0,
-    unavailable: 0,
-    expire_session: 0,
-    drop_response: 0,
+    ..FaultSpec::NONE
 };
 
 fn order(remoteid: &str) -> LicenseOrder {

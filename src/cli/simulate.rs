@@ -28,11 +28,19 @@ pub struct Args {
     /// licence pricelists, and the accounts ObserveOnly services adopt. Added at start.
     #[arg(long = "seed-from", value_name = "PATH")]
     seed_from: Vec<PathBuf>,
+    /// How closely the answers follow the real panels: `strict` (what production clients
+    /// found real panels answer, reference §11) or `complete` (every field the reference's
+    /// earlier sections describe). Changeable at run time with `POST /_admin/profile`.
+    #[arg(long, value_enum)]
+    profile: Option<simulator::Profile>,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let mut config = simulator::Config::new(args.username, args.password);
     config.state_file = args.state;
+    if let Some(profile) = args.profile {
+        config.dialect = profile.dialect();
+    }
     if !args.seed_from.is_empty() {
         match super::validate::read_sources(&args.seed_from, false) {
             Ok(sources) => config.seed = Seed::from_sources(&sources, None),

@@ -3,6 +3,11 @@
 //! Users are keyed by username. Limits travel as `limit_*` strings exactly as the panel stores
 //! them; the controller converts units. Creates are non-idempotent: after
 //! [`PanelError::OutcomeUnknown`] look the user up with [`IspManager::user`] before retrying.
+//!
+//! What production clients taught (reference §11): whether a user exists comes from the
+//! `user` list only (`user.edit&elid=` of an unknown name may answer an empty form without an
+//! error); `active` other than `on`, or missing, is suspended; a mutation answered with neither
+//! `ok` nor an id nor an error is not success ([`MgrClient::mutate`]).
 
 use std::collections::BTreeMap;
 
@@ -23,7 +28,8 @@ pub struct IspManager {
 pub struct User {
     pub name: String,
     pub fullname: String,
-    /// `active=on`; false when suspended.
+    /// `active=on`. Anything else, a missing field included, is suspended: some builds list
+    /// a suspended user without the field (reference §11).
     pub active: bool,
     /// 16 = ordinary user.
     pub level: Option<u32>,
@@ -99,23 +105,14 @@ impl IspManager {
         Ok(doc.elems().map(user_of).collect())
     }
 
-    /// One user by name; `None` when the panel does not know it.
+    /// One user by name, from the `user` list; `None` when the list does not hold it.
+    ///
+    /// Why the list and not `user.edit&elid=NAME`: for an unknown name that form can come back
+    /// without an error (production clients had to add a check for it, reference §11), so an
+    /// answer without an error proves nothing. The official module looks in the list too.
+    /// Callers that need many names list once with [`IspManager::users`].
     pub async fn user(&self, name: &str) -> Result<Option<User>, PanelError> {
-        match self
-            .mgr
-            .call("user.edit", &[("elid", name)], Idempotent)
-            .await
-        {
-            Ok(doc) => {
-                let mut user = user_of(&doc);
-                if user.name.is_empty() {
-                    user.name = name.to_owned();
-                }
-                Ok(Some(user))
-            }
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self.users().await?.into_iter().find(|u| u.name == name))
     }
 
     /// Creates a user. Non-idempotent: `Exists` or `OutcomeUnknown` (a lost, failed or
@@ -144,17 +141,10 @@ impl IspManager {
             }
         }
         params.extend(user.limits.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let doc = self
-            .mgr
-            .call("user.add.finish", &params, NonIdempotent)
-            .await?;
-        // Production clients require `ok` (or the new id) after a create (reference §11): a
-        // document with neither may come from a panel that was interrupted mid-way.
-        if doc.is_ok() || !doc.get("id").trim().is_empty() {
-            Ok(())
-        } else {
-            Err(PanelError::unconfirmed("user.add.finish", "ok"))
-        }
+        self.mgr
+            .mutate("user.add.finish", &params, NonIdempotent)
+            .await
+            .map(drop)
     }
 
     /// Applies a preset and/or limits to an existing user.
@@ -165,7 +155,7 @@ impl IspManager {
         }
         params.extend(change.limits.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         self.mgr
-            .call("user.edit", &params, Idempotent)
+            .mutate("user.edit", &params, Idempotent)
             .await
             .map(drop)
     }
@@ -191,7 +181,7 @@ impl IspManager {
     ) -> Result<(), PanelError> {
         let p = password.expose_secret();
         self.mgr
-            .call(
+            .mutate(
                 "user.edit",
                 &[("sok", "ok"), ("elid", name), ("passwd", p), ("confirm", p)],
                 Idempotent,
@@ -235,7 +225,7 @@ impl IspManager {
         email: &str,
     ) -> Result<(), PanelError> {
         self.mgr
-            .call(
+            .mutate(
                 "webdomain.edit",
                 &[
                     ("sok", "ok"),
@@ -279,7 +269,7 @@ impl IspManager {
             params.push(("owner", owner));
         }
         self.mgr
-            .call("domain.edit", &params, NonIdempotent)
+            .mutate("domain.edit", &params, NonIdempotent)
             .await
             .map(drop)
     }
@@ -303,7 +293,7 @@ impl IspManager {
 
     async fn action(&self, func: &str, elid: &str) -> Result<(), PanelError> {
         self.mgr
-            .call(func, &[("elid", elid), ("sok", "ok")], Idempotent)
+            .mutate(func, &[("elid", elid), ("sok", "ok")], Idempotent)
             .await
             .map(drop)
     }
@@ -336,7 +326,7 @@ fn user_of(node: &Node) -> User {
     User {
         name: node.get("name").to_owned(),
         fullname: node.get("fullname").to_owned(),
-        active: node.value("active").is_none_or(|a| a != "off"),
+        active: node.value("active") == Some("on"),
         level: node.value("level").and_then(|l| l.parse().ok()),
         preset: node.get("preset").to_owned(),
         limits: limits_of(node),

@@ -234,20 +234,12 @@ impl Vm5 {
     }
 }
 
-/// The new object's id in a create or order answer. Production clients disagree on where it
-/// is (reference §11): `id` (the official modules), `item.id` (jbs), `id.v` (bjson clients);
-/// all three are accepted. An answer with none of them may still mean the object was made,
-/// so it is an unknown outcome, never a refusal.
+/// The new object's id in a create or order answer ([`super::mgr::new_id`]). An answer with
+/// no id may still mean the object was made, so it is an unknown outcome, never a refusal.
 pub(crate) fn id_of(doc: &Node, func: &str) -> Result<String, PanelError> {
-    let id = doc.child("id").map(|id| match id.value("v") {
-        Some(v) if id.text.trim().is_empty() => v,
-        _ => id.text.as_str(),
-    });
-    let item = doc.child("item").and_then(|item| item.value("id"));
-    match id.or(item).map(str::trim) {
-        Some(id) if !id.is_empty() => Ok(id.to_owned()),
-        _ => Err(PanelError::unconfirmed(func, "id of the new object")),
-    }
+    super::mgr::new_id(doc)
+        .map(str::to_owned)
+        .ok_or_else(|| PanelError::unconfirmed(func, "id of the new object"))
 }
 
 fn vm_of(e: &Node) -> Vm {

@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::Sim;
 use super::faults::FaultRule;
+use super::profile::{Dialect, DialectChange};
 use super::seed::Seed;
 
 pub fn routes() -> Router<Sim> {
@@ -34,6 +35,7 @@ pub fn routes() -> Router<Sim> {
         .route("/_admin/licensing", post(licensing))
         .route("/_admin/sessions/expire", post(expire_sessions))
         .route("/_admin/seed", post(seed))
+        .route("/_admin/profile", get(profile).post(set_profile))
 }
 
 fn bad_request(msg: String) -> Response {
@@ -180,4 +182,22 @@ async fn seed(State(sim): State<Sim>, body: Result<Json<Seed>, JsonRejection>) -
         (added, added > 0)
     });
     Json(json!({ "added": added })).into_response()
+}
+
+async fn profile(State(sim): State<Sim>) -> Json<Dialect> {
+    Json(sim.dialect())
+}
+
+async fn set_profile(
+    State(sim): State<Sim>,
+    body: Result<Json<DialectChange>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(change)) => {
+            let dialect = change.apply(sim.dialect());
+            sim.set_dialect(dialect);
+            Json(dialect).into_response()
+        }
+        Err(e) => bad_request(e.body_text()),
+    }
 }

@@ -19,6 +19,7 @@ use rust_decimal::Decimal;
 
 use super::Sim;
 use super::mgr::{self, Call, MgrErr, Product, ok, ok_with_id};
+use super::profile::IdPlacement;
 use super::state::{Charge, License};
 use crate::panel::mgr::Node;
 
@@ -45,9 +46,10 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
         }
         "soft" => {
             let today = call.today;
+            let with_remoteid = call.dialect.soft_lists_remoteid;
             let mut doc = Node::default();
             for l in call.state.billmgr.licenses.values() {
-                doc.push("elem", license_node(l, today, false));
+                doc.push("elem", license_node(l, today, false, with_remoteid));
             }
             Ok(doc)
         }
@@ -61,6 +63,7 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
                     &call.state.billmgr.licenses[&id],
                     call.today,
                     false,
+                    true,
                 ));
             }
             let pricelist = call.require("pricelist")?.to_owned();
@@ -151,7 +154,9 @@ fn status(l: &License, today: Date) -> (&'static str, &'static str) {
     }
 }
 
-fn license_node(l: &License, today: Date, with_key: bool) -> Node {
+/// One licence as listed (`with_key`: false, `with_remoteid` per the dialect) or as its form
+/// shows it (both true). The documented list fields have no `remoteid` (reference §11).
+fn license_node(l: &License, today: Date, with_key: bool, with_remoteid: bool) -> Node {
     let date = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
     let (code, msg) = status(l, today);
     let mut e = Node::default();
@@ -165,8 +170,10 @@ fn license_node(l: &License, today: Date, with_key: bool) -> Node {
         .push_text("autoprolong", &l.autoprolong)
         .push_text("status", code)
         .push_text("item_status", code)
-        .push_text("status_msg", msg)
-        .push_text("remoteid", &l.remoteid);
+        .push_text("status_msg", msg);
+    if with_remoteid {
+        e.push_text("remoteid", &l.remoteid);
+    }
     if with_key {
         e.push_text("lickey", if l.key_polls_left > 0 { "" } else { &l.lickey });
     }
@@ -308,7 +315,28 @@ fn order(call: &mut Call<'_>) -> Result<Node, MgrErr> {
         },
     );
     call.changed = true;
-    Ok(ok_with_id(id))
+    Ok(order_answer(id, call.dialect.order_id))
+}
+
+/// The answer to a paid order, with the id where the dialect puts it (reference §11).
+fn order_answer(id: u64, placement: IdPlacement) -> Node {
+    match placement {
+        IdPlacement::Id => ok_with_id(id),
+        IdPlacement::ItemId => {
+            let mut item = Node::default();
+            item.push_text("id", id.to_string());
+            let mut doc = ok();
+            doc.push("item", item);
+            doc
+        }
+        IdPlacement::IdV => {
+            let mut v = Node::default();
+            v.push_text("v", id.to_string());
+            let mut doc = ok();
+            doc.push("id", v);
+            doc
+        }
+    }
 }
 
 /// `soft.edit`: view (the key appears after a few views), change (`licname`, `ip`,
@@ -318,7 +346,7 @@ fn edit(call: &mut Call<'_>) -> Result<Node, MgrErr> {
     let today = call.today;
     if !call.sok() {
         let license = call.state.billmgr.licenses.get_mut(&id).expect("checked");
-        let mut doc = license_node(license, today, true);
+        let mut doc = license_node(license, today, true, true);
         doc.push_text("pricelist_name", format!("Pricelist {}", license.pricelist));
         if license.key_polls_left > 0 {
             license.key_polls_left -= 1;
@@ -373,6 +401,7 @@ fn prolong(call: &mut Call<'_>) -> Result<Node, MgrErr> {
             &call.state.billmgr.licenses[&id],
             today,
             false,
+            true,
         ));
     }
     let period = months(call.param("period").unwrap_or("1"))?;

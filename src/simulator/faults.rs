@@ -11,6 +11,16 @@
 //!   mgr, 401 for VMmanager 6), as if the panel had restarted.
 //! - `drop_response`: the next N calls are applied, then the connection is cut before the
 //!   answer arrives: the case that makes a naive client buy a license twice.
+//! - `applied_unavailable`: the next N calls are applied, then answered HTTP 503, as a
+//!   reverse proxy answers after an upstream reset that came after the panel did the work
+//!   (reference §11, "HTTP 503 from a proxy").
+//! - `no_id`: the next N calls are applied and answered with an empty document: neither `ok`,
+//!   nor the new id, nor an error (reference §11, "success of a mutation"). A call the panel
+//!   refuses still answers its error.
+//! - `late_ms`: applied first, answered this many milliseconds later (a client whose timeout
+//!   is shorter sees a lost answer after the call was applied). Stays until cleared.
+//! - `login_failure`: the next N logins fail with a server error that is not about the
+//!   credentials (VMmanager 6's "login sometimes fails; sleep and retry", reference §11).
 //!
 //! Products consult [`Faults::on_call`] once per request and act on the [`Injected`] result;
 //! [`unavailable_response`], [`proxy_error_response`] and [`dropped_response`] build the
@@ -34,6 +44,25 @@ pub struct FaultSpec {
     pub unavailable: u32,
     pub expire_session: u32,
     pub drop_response: u32,
+    pub applied_unavailable: u32,
+    pub no_id: u32,
+    pub late_ms: u64,
+    pub login_failure: u32,
+}
+
+impl FaultSpec {
+    /// No fault: the base of a spec written as a constant (`..FaultSpec::NONE`).
+    pub const NONE: FaultSpec = FaultSpec {
+        latency_ms: 0,
+        error_rate: 0.0,
+        unavailable: 0,
+        expire_session: 0,
+        drop_response: 0,
+        applied_unavailable: 0,
+        no_id: 0,
+        late_ms: 0,
+        login_failure: 0,
+    };
 }
 
 /// A fault setting as the admin endpoint takes it: `{"product":"billmgr",
@@ -63,6 +92,14 @@ pub struct Injected {
     pub expire_session: bool,
     /// Apply the call, then cut the connection instead of answering.
     pub drop_response: bool,
+    /// Apply the call, then answer 503.
+    pub applied_unavailable: bool,
+    /// Apply the call, then answer without `ok`, id or error.
+    pub no_id: bool,
+    /// Apply the call, then wait this long before answering.
+    pub late: Duration,
+    /// A login fails with a server error.
+    pub login_failure: bool,
 }
 
 /// The fault table of a simulator. Clones share it.
@@ -122,6 +159,7 @@ impl Faults {
         };
         let mut injected = Injected {
             latency: Duration::from_millis(spec.latency_ms),
+            late: Duration::from_millis(spec.late_ms),
             ..Injected::default()
         };
         if take(&mut spec.unavailable) {
@@ -130,7 +168,14 @@ impl Faults {
             injected.proxy_error = true;
         } else {
             injected.expire_session = take(&mut spec.expire_session);
+            injected.login_failure = take(&mut spec.login_failure);
             injected.drop_response = take(&mut spec.drop_response);
+            if !injected.drop_response {
+                injected.applied_unavailable = take(&mut spec.applied_unavailable);
+            }
+            if !injected.drop_response && !injected.applied_unavailable {
+                injected.no_id = take(&mut spec.no_id);
+            }
         }
         if *spec == FaultSpec::default() {
             rules.remove(&key);

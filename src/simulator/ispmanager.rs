@@ -31,7 +31,14 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
         "whoami" => Ok(whoami(call)),
         "user" => {
             call.admin_only()?;
-            Ok(list(call.state.ispmgr.users.values().map(user_node)))
+            let dialect = call.dialect;
+            Ok(list(
+                call.state
+                    .ispmgr
+                    .users
+                    .values()
+                    .map(|u| user_node(u, dialect.isp_lists_inactive)),
+            ))
         }
         "user.add" | "user.add.finish" => {
             call.admin_only()?;
@@ -46,15 +53,13 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
             match (call.param("elid").map(str::to_owned), call.sok()) {
                 (None, true) => create_user(call),
                 (None, false) => Ok(user_form(None, call)),
-                (Some(name), false) => {
-                    let user = call
-                        .state
-                        .ispmgr
-                        .users
-                        .get(&name)
-                        .ok_or_else(|| MgrErr::no_elid(&name))?;
-                    Ok(user_form(Some(user), call))
-                }
+                (Some(name), false) => match call.state.ispmgr.users.get(&name) {
+                    Some(user) => Ok(user_form(Some(user), call)),
+                    None if call.dialect.isp_unknown_user_is_error => Err(MgrErr::no_elid(&name)),
+                    // What production clients found (reference §11): the empty form of a new
+                    // user, no error. Existence has to come from the `user` list.
+                    None => Ok(user_form(None, call)),
+                },
                 (Some(name), true) => edit_user(call, &name),
             }
         }
@@ -165,11 +170,15 @@ fn whoami(call: &Call<'_>) -> Node {
     doc
 }
 
-fn user_fields(e: &mut Node, u: &IspUser) {
+/// A user's fields; `active` is `on`, or `off` only when `with_inactive` (some builds leave
+/// the field out for a suspended user, reference §11).
+fn user_fields(e: &mut Node, u: &IspUser, with_inactive: bool) {
     e.push_text("name", &u.name)
-        .push_text("fullname", &u.fullname)
-        .push_text("active", on_off(u.active))
-        .push_text("level", u.level.to_string())
+        .push_text("fullname", &u.fullname);
+    if u.active || with_inactive {
+        e.push_text("active", on_off(u.active));
+    }
+    e.push_text("level", u.level.to_string())
         .push_text("preset", &u.preset)
         .push_text(
             "quota_total",
@@ -181,9 +190,9 @@ fn user_fields(e: &mut Node, u: &IspUser) {
     }
 }
 
-fn user_node(u: &IspUser) -> Node {
+fn user_node(u: &IspUser, with_inactive: bool) -> Node {
     let mut e = Node::default();
-    user_fields(&mut e, u);
+    user_fields(&mut e, u, with_inactive);
     e
 }
 
@@ -193,7 +202,7 @@ fn user_form(user: Option<&IspUser>, call: &Call<'_>) -> Node {
     match user {
         Some(u) => {
             doc.push_text("elid", &u.name);
-            user_fields(&mut doc, u);
+            user_fields(&mut doc, u, true);
         }
         None => {
             let preset = call

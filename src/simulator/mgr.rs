@@ -17,6 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::Sim;
 use super::faults;
+use super::profile::Dialect;
 use super::state::{MgrAuth, MgrSession, SimState};
 use crate::panel::mgr::Node;
 
@@ -210,6 +211,8 @@ pub struct Call<'a> {
     pub level: u32,
     pub now: Timestamp,
     pub today: Date,
+    /// How the answer is worded ([`super::profile`]).
+    pub dialect: Dialect,
     /// Set by functions that change the state (it is saved afterwards).
     pub changed: bool,
 }
@@ -317,10 +320,18 @@ pub async fn handle(product: &'static Product, sim: Sim, uri: Uri, body: Bytes) 
         );
         (result, changed)
     });
+    if !injected.late.is_zero() {
+        tokio::time::sleep(injected.late).await;
+    }
     if injected.drop_response {
         return faults::dropped_response();
     }
+    if injected.applied_unavailable {
+        return faults::unavailable_response();
+    }
     let doc = match result {
+        // The call was applied; the answer says neither `ok` nor the id (reference §11).
+        Ok(_) if injected.no_id => Node::default(),
         Ok(doc) => doc,
         Err(e) => e.to_doc(),
     };
@@ -362,6 +373,7 @@ fn run(
         level,
         now,
         today,
+        dialect: sim.dialect(),
         changed: false,
     };
     let result = if func == "session.newkey" {

@@ -27,6 +27,8 @@
 //! | `POST /_admin/clock/advance` | `{"seconds":N}` and/or `{"days":N}`: moves the clock forward |
 //! | `POST /_admin/licensing` | `{"balance":"100.00","prices":{"55228":"10.00"},"key_polls":2}` (any subset) |
 //! | `POST /_admin/sessions/expire` | drops every mgr session (all products) |
+//! | `GET /_admin/profile` | the answers' dialect: `{"isp_unknown_user_is_error":false,…}` |
+//! | `POST /_admin/profile` | `{"profile":"strict"}` or `"complete"`, and/or single switches (see [`profile`]); answers the new dialect |
 //! | `POST /_admin/seed` | adds what manifests name (see [`seed::Seed`]): `{"account_templates":["start"],"recipes":["ispmanager-install"],"os_images":["Debian 12"],"vm5_presets":{"3":{"name":"big","mem":4096,"vcpu":2}},"vm5_images":["ISPsystem__Debian-12-amd64"],"pricelists":["3541"],"accounts":["oldsite"]}` (any subset); answers `{"added":N}` |
 //!
 //! Product names for faults and counters: `ispmgr`, `vmmgr`, `billmgr`, `vm6`.
@@ -44,6 +46,7 @@ pub mod clock;
 pub mod faults;
 mod ispmanager;
 pub mod mgr;
+pub mod profile;
 pub mod seed;
 pub mod state;
 pub mod state_vm6;
@@ -66,6 +69,7 @@ use serde::{Deserialize, Serialize};
 
 pub use clock::Clock;
 pub use faults::{FaultSpec, Faults};
+pub use profile::{Dialect, Profile};
 pub use state::SimState;
 
 /// How a simulator starts.
@@ -78,6 +82,8 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// Catalogue entries and accounts added at start to whatever state was loaded.
     pub seed: seed::Seed,
+    /// How closely the answers follow the real panels ([`profile`]).
+    pub dialect: Dialect,
 }
 
 impl Config {
@@ -87,6 +93,8 @@ impl Config {
             password: SecretString::from(password.into()),
             state_file: None,
             seed: seed::Seed::default(),
+            // Until every client reads the strict answers, the suite runs on the complete ones.
+            dialect: Profile::Complete.dialect(),
         }
     }
 }
@@ -102,6 +110,7 @@ struct Inner {
     state: Mutex<SimState>,
     clock: Clock,
     faults: Faults,
+    dialect: Mutex<Dialect>,
     calls: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     requests: Mutex<VecDeque<String>>,
 }
@@ -134,6 +143,7 @@ impl Sim {
         config.seed.apply(&mut state);
         Ok(Self {
             inner: Arc::new(Inner {
+                dialect: Mutex::new(config.dialect),
                 config,
                 state: Mutex::new(state),
                 clock: Clock::with_offset(offset),
@@ -150,6 +160,16 @@ impl Sim {
 
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
+    }
+
+    /// The answers' current dialect ([`profile`]).
+    pub fn dialect(&self) -> Dialect {
+        *self.inner.dialect.lock().expect("dialect lock")
+    }
+
+    /// Switches the answers to `dialect` from the next call on.
+    pub fn set_dialect(&self, dialect: Dialect) {
+        *self.inner.dialect.lock().expect("dialect lock") = dialect;
     }
 
     pub fn admin_username(&self) -> &str {

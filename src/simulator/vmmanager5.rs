@@ -8,6 +8,7 @@
 
 use super::Sim;
 use super::mgr::{self, Call, MgrErr, Product, USER_LEVEL, ok, ok_with_id};
+use super::profile::Dialect;
 use super::state::{Vm5User, Vm5Vm};
 use crate::panel::mgr::Node;
 
@@ -71,7 +72,7 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
                 if owner.is_some_and(|o| o != Some(vm.user)) {
                     continue;
                 }
-                doc.push("elem", vm_node(vm));
+                doc.push("elem", vm_node(vm, call.dialect));
                 if vm.installing_polls > 0 {
                     vm.installing_polls -= 1;
                     call.changed = true;
@@ -98,7 +99,7 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
         "vm.reinstall" => {
             let ids = existing(call)?;
             if !call.sok() {
-                return Ok(vm_node(&call.state.vmmgr.vms[&ids[0]]));
+                return Ok(vm_node(&call.state.vmmgr.vms[&ids[0]], call.dialect));
             }
             let vmi = call.param("vmi").map(str::to_owned);
             if let Some(vmi) = &vmi {
@@ -184,7 +185,9 @@ fn check_password(call: &Call<'_>) -> Result<(), MgrErr> {
     Ok(())
 }
 
-fn vm_node(vm: &Vm5Vm) -> Node {
+/// One VM as listed. Power is `vmpowered` (`on`/`off`) as on the real panel (reference §11);
+/// `state` only in the complete profile.
+fn vm_node(vm: &Vm5Vm, dialect: Dialect) -> Node {
     let mut e = Node::default();
     e.push_text("id", vm.id.to_string())
         .push_text("name", &vm.name)
@@ -195,7 +198,10 @@ fn vm_node(vm: &Vm5Vm) -> Node {
         .push_text("vcpu", vm.vcpu.to_string())
         .push_text("vsize", vm.vsize.to_string())
         .push_text("vmi", &vm.vmi)
-        .push_text("state", if vm.running { "on" } else { "off" });
+        .push_text("vmpowered", if vm.running { "on" } else { "off" });
+    if dialect.vm5_lists_state {
+        e.push_text("state", if vm.running { "on" } else { "off" });
+    }
     if vm.installing_polls > 0 {
         e.push("installing", Node::default());
     }
@@ -275,7 +281,7 @@ fn vm_edit(call: &mut Call<'_>) -> Result<Node, MgrErr> {
     if call.param("elid").is_some() {
         let id = existing(call)?[0];
         if !call.sok() {
-            return Ok(vm_node(&call.state.vmmgr.vms[&id]));
+            return Ok(vm_node(&call.state.vmmgr.vms[&id], call.dialect));
         }
         let mem = number(call, "mem")?;
         let vcpu = number(call, "vcpu")?;

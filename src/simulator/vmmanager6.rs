@@ -27,7 +27,7 @@ use jiff::Timestamp;
 
 use catalog::Collection;
 pub use reply::ApiErr;
-use reply::{CODE_METHOD, CODE_NOT_FOUND, Reply, body_object};
+use reply::{CODE_INTERNAL, CODE_METHOD, CODE_NOT_FOUND, Reply, body_object};
 
 use super::Sim;
 use super::faults;
@@ -277,6 +277,15 @@ async fn handle(
     if injected.expire_session {
         sim.transact(|s| (s.vm6.expire_sessions(), true));
     }
+    if injected.login_failure && route == Route::Token {
+        // "Login sometimes fails with an error; sleep and retry" (reference §11): a server
+        // error that says nothing about the credentials.
+        return render(Err(ApiErr::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            CODE_INTERNAL,
+            "Internal error, try again later",
+        )));
+    }
     let now = sim.clock().now();
     let reply = sim.transact(|s| {
         let before = s.vm6.last_notify;
@@ -284,10 +293,20 @@ async fn handle(
         let changed = s.vm6.last_notify != before || route == Route::Token;
         (reply, changed)
     });
+    if !injected.late.is_zero() {
+        tokio::time::sleep(injected.late).await;
+    }
     if injected.drop_response {
         return faults::dropped_response();
     }
-    render(reply)
+    if injected.applied_unavailable {
+        return faults::unavailable_response();
+    }
+    match reply {
+        // Applied, answered without the new object's id or task (reference §11).
+        Ok((status, _)) if injected.no_id => render(Ok((status, serde_json::json!({})))),
+        reply => render(reply),
+    }
 }
 
 fn serve(

@@ -25,6 +25,22 @@ use super::retry::RetryPolicy;
 use super::scrub::Scrub;
 use super::transport::{HttpOptions, http_client, read_body};
 
+/// The new object's id in a create or order answer, wherever it is. Production clients
+/// disagree on the place (reference §11): `id` (the official modules), `id.v` (bjson
+/// clients), `item.id` (jbs); all three are accepted. `None` when none holds an id.
+pub fn new_id(doc: &Node) -> Option<&str> {
+    let id = doc.child("id").map(|id| match id.value("v") {
+        Some(v) if id.text.trim().is_empty() => v,
+        _ => id.text.as_str(),
+    });
+    let item = doc.child("item").and_then(|item| item.value("id"));
+    [id, item]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|id| !id.is_empty())
+}
+
 /// How the client authenticates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AuthMode {
@@ -154,6 +170,26 @@ impl MgrClient {
         match result {
             Ok(doc) => Ok(doc),
             Err(e) => Err(e.scrubbed(&self.scrub(params).await)),
+        }
+    }
+
+    /// Calls a mutating function (`sok=ok`) and requires the panel to say it was done: `ok`,
+    /// or the new object's id. Production clients require it after create, delete, suspend
+    /// and resume (reference §11, "success of a mutation"): a document with neither, and no
+    /// error, may come from a panel interrupted mid-way, so it is an outcome not known
+    /// ([`PanelError::OutcomeUnknown`]), never success. The id may sit at `id`, `id.v` or
+    /// `item.id`.
+    pub async fn mutate(
+        &self,
+        func: &str,
+        params: &[(&str, &str)],
+        idempotency: Idempotency,
+    ) -> Result<Node, PanelError> {
+        let doc = self.call(func, params, idempotency).await?;
+        if doc.is_ok() || new_id(&doc).is_some() {
+            Ok(doc)
+        } else {
+            Err(PanelError::unconfirmed(func, "ok"))
         }
     }
 

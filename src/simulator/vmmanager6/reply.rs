@@ -30,6 +30,8 @@ pub const CODE_BUSY: i64 = 4010;
 pub const CODE_NO_ADDRESSES: i64 = 4011;
 /// Method not allowed on this path.
 pub const CODE_METHOD: i64 = 4005;
+/// A server error that is not about the request (a fault of the simulator's table).
+pub const CODE_INTERNAL: i64 = 5000;
 
 /// A handler's answer: status and JSON body, or an error.
 pub type Reply = Result<(StatusCode, Value), ApiErr>;

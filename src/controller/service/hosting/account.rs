@@ -42,15 +42,16 @@ impl External for Account<'_> {
             self.ctx
                 .accounts
                 .fresh(&self.module_key, &self.username, self.listing_max_age);
-        let user = match listed {
-            Some(user) => Some(user),
-            None => self.isp.user(&self.username).await?,
-        };
+        if let Some(user) = listed {
+            return Ok(Found::Present(user));
+        }
+        // Existence comes from the `user` list only (reference §11): the whole list is one
+        // call, so it also refreshes the module's listing for every other service.
+        let users = self.isp.users().await?;
+        let user = users.iter().find(|u| u.name == self.username).cloned();
+        self.ctx.accounts.replace(&self.module_key, users);
         Ok(match user {
-            Some(user) => {
-                self.ctx.accounts.put(&self.module_key, user.clone());
-                Found::Present(user)
-            }
+            Some(user) => Found::Present(user),
             None => Found::Absent,
         })
     }
