@@ -11,6 +11,7 @@ pub mod api;
 pub mod billing;
 pub mod cli;
 pub mod controller;
+pub mod doctor;
 pub mod naming;
 pub mod panel;
 pub mod pools;

@@ -5,6 +5,7 @@ mod crdgen;
 pub mod demo;
 mod demo_panels;
 pub mod demo_ready;
+pub mod doctor;
 mod quote;
 mod simulate;
 pub mod validate;
@@ -37,6 +38,10 @@ enum Command {
     Quote(quote::Args),
     /// Serve the panel simulators (ispmanager, VMmanager, licensing) until Ctrl-C.
     Simulate(simulate::Args),
+    /// Check panels read-only before managing them: which protocol facts hostplane relies on
+    /// each panel's answers have; exit 0 when every panel is ready for managementPolicy Full,
+    /// 1 when one lacks a needed fact, 2 when the check could not run.
+    Doctor(doctor::Args),
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster).
     Controller(controller::Args),
     /// The local demo: a real local API server with the CRDs installed and the example
@@ -59,6 +64,7 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Quote(args) => quote::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Controller(args) => controller::run(args),
         Command::LocalCluster { kubeconfig } => {

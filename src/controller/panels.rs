@@ -644,6 +644,17 @@ fn wrong_type(module: &ProcessingModule, expected: ModuleType, got: &PanelClient
 /// `spec.tls.serverName` is not applied: the shared HTTP layer (`panel::transport`) verifies
 /// the certificate against the URL's host only. The module reconciler says so in the module's
 /// message rather than ignoring the field silently.
+/// A client built from a recipe outside the registry, with its own limiter (one-off
+/// checks such as `hostplane doctor`, which must not share a running controller's state).
+pub fn standalone_client(
+    recipe: &Recipe,
+    credentials: Credentials,
+    ca: Option<Vec<u8>>,
+) -> Result<PanelClient, SetupError> {
+    let limiter = Limiter::new(limits_of(&recipe.limits));
+    build(recipe, credentials, ca, limiter, &HttpOptions::default())
+}
+
 fn build(
     recipe: &Recipe,
     credentials: Credentials,

@@ -117,6 +117,16 @@ impl Vm6Client {
         self.inner.base.as_str()
     }
 
+    /// A read-only `GET` of `path` (relative to the panel root), as raw JSON: for checks
+    /// that look at which fields the panel sends (`hostplane doctor`), not at typed values.
+    pub async fn get_json(
+        &self,
+        operation: &str,
+        path: &str,
+    ) -> Result<serde_json::Value, PanelError> {
+        self.call(rest::Call::get(operation, path)).await
+    }
+
     /// How long task waits last by default.
     pub fn task_timeout(&self) -> Duration {
         self.inner.tasks.timeout
