@@ -20,9 +20,27 @@ fn capture() -> &'static Capture {
     CAPTURE.get_or_init(Capture::install_global)
 }
 
+/// Today as the controller counts it (its clock; these tariffs name no zone, so UTC), not
+/// the test machine's local date.
 fn today() -> String {
-    jiff::Zoned::now().date().to_string()
+    hostplane::controller::clock::Clock::system()
+        .today()
+        .to_string()
 }
+
+/// ispmanager functions that change an account (what an ObserveOnly service must never send).
+const MUTATIONS: [&str; 7] = [
+    "user.add.finish",
+    "user.edit",
+    "user.suspend",
+    "user.resume",
+    "user.delete",
+    "usrparam",
+    "webdomain.edit",
+];
+
+/// The generation the Synced condition was last written for.
+const SYNCED_GENERATION: &str = r#"{.status.conditions[?(@.type=="Synced")].observedGeneration}"#;
 
 /// A module on `sim`, its credentials, a tariff with the module as its own name server, and a
 /// client.
@@ -342,7 +360,14 @@ async fn the_lifecycle_of_a_shared_hosting_service() {
             r#"{"spec":{"suspended":true}}"#,
         ],
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A positive signal that the paused controller saw the change, not a sleep: the Synced
+    // condition reports ReconcilePaused for the new generation.
+    let generation = jsonpath(cluster, ns, "hsvc/blog", "{.metadata.generation}");
+    eventually(cluster, ns, "hsvc/blog", SYNCED_GENERATION, &generation).await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/blog", SYNCED_REASON),
+        "ReconcilePaused"
+    );
     assert!(user(&sim, "ublog").unwrap().active, "paused: no change");
     kubectl_ok(
         cluster,
@@ -426,6 +451,9 @@ async fn observe_only_adopts_and_reports_without_changing() {
     })
     .await
     .unwrap();
+    // The account as the provider made it, before hostplane ever saw it.
+    let before = user(&sim, "legacy1").unwrap();
+    sim.sim.reset_calls();
     kubectl_apply(cluster, ns, &base(&sim, "basic"));
     let svc = service("legacy", "  managementPolicy: ObserveOnly").replace(
         "metadata: {name: legacy}",
@@ -435,14 +463,14 @@ async fn observe_only_adopts_and_reports_without_changing() {
     eventually(cluster, ns, "hsvc/legacy", READY_REASON, "Observed").await;
     let message = jsonpath(cluster, ns, "hsvc/legacy", READY_MESSAGE);
     assert!(message.contains("differs"), "{message}");
-    let before = user(&sim, "legacy1").unwrap();
     delete_and_wait(cluster, ns, "hsvc/legacy");
     let after = user(&sim, "legacy1").expect("ObserveOnly never deletes");
-    assert_eq!(
-        (after.preset, after.limits, after.active),
-        (before.preset, before.limits, before.active),
-        "ObserveOnly never changes"
-    );
+    // Every field, the password-change counter included.
+    assert_eq!(after, before, "ObserveOnly never changes");
+    let calls = sim.sim.calls().remove("ispmgr").unwrap_or_default();
+    for mutation in MUTATIONS {
+        assert_eq!(calls.get(mutation), None, "ObserveOnly sent {mutation}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,6 +499,9 @@ async fn a_missing_reference_stalls_until_it_appears() {
     assert!(user(&sim, "uearly").is_some());
 }
 
+/// The 503s injected into creates by the faults test.
+const UNAVAILABLE: u64 = 24;
+
 /// Errors, latency and lost answers at the panel: failures show in status (or, when too short
 /// to be sampled, in Warning events) meanwhile, and the end is one account per service, none
 /// extra.
@@ -486,7 +517,7 @@ async fn faults_end_converged_with_one_account_per_service() {
         FaultSpec {
             latency_ms: 50,
             // More 503s than the client's own retries absorb: some reconciles fail and say so.
-            unavailable: 24,
+            unavailable: UNAVAILABLE as u32,
             drop_response: 4,
             ..FaultSpec::default()
         },
@@ -535,22 +566,33 @@ async fn faults_end_converged_with_one_account_per_service() {
     );
     let want: BTreeSet<String> = names.iter().map(|n| format!("u{n}")).collect();
     assert_eq!(usernames(&sim), want, "one account per service, none extra");
+    // Usernames are fixed, so a second create of one would only get `exists` and be
+    // adopted: the call count is what shows that no lost answer led to a second create.
+    // Each 503 is refused before the panel acts, so it costs exactly one more create; each
+    // dropped answer was applied, is found by the lookup, and costs none.
+    assert_eq!(
+        sim.sim.call_count("ispmgr", "user.add.finish"),
+        names.len() as u64 + UNAVAILABLE,
+        "one create per service plus one per refused attempt"
+    );
 }
 
-/// The controller dies while creates are in flight (answers lost, annotations written) and a
-/// new one takes over: no duplicate, no orphan.
+/// The controller dies while creates are in flight (applied at the panel, answers not yet
+/// back, so no status records them) and a new one takes over: no duplicate, no orphan, no
+/// second create.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_killed_mid_create_leaves_no_duplicate_or_orphan() {
     capture();
     let ns = "hosting-kill";
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
+    // Applied at once, answered 30 s later: every create the first controller sends is in
+    // flight when it dies.
     sim.sim.faults().set(
         "ispmgr",
         "user.add.finish",
         FaultSpec {
-            latency_ms: 200,
-            drop_response: 6,
+            late_ms: 30_000,
             ..FaultSpec::default()
         },
     );
@@ -561,11 +603,22 @@ async fn a_controller_killed_mid_create_leaves_no_duplicate_or_orphan() {
         .map(|n| format!("---{}", service(n, "")))
         .collect();
     kubectl_apply(cluster, ns, &all);
-    let first = start_controller(cluster, ns, DRIFT).await;
+    let first = start_killable_controller(cluster, ns, DRIFT);
     until("some accounts created", || usernames(&sim).len() >= 3).await;
-    first.abort();
-    let _ = first.await;
-    let created_by_first = usernames(&sim).len();
+    first.kill();
+    let created_by_first = usernames(&sim);
+    // What the kill interrupted: accounts at the panel that no service records yet.
+    let recorded: BTreeSet<String> = names
+        .iter()
+        .map(|n| jsonpath(cluster, ns, &format!("hsvc/{n}"), "{.status.externalName}"))
+        .filter(|u| !u.is_empty())
+        .collect();
+    let in_flight: Vec<&String> = created_by_first.difference(&recorded).collect();
+    assert!(
+        !in_flight.is_empty(),
+        "the kill interrupted no create: {created_by_first:?} all recorded"
+    );
+    let creates_by_first = sim.sim.call_count("ispmgr", "user.add.finish");
     sim.sim
         .faults()
         .set("ispmgr", "user.add.finish", FaultSpec::default());
@@ -574,10 +627,13 @@ async fn a_controller_killed_mid_create_leaves_no_duplicate_or_orphan() {
         eventually(cluster, ns, &format!("hsvc/{name}"), READY, "True").await;
     }
     let want: BTreeSet<String> = names.iter().map(|n| format!("u{n}")).collect();
+    assert_eq!(usernames(&sim), want, "killed with {in_flight:?} in flight");
+    // The second controller created only what the first had not: the in-flight accounts
+    // were found by the lookup, never created again.
     assert_eq!(
-        usernames(&sim),
-        want,
-        "killed after {created_by_first} creates"
+        sim.sim.call_count("ispmgr", "user.add.finish"),
+        names.len() as u64,
+        "{creates_by_first} creates by the first controller"
     );
 }
 

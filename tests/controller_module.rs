@@ -441,7 +441,12 @@ async fn a_missing_secret_is_credentials_missing_until_it_appears() {
     assert_eq!(
         jsonpath(cluster, ns, "pm/isp", "{.status.lastCheckTime}"),
         "",
-        "no panel was contacted"
+        "no check time is shown"
+    );
+    assert!(
+        sim.sim.calls().is_empty() && sim.sim.requests().is_empty(),
+        "no panel was contacted: {:?}",
+        sim.sim.requests()
     );
     assert!(event_reasons(cluster, ns, "isp").contains("CredentialsMissing"));
 

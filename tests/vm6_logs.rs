@@ -9,7 +9,7 @@ use std::time::Duration;
 use hostplane::panel::vmmanager6::{
     NewAccount, NewHost, Reinstall, TaskWait, Vm6Client, Vm6Options, WakePolicy, task_names,
 };
-use hostplane::panel::{Credentials, Limiter};
+use hostplane::panel::{Credentials, Limiter, PanelError};
 use hostplane::simulator::{Config, FaultSpec, start_in_process};
 use secrecy::SecretString;
 
@@ -145,6 +145,11 @@ async fn no_secret_in_any_log_line_or_url() {
         recipe: None,
     };
     let lost = client.reinstall_host(started.id, &reinstall).await;
+    // The failure paths must really run, or their log lines prove nothing.
+    assert!(
+        matches!(lost, Err(PanelError::OutcomeUnknown { .. })),
+        "{lost:?}"
+    );
     tracing::warn!(?lost, ?reinstall, "reinstall answer lost");
     let wrong = Vm6Client::new(
         &sim.base_url,
@@ -153,6 +158,10 @@ async fn no_secret_in_any_log_line_or_url() {
     )
     .unwrap();
     let refused = wrong.list_os(None).await;
+    assert!(
+        matches!(refused, Err(PanelError::Auth { .. })),
+        "{refused:?}"
+    );
     tracing::warn!(?refused, "login refused");
 
     let tokens: Vec<String> = sim.sim.read(|s| s.vm6.sessions.keys().cloned().collect());

@@ -92,6 +92,56 @@ pub async fn start_controller_with_clock(
     })
 }
 
+/// A controller on a runtime of its own, so that [`Killed::kill`] can stop every task it
+/// spawned (reconciles, watchers, the drift loop) at once, as a killed process stops;
+/// aborting the `controller::run` task alone would leave the tasks it spawned running.
+pub struct Killable(Option<tokio::runtime::Runtime>);
+
+impl Killable {
+    /// Drops every task of this controller where it stands: nothing it had in flight
+    /// finishes, nothing more is written.
+    pub fn kill(mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Killable {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Starts a controller for one namespace on its own runtime (see [`Killable`]).
+pub fn start_killable_controller(
+    cluster: &'static LocalCluster,
+    ns: &str,
+    drift_interval: Duration,
+) -> Killable {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime for the controller");
+    let ns = ns.to_owned();
+    runtime.spawn(async move {
+        let client = cluster.client().await.unwrap();
+        let options = Options {
+            namespace: Some(ns),
+            concurrency: 4,
+            drift_interval,
+            ..Options::default()
+        };
+        controller::run(client, options)
+            .await
+            .expect("controller runs")
+    });
+    Killable(Some(runtime))
+}
+
 /// Deletes `object` and waits (at most 60 s) until it is gone, finalizers included.
 pub fn delete_and_wait(cluster: &LocalCluster, ns: &str, object: &str) {
     kubectl_ok(
