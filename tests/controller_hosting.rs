@@ -653,6 +653,11 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
         "  policies: {autoDeletionDays: 10, weekendSuspension: Suspend}\n  hosting:\n",
     );
     kubectl_apply(cluster, ns, &base);
+    // Far from the machine's date, so that a time taken from the wrong clock shows; whole
+    // weeks, so that weekends fall as they would today.
+    sim.sim
+        .clock()
+        .advance(jiff::SignedDuration::from_hours(24 * 7 * 208));
     let start = sim.sim.clock().today();
     let monthly = |renewals: &str| {
         service("rent", &format!("  period: 1m\n{renewals}"))
@@ -678,6 +683,14 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
         jsonpath(cluster, ns, "hsvc/rent", "{.status.nextActionAt}"),
         format!("{paid_until}T00:00:00Z")
     );
+    // Condition times come from the controller's clock (here the simulator's).
+    let ready_since = jsonpath(
+        cluster,
+        ns,
+        "hsvc/rent",
+        r#"{.status.conditions[?(@.type=="Ready")].lastTransitionTime}"#,
+    );
+    assert!(ready_since.starts_with(&start.to_string()), "{ready_since}");
 
     let nudge = |n: u32| {
         for object in ["hsvc/rent", "hsvc/kept"] {

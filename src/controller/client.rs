@@ -37,7 +37,7 @@ pub async fn reconcile(client: Arc<Client>, ctx: Arc<Context>) -> Result<Action,
         &mut status.common,
         &verdict,
         client.metadata.generation,
-        &super::now(),
+        &ctx.timestamp(),
     );
     observe_annotations(&client.metadata, &mut status.common);
     let services = ctx

@@ -136,6 +136,21 @@ impl Context {
         self
     }
 
+    /// The current time on the controller's clock (RFC 3339), for condition transitions and
+    /// check times: the same clock that decides billing days, so a test that moves it sees
+    /// consistent times.
+    pub fn timestamp(&self) -> String {
+        self.settings.clock.now().to_string()
+    }
+
+    /// The time `wait` from now on the controller's clock, to the second (RFC 3339): when a
+    /// failed reconcile is tried next (`lastError.nextAttemptAt`).
+    pub fn time_after(&self, wait: Duration) -> String {
+        let now = self.settings.clock.now();
+        let later = now + jiff::SignedDuration::try_from(wait).unwrap_or_default();
+        later.round(jiff::Unit::Second).unwrap_or(later).to_string()
+    }
+
     /// Records one more failure of `key` and returns how many there have been in a row.
     pub fn failed(&self, key: &str) -> u32 {
         let mut map = self.failures.lock().expect("failures lock");

@@ -44,7 +44,7 @@ pub async fn reconcile(pool: Arc<LicensePool>, ctx: Arc<Context>) -> Result<Acti
         &mut status.common,
         &verdict,
         pool.metadata.generation,
-        &super::now(),
+        &ctx.timestamp(),
     );
     observe_annotations(&pool.metadata, &mut status.common);
     let key = context::key("LicensePool", &*pool);

@@ -99,11 +99,6 @@ impl Default for Options {
     }
 }
 
-/// The current time for condition transitions (RFC 3339).
-fn now() -> String {
-    jiff::Timestamp::now().to_string()
-}
-
 /// Echoes `hostplane.dev/reconcile-requested-at` into status, so a person who set it can see
 /// that the controller acted on it.
 fn observe_annotations(meta: &ObjectMeta, status: &mut CommonStatus) {

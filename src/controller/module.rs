@@ -98,7 +98,7 @@ pub async fn reconcile(module: Arc<ProcessingModule>, ctx: Arc<Context>) -> Resu
                         &module,
                         0,
                         verdict,
-                        false,
+                        None,
                         ctx.panels.check_interval(),
                         now,
                     ),
@@ -122,7 +122,12 @@ pub async fn reconcile(module: Arc<ProcessingModule>, ctx: Arc<Context>) -> Resu
     ctx.panels.record_check(&key, memo.clone());
 
     let mut status = module.status.clone().unwrap_or_default();
-    conditions::apply(&mut status.common, &memo.verdict, generation, &super::now());
+    conditions::apply(
+        &mut status.common,
+        &memo.verdict,
+        generation,
+        &ctx.timestamp(),
+    );
     observe_annotations(&module.metadata, &mut status.common);
     status.common.last_error = memo.findings.last_error.clone();
     status.account_count = memo.findings.account_count;
@@ -198,7 +203,7 @@ async fn check(
     let interval = ctx.panels.check_interval();
     let now = Instant::now();
     let outcome = tokio::time::timeout(CHECK_TIMEOUT, probe(client)).await;
-    let checked_at = super::now();
+    let checked_at = ctx.timestamp();
     let url = &module.spec.url;
     let (verdict, observation) = match outcome {
         Ok(Ok(observation)) => {
@@ -251,18 +256,27 @@ async fn check(
                 last_error: None,
             },
         },
-        None => failed_memo(previous, module, build, verdict, true, interval, now),
+        None => failed_memo(
+            previous,
+            module,
+            build,
+            verdict,
+            Some(checked_at),
+            interval,
+            now,
+        ),
     }
 }
 
 /// A memo for a failed attempt: one more failure in a row, the next attempt after backoff,
-/// `lastError` saying so. `checked` is whether the panel was contacted (`lastCheckTime`).
+/// `lastError` saying so. `checked_at` is when the panel was contacted (`lastCheckTime`), if
+/// it was.
 fn failed_memo(
     previous: Option<&CheckMemo>,
     module: &ProcessingModule,
     build: u64,
     verdict: Verdict,
-    checked: bool,
+    checked_at: Option<String>,
     interval: Duration,
     now: Instant,
 ) -> CheckMemo {
@@ -280,8 +294,8 @@ fn failed_memo(
         .ok()
         .map(|t| t.to_string());
     let mut findings = kept(previous, module);
-    if checked {
-        findings.last_check_time = Some(super::now());
+    if checked_at.is_some() {
+        findings.last_check_time = checked_at;
     }
     findings.last_error = Some(LastError {
         message,
@@ -763,7 +777,7 @@ mod tests {
             &m,
             3,
             failed.clone(),
-            true,
+            Some("2026-12-07T10:00:00Z".into()),
             Duration::from_secs(300),
             now,
         );
@@ -780,7 +794,7 @@ mod tests {
             &m,
             3,
             failed.clone(),
-            true,
+            Some("2026-12-07T10:00:00Z".into()),
             Duration::from_secs(300),
             now,
         );
@@ -791,7 +805,7 @@ mod tests {
             &m,
             3,
             failed,
-            false,
+            None,
             Duration::from_secs(300),
             now,
         );

@@ -433,7 +433,7 @@ async fn finish(
         &mut status.common,
         &verdict,
         pool.metadata.generation,
-        &super::now(),
+        &ctx.timestamp(),
     );
     observe_annotations(&pool.metadata, &mut status.common);
     let action = match &verdict {
@@ -443,13 +443,7 @@ async fn finish(
             status.common.last_error = Some(LastError {
                 message: message.clone(),
                 attempts,
-                next_attempt_at: Some(
-                    (jiff::Timestamp::now()
-                        + jiff::SignedDuration::try_from(wait).unwrap_or_default())
-                    .round(jiff::Unit::Second)
-                    .unwrap_or_else(|_| jiff::Timestamp::now())
-                    .to_string(),
-                ),
+                next_attempt_at: Some(ctx.time_after(wait)),
             });
             Action::requeue(wait)
         }

@@ -386,7 +386,7 @@ async fn finish(
         &mut status.common,
         &outcome.verdict,
         generation,
-        &super::now(),
+        &ctx.timestamp(),
     );
     observe_annotations(&service.metadata, &mut status.common);
     status.phase = outcome.phase;
@@ -400,13 +400,7 @@ async fn finish(
             status.common.last_error = Some(LastError {
                 message: message.clone(),
                 attempts,
-                next_attempt_at: Some(
-                    (jiff::Timestamp::now()
-                        + jiff::SignedDuration::try_from(wait).unwrap_or_default())
-                    .round(jiff::Unit::Second)
-                    .unwrap_or_else(|_| jiff::Timestamp::now())
-                    .to_string(),
-                ),
+                next_attempt_at: Some(ctx.time_after(wait)),
             });
             Action::requeue(wait)
         }
@@ -554,7 +548,7 @@ async fn paused(
             format!("the {PAUSED_ANNOTATION} annotation is set; no change is made at the panel")
         },
         service.metadata.generation,
-        &super::now(),
+        &ctx.timestamp(),
     );
     observe_annotations(&service.metadata, &mut status.common);
     super::status::write(api, &service.name_any(), service.status.as_ref(), &status).await?;
