@@ -856,4 +856,46 @@ async fn a_control_panel_license_is_ordered_once_for_the_server_ip_and_pooled_on
         ("free.lic", "0.0.0.0")
     );
     assert!(after.suspended);
+
+    // Deleted while it still holds its license: the server goes, the license goes to the
+    // pool (the pooled one above is taken for it first, so nothing is bought at all).
+    let orders = sim.sim.call_count("billmgr", "soft.order.param");
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(&sim, "held", "  controlPanel: ispmanager-lite"),
+    );
+    eventually(cluster, ns, "hsvc/held", READY, "True").await;
+    let held = jsonpath(cluster, ns, "hsvc/held", "{.status.license.id}");
+    assert_eq!(held, license.id.to_string(), "the pooled license is reused");
+    let held_ip = jsonpath(cluster, ns, "hsvc/held", "{.status.ip}");
+    assert_eq!(
+        sim.sim
+            .read(|s| s.billmgr.licenses.get(&license.id).map(|l| l.ip.clone())),
+        Some(held_ip)
+    );
+    delete_and_wait(cluster, ns, "hsvc/held");
+    // The panel removes the host when its delete task ends.
+    until("the server is gone", || {
+        host(&sim, &host_name(ns, "held")).is_none()
+    })
+    .await;
+    let pooled = sim
+        .sim
+        .read(|s| s.billmgr.licenses.get(&license.id).cloned())
+        .expect("the license is kept, in the pool");
+    assert_eq!(
+        (
+            pooled.licname.as_str(),
+            pooled.ip.as_str(),
+            pooled.suspended
+        ),
+        ("free.lic", "0.0.0.0", true)
+    );
+    assert_eq!(sim.sim.read(|s| s.billmgr.licenses.len()), 1);
+    assert_eq!(
+        sim.sim.call_count("billmgr", "soft.order.param"),
+        orders,
+        "nothing bought"
+    );
 }
