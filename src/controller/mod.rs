@@ -23,6 +23,7 @@ pub mod shutdown;
 pub mod status;
 pub mod tariff;
 pub mod tariff_history;
+pub mod watches;
 
 use std::sync::Arc;
 
@@ -329,24 +330,6 @@ async fn serve(
     let config =
         kube::runtime::controller::Config::default().concurrency(options.concurrency.max(1));
 
-    let tariff_of_module = {
-        let tariffs = tariffs.clone();
-        move |m: Arc<ProcessingModule>| {
-            let ns = m.namespace();
-            tariffs
-                .state()
-                .iter()
-                .filter(|t| {
-                    t.namespace() == ns
-                        && t.spec
-                            .processing_modules
-                            .iter()
-                            .any(|r| r.name == m.name_any())
-                })
-                .map(|t| ObjectRef::from(&**t))
-                .collect::<Vec<_>>()
-        }
-    };
     let tariff_of_service = |s: Arc<HostingService>| {
         Some(ObjectRef::new(&s.spec.tariff_ref.name).within(&s.namespace().unwrap_or_default()))
     };
@@ -354,9 +337,12 @@ async fn serve(
         Some(ObjectRef::new(&s.spec.client_ref.name).within(&s.namespace().unwrap_or_default()))
     };
 
-    let tariffs_done = Controller::for_shared_stream(tariff_events, tariffs)
+    let tariffs_done = Controller::for_shared_stream(tariff_events, tariffs.clone())
         .with_config(config.clone())
-        .watches_shared_stream(module_events, tariff_of_module)
+        .watches_shared_stream(
+            module_events,
+            watches::referrers(tariffs.clone(), watches::tariff_uses_module),
+        )
         .watches_shared_stream(service_events_for_tariffs, tariff_of_service)
         .graceful_shutdown_on(options.shutdown.requested())
         .run(
@@ -389,49 +375,6 @@ async fn serve(
             found
         }
     };
-    // A licensing module's period comparisons name tariffs: it is judged again when they come
-    // or go (at start-up the module may be judged before the tariff cache has them).
-    let modules_of_tariff = {
-        let modules = modules.clone();
-        move |t: Arc<Tariff>| {
-            let (ns, name) = (t.namespace(), t.name_any());
-            modules
-                .state()
-                .iter()
-                .filter(|m| {
-                    m.namespace() == ns
-                        && m.spec.licensing.as_ref().is_some_and(|l| {
-                            l.period_comparisons
-                                .iter()
-                                .any(|c| c.tariff_ref.as_ref().is_some_and(|r| r.name == name))
-                        })
-                })
-                .map(|m| ObjectRef::from(&**m))
-                .collect::<Vec<_>>()
-        }
-    };
-    // A VMmanager module names its licensing module: it is judged again when that module
-    // comes, goes or changes (applied together, the VMmanager module may be judged first and
-    // found pointing at nothing). Status writes of the licensing module do not matter.
-    let modules_of_licensing_module = {
-        let modules = modules.clone();
-        move |licensing: Arc<ProcessingModule>| {
-            let (ns, name) = (licensing.namespace(), licensing.name_any());
-            modules
-                .state()
-                .iter()
-                .filter(|m| {
-                    m.namespace() == ns
-                        && m.spec
-                            .vmmanager
-                            .as_ref()
-                            .and_then(|v| v.licensing_module_ref.as_ref())
-                            .is_some_and(|r| r.name == name)
-                })
-                .map(|m| ObjectRef::from(&**m))
-                .collect::<Vec<_>>()
-        }
-    };
     let module_of_service = |s: Arc<HostingService>| {
         let module = s.status.as_ref()?.processing_module.as_ref()?;
         Some(ObjectRef::new(module).within(&s.namespace().unwrap_or_default()))
@@ -443,14 +386,17 @@ async fn serve(
     )
     .default_backoff()
     .touched_objects();
-    let modules_done = Controller::for_shared_stream(module_events_for_modules, modules)
+    let modules_done = Controller::for_shared_stream(module_events_for_modules, modules.clone())
         .with_config(config.clone())
         .watches_stream(secret_events, modules_of_secret)
         .watches_shared_stream(service_events_for_modules, module_of_service)
-        .watches_shared_stream(tariff_events_for_modules, modules_of_tariff)
+        .watches_shared_stream(
+            tariff_events_for_modules,
+            watches::referrers(modules.clone(), watches::module_compares_tariff),
+        )
         .watches_shared_stream(
             module_events_for_referrers.filter(spec_changed()),
-            modules_of_licensing_module,
+            watches::referrers(modules.clone(), watches::module_uses_licensing_module),
         )
         .graceful_shutdown_on(options.shutdown.requested())
         .run(
@@ -459,32 +405,6 @@ async fn serve(
             Arc::clone(&ctx),
         )
         .for_each(|_| std::future::ready(()));
-    let services_of_tariff = {
-        let services = services.clone();
-        move |t: Arc<Tariff>| {
-            let ns = t.namespace();
-            let name = t.name_any();
-            services
-                .state()
-                .iter()
-                .filter(|s| s.namespace() == ns && s.spec.tariff_ref.name == name)
-                .map(|s| ObjectRef::from(&**s))
-                .collect::<Vec<_>>()
-        }
-    };
-    let services_of_client = {
-        let services = services.clone();
-        move |c: Arc<Client>| {
-            let ns = c.namespace();
-            let name = c.name_any();
-            services
-                .state()
-                .iter()
-                .filter(|s| s.namespace() == ns && s.spec.client_ref.name == name)
-                .map(|s| ObjectRef::from(&**s))
-                .collect::<Vec<_>>()
-        }
-    };
     let (drift_trigger, drifted) = futures::channel::mpsc::unbounded();
     let _drift = AbortOnDrop(tokio::spawn(drift::run(Arc::clone(&ctx), drift_trigger)));
     let secrets = api::<Secret>(&client, ns);
@@ -493,7 +413,7 @@ async fn serve(
             let mut changed = service::spec_changes();
             move |s| std::future::ready(changed(s))
         }),
-        services,
+        services.clone(),
     )
     .with_config(config.clone())
     // Only spec changes of a tariff or client concern its services: their own status writes
@@ -501,11 +421,11 @@ async fn serve(
     // the tariff once per write, N² reconciles for N services.
     .watches_shared_stream(
         tariff_events_for_services.filter(spec_changed()),
-        services_of_tariff,
+        watches::referrers(services.clone(), watches::service_on_tariff),
     )
     .watches_shared_stream(
         client_events_for_services.filter(spec_changed()),
-        services_of_client,
+        watches::referrers(services.clone(), watches::service_of_client),
     )
     .owns(
         secrets,
@@ -532,50 +452,20 @@ async fn serve(
             Arc::clone(&ctx),
         )
         .for_each(|_| std::future::ready(()));
-    // A sale changes the pool's size and may take one of its servers: the pools of the
-    // service's namespace look again.
-    let server_pools_of_service = {
-        let server_pools = server_pools.clone();
-        move |s: Arc<HostingService>| {
-            let ns = s.namespace();
-            server_pools
-                .state()
-                .iter()
-                .filter(|p| p.namespace() == ns)
-                .map(|p| ObjectRef::from(&**p))
-                .collect::<Vec<_>>()
-        }
-    };
-    // The pool's module and pool client: a pool waiting for either starts when it appears.
-    let server_pools_of_module = {
-        let server_pools = server_pools.clone();
-        move |m: Arc<ProcessingModule>| {
-            let (ns, name) = (m.namespace(), m.name_any());
-            server_pools
-                .state()
-                .iter()
-                .filter(|p| p.namespace() == ns && p.spec.vmmanager_module_ref.name == name)
-                .map(|p| ObjectRef::from(&**p))
-                .collect::<Vec<_>>()
-        }
-    };
-    let server_pools_of_client = {
-        let server_pools = server_pools.clone();
-        move |c: Arc<Client>| {
-            let (ns, name) = (c.namespace(), c.name_any());
-            server_pools
-                .state()
-                .iter()
-                .filter(|p| p.namespace() == ns && p.spec.pool_client_ref.name == name)
-                .map(|p| ObjectRef::from(&**p))
-                .collect::<Vec<_>>()
-        }
-    };
-    let server_pools_done = Controller::for_shared_stream(server_pool_events, server_pools)
+    let server_pools_done = Controller::for_shared_stream(server_pool_events, server_pools.clone())
         .with_config(config.clone())
-        .watches_shared_stream(service_events_for_server_pools, server_pools_of_service)
-        .watches_shared_stream(module_events_for_server_pools, server_pools_of_module)
-        .watches_shared_stream(client_events_for_server_pools, server_pools_of_client)
+        .watches_shared_stream(
+            service_events_for_server_pools,
+            watches::referrers(server_pools.clone(), watches::any_pool),
+        )
+        .watches_shared_stream(
+            module_events_for_server_pools,
+            watches::referrers(server_pools.clone(), watches::pool_on_module),
+        )
+        .watches_shared_stream(
+            client_events_for_server_pools,
+            watches::referrers(server_pools.clone(), watches::pool_of_client),
+        )
         .graceful_shutdown_on(options.shutdown.requested())
         .run(
             counted("ServerPool", server_pool::reconcile),
