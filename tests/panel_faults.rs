@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use hostplane::panel::licensing::LicenseOrder;
+use hostplane::panel::licensing::{LicenseOrder, tagged_name};
 use hostplane::panel::mgr::{AuthMode, Format, MgrOptions};
 use hostplane::panel::{HttpOptions, PanelError, RetryPolicy};
 use hostplane::simulator::FaultSpec;
@@ -204,7 +204,9 @@ fn order(remoteid: &str) -> LicenseOrder {
         pricelist: "55228".to_owned(),
         period: "1".to_owned(),
         ip: "203.0.113.10".to_owned(),
-        licname: "Item #9 addon ispmanager".to_owned(),
+        // hostplane's names carry the correlation id: real `soft` lists do not echo
+        // `remoteid` (reference §11).
+        licname: tagged_name("Item #9 addon ispmanager", remoteid, 128),
         remoteid: remoteid.to_owned(),
         addons: vec![],
     }
@@ -236,8 +238,10 @@ async fn a_lost_order_answer_never_buys_twice() {
         "not repeated"
     );
 
-    // The caller looks up by remoteid and finds exactly one license.
-    let found = lic.find_by_remoteid("l-9").await.unwrap();
+    // The caller looks the order up (name tag, IP, type, created today, confirmed by the
+    // form) and finds exactly one license.
+    let today = sim.sim.clock().today();
+    let found = lic.find_order(&order("l-9"), Some(today)).await.unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     let (charges, now) = sim
         .sim
@@ -254,7 +258,7 @@ async fn a_lost_order_answer_never_buys_twice() {
             ..Default::default()
         },
     );
-    let e = lic.prolong(&found[0].id, "1").await.unwrap_err();
+    let e = lic.prolong(&found[0].license.id, "1").await.unwrap_err();
     assert!(matches!(e, PanelError::OutcomeUnknown { .. }), "{e:?}");
     assert_eq!(sim.sim.call_count("billmgr", "service.prolong"), 1);
     assert_eq!(sim.sim.read(|s| s.billmgr.charges.len()), 2);
