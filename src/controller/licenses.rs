@@ -798,7 +798,7 @@ async fn acquire(
                     .await
                     .map_err(|e| failed("NodeRecordsUnavailable", e))?;
             }
-            settle_order(ctx, service, &pending).await;
+            settle_order(ctx, service, &pending, false).await;
             ctx.event(
                 service,
                 EventType::Normal,
@@ -878,7 +878,7 @@ async fn acquire(
                 format!("license {id} carries this service's remoteid: adopted, nothing bought"),
             )
             .await;
-            settle_order(ctx, service, &pending).await;
+            settle_order(ctx, service, &pending, false).await;
             return Ok((details, false));
         }
         ExistingMatch::ByIp(id) => {
@@ -972,7 +972,7 @@ async fn acquire(
     let bought = lic.order(&wanted).await;
     match bought {
         Ok(id) => {
-            settle_order(ctx, service, &pending).await;
+            settle_order(ctx, service, &pending, true).await;
             if let Some(book) = &mut book
                 && let Err(e) = book.settle(order.remoteid, &id).await
             {
@@ -1016,8 +1016,10 @@ async fn acquire(
 /// The need's order is settled (its license is known): the recorded attempt goes, so that a
 /// later order of this need (after a release) does not wait out a quiet period for it. A
 /// failure to clear it only costs that wait.
-async fn settle_order(ctx: &Context, service: &HostingService, pending: &str) {
-    if claim::attempted_at(service, pending).is_some()
+/// `recorded_now`: the attempt was recorded by this reconcile, so `service` (read before it)
+/// does not show it yet.
+async fn settle_order(ctx: &Context, service: &HostingService, pending: &str, recorded_now: bool) {
+    if (recorded_now || claim::attempted_at(service, pending).is_some())
         && let Err(e) = claim::mark_attempt(ctx, service, pending, false).await
     {
         tracing::warn!(error = %e, "clearing a settled order attempt failed");
