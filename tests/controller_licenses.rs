@@ -1461,3 +1461,79 @@ async fn strict_a_pool_take_applied_with_its_answer_lost_buys_nothing() {
     );
     assert_no_leak(cluster, ns, &sim, &["second"]);
 }
+
+/// A licence bought by a hostplane older than the name tag: its name has no tag, only its
+/// `remoteid` (which a strict list does not show) ties it to the service. On a panel that
+/// echoes `remoteid` it is found by that field; on one that does not, by seed 003's
+/// `fixchilds` match (its IP and type, claimed by no other service). Either way nothing is
+/// bought, and the licence is renamed with the tag, so the list identifies it from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_licence_named_before_the_tag_is_adopted_and_tagged_under_both_dialects() {
+    capture();
+    for profile in [Profile::Strict, Profile::Complete] {
+        let ns = format!("licenses-untagged-{profile:?}").to_lowercase();
+        let ns = ns.as_str();
+        let cluster = cluster_with_namespace(ns);
+        let sim = common::start().await;
+        sim.sim.set_dialect(profile.dialect());
+        let _controller =
+            start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+        kubectl_apply(cluster, ns, &base(&sim, ""));
+        // Paused until its old licence is in place.
+        let paused = service(&sim, "old", "203.0.113.90", "1y").replace(
+            "metadata: {name: old}",
+            "metadata: {name: old, annotations: {hostplane.dev/paused: \"true\"}}",
+        );
+        kubectl_apply(cluster, ns, &paused);
+        let uid = jsonpath(cluster, ns, "hsvc/old", "{.metadata.uid}");
+        let remoteid = hostplane::pools::naming::RemoteId::for_service(
+            ns,
+            "old",
+            &uid,
+            hostplane::pools::naming::LicenseKind::Standalone,
+            0,
+        )
+        .to_string();
+        let today = sim.sim.clock().today();
+        let id = sim.sim.transact(|s| {
+            let bill = &mut s.billmgr;
+            let id = bill.next_id;
+            bill.next_id += 1;
+            bill.licenses.insert(
+                id,
+                License {
+                    id,
+                    pricelist: "3541".into(),
+                    period: 1,
+                    ip: "203.0.113.90".into(),
+                    licname: "Item #old old".into(),
+                    remoteid: remoteid.clone(),
+                    autoprolong: "null".into(),
+                    createdate: Some(today),
+                    expiredate: today.checked_add(jiff::Span::new().months(1)).ok(),
+                    lickey: format!("{id}-OLDKEY"),
+                    ..License::default()
+                },
+            );
+            (id.to_string(), true)
+        });
+        kubectl_ok(
+            cluster,
+            &["annotate", "hsvc/old", "-n", ns, "hostplane.dev/paused-"],
+        );
+        ready(cluster, ns, "old").await;
+        assert_eq!(license_id(cluster, ns, "old"), id, "{profile:?}");
+        assert_eq!(
+            sim.sim.call_count("billmgr", "soft.order.param"),
+            0,
+            "{profile:?}: nothing bought"
+        );
+        let l = license(&sim, &id);
+        assert_eq!(
+            l.licname,
+            format!("Item #old old [{remoteid}]"),
+            "{profile:?}"
+        );
+        assert_eq!(l.remoteid, remoteid);
+    }
+}

@@ -1580,6 +1580,62 @@ mod tests {
         );
     }
 
+    /// A licence read by the id recorded in status (reference §11: a form may or may not show
+    /// `remoteid`; the name's tag stands in for it).
+    #[test]
+    fn a_recorded_licence_is_ours_by_remoteid_tag_or_as_an_untagged_bound_one() {
+        let license = |licname: &str, remoteid: &str, status| License {
+            id: "7".into(),
+            licname: licname.into(),
+            ip: "203.0.113.1".into(),
+            pricelist: "3541".into(),
+            period: "1".into(),
+            status,
+            createdate: "2026-01-01".into(),
+            expiredate: "2026-02-01".into(),
+            remoteid: remoteid.into(),
+        };
+        let active = LicenseStatus::Active;
+        let ours = "hpl0-a";
+        assert!(is_ours(&license("Item #a a", ours, active), ours));
+        assert!(!is_ours(
+            &license("Item #a a [hpl0-a]", "hpl0-b", active),
+            ours
+        ));
+        assert!(is_ours(&license("Item #a a [hpl0-a]", "", active), ours));
+        assert!(!is_ours(&license("Item #b b [hpl0-b]", "", active), ours));
+        // Bought before the tag, on a panel whose form has no remoteid: the recorded id is
+        // the link.
+        assert!(is_ours(&license("Item #a a", "", active), ours));
+        assert!(!is_ours(&license("free.lic", "", active), ours));
+        assert!(!is_ours(
+            &license("Item #a a [hpl0-a]", "", LicenseStatus::Deleted),
+            ours
+        ));
+    }
+
+    #[test]
+    fn only_an_error_answer_or_an_unsent_request_is_a_refusal() {
+        assert!(is_refusal(&PanelError::from_mgr("client", "balance", "no")));
+        assert!(is_refusal(&PanelError::Transport {
+            message: "refused".into(),
+            maybe_applied: false,
+        }));
+        for maybe in [
+            PanelError::unconfirmed("soft.order.param", "id of the new object"),
+            PanelError::Unavailable { status: 503 },
+            PanelError::Transport {
+                message: "reset".into(),
+                maybe_applied: true,
+            },
+            PanelError::Protocol {
+                message: "garbage".into(),
+            },
+        ] {
+            assert!(!is_refusal(&maybe), "{maybe:?}");
+        }
+    }
+
     #[test]
     fn period_codes_follow_the_licensing_server() {
         assert_eq!(period_param(LicensePeriod::OneMonth).as_deref(), Some("1"));

@@ -378,3 +378,58 @@ fn license_of(e: &Node) -> License {
         remoteid: e.get("remoteid").to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(licname: &str, remoteid: &str) -> License {
+        License {
+            id: "1".into(),
+            licname: licname.into(),
+            ip: "203.0.113.1".into(),
+            pricelist: "3541".into(),
+            period: "1".into(),
+            status: LicenseStatus::Active,
+            createdate: "2026-12-07 10:11:12".into(),
+            expiredate: "2027-01-07".into(),
+            remoteid: remoteid.into(),
+        }
+    }
+
+    #[test]
+    fn the_tag_is_the_last_bracketed_word_of_the_name() {
+        assert_eq!(name_tag("Item #a addon a.example [hpa0-x]"), Some("hpa0-x"));
+        assert_eq!(name_tag("[hpa0-x]"), Some("hpa0-x"));
+        assert_eq!(name_tag("Item #a [x] [hpa0-x]  "), Some("hpa0-x"));
+        for untagged in [
+            "free.lic",
+            "Item #a a",
+            "a [b c]",
+            "a[hpa0-x]",
+            "a []",
+            "a ]",
+        ] {
+            assert_eq!(name_tag(untagged), None, "{untagged}");
+        }
+        assert_eq!(tagged_name("Item #a  ", "hp", 12), "Item #a [hp]");
+        assert_eq!(tagged_name("Item #abcdef", "hp", 12), "Item #a [hp]");
+        assert_eq!(tagged_name("x", "hpa0-longer", 4), " [hpa0-longer]");
+    }
+
+    #[test]
+    fn a_listed_remoteid_wins_over_the_tag_and_both_may_be_missing() {
+        assert_eq!(listed("n [hp-a]", "").correlation_id(), Some("hp-a"));
+        assert_eq!(listed("n [hp-a]", "hp-b").correlation_id(), Some("hp-b"));
+        assert_eq!(listed("free.lic", "").correlation_id(), None);
+        assert!(listed("n [hp-a]", "").carries("hp-a"));
+        assert!(!listed("n", "").carries(""), "an empty id carries nothing");
+        let day = |s: &str| s.parse::<jiff::civil::Date>().ok();
+        assert_eq!(listed("n", "").created_on(), day("2026-12-07"));
+        let undated = License {
+            createdate: String::new(),
+            ..listed("n", "")
+        };
+        assert_eq!(undated.created_on(), None);
+    }
+}
