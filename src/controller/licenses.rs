@@ -917,6 +917,18 @@ async fn acquire(
         ExistingMatch::Order => {}
     }
 
+    // An earlier order whose answer was lost and that the listing does not show (yet): the
+    // licensing server may still be booking it. Ordering again before the quiet period has
+    // passed could buy twice, and taking a pooled license meanwhile would leave the need
+    // with two once the order shows up: both wait.
+    if let Some(wait) = claim::quiet_until(
+        claim::attempted_at(service, &pending),
+        claim::quiet_period(module),
+        ctx.settings.clock.now(),
+    ) {
+        return Err(claim::outcome_unknown("the license order", wait));
+    }
+
     // The pool before buying; a pooled license's node count comes from the records.
     let rules = PoolRules::new(settings, pool_spec(ctx, &ns, &module.name_any()).as_ref());
     let empty = BTreeMap::new();
@@ -950,16 +962,6 @@ async fn acquire(
         book.set(&[(order.remoteid, Some(r))])
             .await
             .map_err(|e| failed("NodeRecordsUnavailable", e))?;
-    }
-    // An earlier order whose answer was lost and that the listing does not show (yet): the
-    // licensing server may still be booking it. Ordering again before the quiet period has
-    // passed could buy twice.
-    if let Some(wait) = claim::quiet_until(
-        claim::attempted_at(service, &pending),
-        claim::quiet_period(module),
-        ctx.settings.clock.now(),
-    ) {
-        return Err(claim::outcome_unknown("the license order", wait));
     }
     claim::mark_attempt(ctx, service, &pending, true)
         .await

@@ -534,7 +534,7 @@ pub fn expired_out<'p>(
 /// ([`super::naming`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
-    /// `Item #ID addon NAME` ([`super::naming::license_name`]).
+    /// `Item #ID addon NAME [remoteid]` ([`super::naming::license_name`]).
     pub licname: String,
     /// The server's IP (addon) or the service's `licenseIp` (standalone).
     pub ip: String,
@@ -610,9 +610,9 @@ impl LicensePlan {
 }
 
 /// Taking a pooled license for a service (reference §5.4, the partner module's create):
-/// rebind first (`soft.edit`: name `Item #ID addon NAME`, the service's IP and `remoteid`) —
-/// the step the licensing server refuses when the license was rebound too recently, so a
-/// refusal costs nothing — then prolong if it has expired, then resume it. Key reading
+/// rebind first (`soft.edit`: the new owner's name `Item #ID addon NAME [remoteid]`, the
+/// service's IP and `remoteid`) — the step the licensing server refuses when the license was
+/// rebound too recently, so a refusal costs nothing — then prolong if it has expired, then resume it. Key reading
 /// (`soft.edit` view until `lickey` is set) follows as for any new license; it is not part of
 /// the take, so a slow key never puts a working license back.
 pub fn take_plan(choice: &TakeChoice, binding: &Binding) -> LicensePlan {
