@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use hostplane::controller::clock::Clock;
 use hostplane::simulator::state::License;
-use hostplane::simulator::{FaultSpec, SimHandle};
+use hostplane::simulator::{FaultSpec, Profile, SimHandle};
 use rust_decimal::Decimal;
 use support::*;
 
@@ -1238,4 +1238,302 @@ async fn an_unanswered_pool_take_buys_nothing() {
     assert_eq!(charges(&sim, "order"), orders);
     assert_eq!(balance(&sim), before, "a pooled license costs nothing");
     assert_no_leak(cluster, ns, &sim, &["second"]);
+}
+
+// --- The strict dialect: no `remoteid` in the `soft` list, the order id as `item.id` -------
+
+/// A simulator that answers as real licensing servers do (reference §11): the `soft` list
+/// has no `remoteid` (only `soft.edit` shows it) and an order answer carries its id as
+/// `item.id`.
+async fn strict_sim() -> SimHandle {
+    let sim = common::start().await;
+    sim.sim.set_dialect(Profile::Strict.dialect());
+    sim
+}
+
+/// A strict simulator, a controller on its clock, the licensing module and one Ready service.
+async fn strict_with_one(
+    ns: &str,
+    name: &str,
+    ip: &str,
+    period: &str,
+) -> (
+    &'static hostplane::testbed::LocalCluster,
+    SimHandle,
+    tokio::task::JoinHandle<()>,
+) {
+    capture();
+    let cluster = cluster_with_namespace(ns);
+    let sim = strict_sim().await;
+    let controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(
+        cluster,
+        ns,
+        &(base(&sim, "") + &service(&sim, name, ip, period)),
+    );
+    ready(cluster, ns, name).await;
+    (cluster, sim, controller)
+}
+
+/// Every way an order's answer can be lost after the licence was bought — cut, a proxy's 503,
+/// an answer without an id — against a list that does not echo `remoteid`: each service ends
+/// bound to the one licence its single order bought, found by the tag in its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_orders_answered_without_an_id_or_lost_buy_exactly_once() {
+    capture();
+    let ns = "licenses-strict-lost";
+    let cluster = cluster_with_namespace(ns);
+    let sim = strict_sim().await;
+    let before = balance(&sim);
+    sim.sim.faults().set(
+        "billmgr",
+        "soft.order.param",
+        FaultSpec {
+            drop_response: 1,
+            applied_unavailable: 1,
+            no_id: 1,
+            ..FaultSpec::NONE
+        },
+    );
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+    kubectl_apply(cluster, ns, &base(&sim, ""));
+    let names: Vec<String> = (0..4).map(|i| format!("strict{i}")).collect();
+    let all: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 40), "1y"))
+        .collect();
+    kubectl_apply(cluster, ns, &all);
+    for n in &names {
+        ready(cluster, ns, n).await;
+    }
+    assert!(sim.sim.faults().list().is_empty(), "every fault was hit");
+    assert_eq!(
+        sim.sim.call_count("billmgr", "soft.order.param"),
+        4,
+        "one order per service, never sent again"
+    );
+    assert_eq!(charges(&sim, "order"), 4, "one purchase per service");
+    assert_eq!(licenses(&sim).len(), 4);
+    // 3541 costs the same for each: four months bought, nothing more.
+    let month = sim.sim.read(|s| s.billmgr.prices["3541"]);
+    assert_eq!(balance(&sim), before - month * Decimal::from(4));
+    for (i, n) in names.iter().enumerate() {
+        let l = license(&sim, &license_id(cluster, ns, n));
+        assert_eq!(l.ip, format!("192.0.2.{}", i + 40));
+        // The name carries the need's remoteid: what the list identifies it by.
+        assert!(
+            l.licname.ends_with(&format!(" [{}]", l.remoteid)),
+            "{} / {}",
+            l.licname,
+            l.remoteid
+        );
+        // The order attempt is settled once its licence is known.
+        assert_eq!(
+            jsonpath(
+                cluster,
+                ns,
+                &format!("hsvc/{n}"),
+                "{.metadata.annotations.hostplane\\.dev/order-pending-license}"
+            ),
+            ""
+        );
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_no_leak(cluster, ns, &sim, &names);
+}
+
+/// A prolongation that was applied but whose answer was lost (a proxy's 503, an answer
+/// without the new date), against the strict dialect: the expiry moves by one period per
+/// renewal, and each renewal is paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_a_lost_prolong_answer_never_prolongs_twice() {
+    let ns = "licenses-strict-prolong";
+    let (cluster, sim, _controller) = strict_with_one(ns, "renewed", "203.0.113.70", "1y").await;
+    let id = license_id(cluster, ns, "renewed");
+    let start = expiry(&license(&sim, &id));
+
+    for (round, fault) in [
+        FaultSpec {
+            applied_unavailable: 1,
+            ..FaultSpec::NONE
+        },
+        FaultSpec {
+            no_id: 1,
+            ..FaultSpec::NONE
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let round = round + 1;
+        sim.sim.faults().set("billmgr", "service.prolong", fault);
+        advance_to(&sim, expiry(&license(&sim, &id)).yesterday().unwrap());
+        nudge(cluster, ns, "hsvc/renewed", &format!("renew-{round}"));
+        until("the licence prolonged", || {
+            charges(&sim, "prolong") == round
+        })
+        .await;
+        // The lost answer fails one reconcile; the next ones read the moved expiry.
+        eventually(
+            cluster,
+            ns,
+            "hsvc/renewed",
+            "{.status.license.expiresOn}",
+            &start
+                .checked_add(jiff::Span::new().months(i64::try_from(round).unwrap()))
+                .unwrap()
+                .to_string(),
+        )
+        .await;
+        ready(cluster, ns, "renewed").await;
+        nudge(cluster, ns, "hsvc/renewed", &format!("again-{round}"));
+        eventually(
+            cluster,
+            ns,
+            "hsvc/renewed",
+            "{.status.lastHandledReconcileAt}",
+            &format!("again-{round}"),
+        )
+        .await;
+        assert_eq!(
+            sim.sim.call_count("billmgr", "service.prolong"),
+            u64::try_from(round).unwrap(),
+            "never sent twice"
+        );
+        assert_eq!(charges(&sim, "prolong"), round, "paid once per renewal");
+        assert_eq!(
+            expiry(&license(&sim, &id)),
+            start
+                .checked_add(jiff::Span::new().months(i64::try_from(round).unwrap()))
+                .unwrap()
+        );
+    }
+}
+
+/// A pool take (`soft.edit` rebinding the pooled licence) applied with its answer cut, then
+/// answered without `ok`, against the strict dialect: the same pooled licence ends up bound
+/// and nothing is ordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_a_pool_take_applied_with_its_answer_lost_buys_nothing() {
+    let ns = "licenses-strict-take";
+    let (cluster, sim, _controller) = strict_with_one(ns, "first", "203.0.113.80", "1m").await;
+    let pooled = license_id(cluster, ns, "first");
+    delete_and_wait(cluster, ns, "hsvc/first");
+    eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
+    let (orders, before) = (
+        sim.sim.call_count("billmgr", "soft.order.param"),
+        balance(&sim),
+    );
+
+    // The take's rebind is applied and its answer cut (the client repeats the edit, which is
+    // idempotent), then applied and answered with neither `ok` nor an error.
+    sim.sim.faults().set(
+        "billmgr",
+        "soft.edit",
+        FaultSpec {
+            drop_response: 1,
+            no_id: 1,
+            ..FaultSpec::NONE
+        },
+    );
+    kubectl_apply(cluster, ns, &service(&sim, "second", "203.0.113.81", "1m"));
+    ready(cluster, ns, "second").await;
+    assert!(sim.sim.faults().list().is_empty(), "every fault was hit");
+    assert_eq!(license_id(cluster, ns, "second"), pooled);
+    assert_eq!(
+        sim.sim.call_count("billmgr", "soft.order.param"),
+        orders,
+        "nothing ordered"
+    );
+    assert_eq!(balance(&sim), before, "a pooled licence costs nothing");
+    let taken = license(&sim, &pooled);
+    assert_eq!(taken.ip, "203.0.113.81");
+    assert!(
+        taken.licname.starts_with("Item #second "),
+        "{}",
+        taken.licname
+    );
+    assert!(
+        taken.licname.ends_with(&format!(" [{}]", taken.remoteid)),
+        "renamed with the new owner's tag: {}",
+        taken.licname
+    );
+    assert_no_leak(cluster, ns, &sim, &["second"]);
+}
+
+/// A licence bought by a hostplane older than the name tag: its name has no tag, only its
+/// `remoteid` (which a strict list does not show) ties it to the service. On a panel that
+/// echoes `remoteid` it is found by that field; on one that does not, by seed 003's
+/// `fixchilds` match (its IP and type, claimed by no other service). Either way nothing is
+/// bought, and the licence is renamed with the tag, so the list identifies it from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_licence_named_before_the_tag_is_adopted_and_tagged_under_both_dialects() {
+    capture();
+    for profile in [Profile::Strict, Profile::Complete] {
+        let ns = format!("licenses-untagged-{profile:?}").to_lowercase();
+        let ns = ns.as_str();
+        let cluster = cluster_with_namespace(ns);
+        let sim = common::start().await;
+        sim.sim.set_dialect(profile.dialect());
+        let _controller =
+            start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
+        kubectl_apply(cluster, ns, &base(&sim, ""));
+        // Paused until its old licence is in place.
+        let paused = service(&sim, "old", "203.0.113.90", "1y").replace(
+            "metadata: {name: old}",
+            "metadata: {name: old, annotations: {hostplane.dev/paused: \"true\"}}",
+        );
+        kubectl_apply(cluster, ns, &paused);
+        let uid = jsonpath(cluster, ns, "hsvc/old", "{.metadata.uid}");
+        let remoteid = hostplane::pools::naming::RemoteId::for_service(
+            ns,
+            "old",
+            &uid,
+            hostplane::pools::naming::LicenseKind::Standalone,
+            0,
+        )
+        .to_string();
+        let today = sim.sim.clock().today();
+        let id = sim.sim.transact(|s| {
+            let bill = &mut s.billmgr;
+            let id = bill.next_id;
+            bill.next_id += 1;
+            bill.licenses.insert(
+                id,
+                License {
+                    id,
+                    pricelist: "3541".into(),
+                    period: 1,
+                    ip: "203.0.113.90".into(),
+                    licname: "Item #old old".into(),
+                    remoteid: remoteid.clone(),
+                    autoprolong: "null".into(),
+                    createdate: Some(today),
+                    expiredate: today.checked_add(jiff::Span::new().months(1)).ok(),
+                    lickey: format!("{id}-OLDKEY"),
+                    ..License::default()
+                },
+            );
+            (id.to_string(), true)
+        });
+        kubectl_ok(
+            cluster,
+            &["annotate", "hsvc/old", "-n", ns, "hostplane.dev/paused-"],
+        );
+        ready(cluster, ns, "old").await;
+        assert_eq!(license_id(cluster, ns, "old"), id, "{profile:?}");
+        assert_eq!(
+            sim.sim.call_count("billmgr", "soft.order.param"),
+            0,
+            "{profile:?}: nothing bought"
+        );
+        let l = license(&sim, &id);
+        assert_eq!(
+            l.licname,
+            format!("Item #old old [{remoteid}]"),
+            "{profile:?}"
+        );
+        assert_eq!(l.remoteid, remoteid);
+    }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use common::*;
 use hostplane::panel::PanelError;
 use hostplane::panel::ispmanager::{NewUser, UserChange};
-use hostplane::panel::licensing::{LicenseOrder, LicenseStatus};
+use hostplane::panel::licensing::{LicenseOrder, LicenseStatus, tagged_name};
 use hostplane::panel::mgr::{AuthMode, Format};
 use hostplane::panel::vmmanager5::NewVm;
 use hostplane::panel::{Credentials, Idempotency};
@@ -339,7 +339,9 @@ fn order(remoteid: &str) -> LicenseOrder {
         pricelist: "55228".to_owned(),
         period: "1".to_owned(),
         ip: "203.0.113.10".to_owned(),
-        licname: "Item #7 addon ispmanager".to_owned(),
+        // hostplane's names carry the correlation id: real `soft` lists do not echo
+        // `remoteid` (reference §11).
+        licname: tagged_name("Item #7 addon ispmanager", remoteid, 128),
         remoteid: remoteid.to_owned(),
         addons: vec![],
     }
@@ -384,9 +386,12 @@ async fn licensing_operations_balance_and_statuses() {
                 .to_string()
         );
 
-        let found = lic.find_by_remoteid(&remoteid).await.unwrap();
+        let found = lic
+            .find_order(&order(&remoteid), Some(today))
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].id, id);
+        assert_eq!(found[0].license.id, id);
         assert_eq!(lic.view("42").await.unwrap(), None);
 
         // Pooling: suspend, rename to free.lic on 0.0.0.0, resume, rebind.

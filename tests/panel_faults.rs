@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use hostplane::panel::licensing::LicenseOrder;
+use hostplane::panel::licensing::{LicenseOrder, tagged_name};
 use hostplane::panel::mgr::{AuthMode, Format, MgrOptions};
 use hostplane::panel::{HttpOptions, PanelError, RetryPolicy};
 use hostplane::simulator::FaultSpec;
@@ -204,7 +204,9 @@ fn order(remoteid: &str) -> LicenseOrder {
         pricelist: "55228".to_owned(),
         period: "1".to_owned(),
         ip: "203.0.113.10".to_owned(),
-        licname: "Item #9 addon ispmanager".to_owned(),
+        // hostplane's names carry the correlation id: real `soft` lists do not echo
+        // `remoteid` (reference §11).
+        licname: tagged_name("Item #9 addon ispmanager", remoteid, 128),
         remoteid: remoteid.to_owned(),
         addons: vec![],
     }
@@ -236,8 +238,10 @@ async fn a_lost_order_answer_never_buys_twice() {
         "not repeated"
     );
 
-    // The caller looks up by remoteid and finds exactly one license.
-    let found = lic.find_by_remoteid("l-9").await.unwrap();
+    // The caller looks the order up (name tag, IP, type, created today, confirmed by the
+    // form) and finds exactly one license.
+    let today = sim.sim.clock().today();
+    let found = lic.find_order(&order("l-9"), Some(today)).await.unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     let (charges, now) = sim
         .sim
@@ -254,7 +258,7 @@ async fn a_lost_order_answer_never_buys_twice() {
             ..Default::default()
         },
     );
-    let e = lic.prolong(&found[0].id, "1").await.unwrap_err();
+    let e = lic.prolong(&found[0].license.id, "1").await.unwrap_err();
     assert!(matches!(e, PanelError::OutcomeUnknown { .. }), "{e:?}");
     assert_eq!(sim.sim.call_count("billmgr", "service.prolong"), 1);
     assert_eq!(sim.sim.read(|s| s.billmgr.charges.len()), 2);
@@ -272,6 +276,92 @@ async fn a_lost_order_answer_never_buys_twice() {
     let e = lic.order(&order("l-10")).await.unwrap_err();
     assert!(matches!(e, PanelError::OutcomeUnknown { .. }), "{e:?}");
     assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 2);
+}
+
+/// Against the strict dialect (no `remoteid` in the list, the id as `item.id`): an order or
+/// a prolongation applied and answered after the client's timeout (`late_ms`), or applied and
+/// answered 503 or without an id, is an unknown outcome sent once; the lookup finds exactly
+/// the one licence bought, and the expiry moved by one period only.
+#[tokio::test]
+async fn strict_late_unavailable_and_id_less_answers_are_found_once() {
+    let sim = start().await;
+    sim.sim
+        .set_dialect(hostplane::simulator::Profile::Strict.dialect());
+    let options = MgrOptions {
+        http: HttpOptions {
+            timeout: Duration::from_millis(200),
+            ..HttpOptions::default()
+        },
+        ..options(AuthMode::Authinfo, Format::Xml)
+    };
+    let lic =
+        hostplane::panel::licensing::Licensing::new(mgr_with(&sim, "/billmgr", PASSWORD, options));
+    let today = sim.sim.clock().today();
+    let start_balance = sim.sim.read(|s| s.billmgr.balance);
+    let late = FaultSpec {
+        late_ms: 600,
+        ..FaultSpec::NONE
+    };
+    let applied_503 = FaultSpec {
+        applied_unavailable: 1,
+        ..FaultSpec::NONE
+    };
+    let no_id = FaultSpec {
+        no_id: 1,
+        ..FaultSpec::NONE
+    };
+    for (i, spec) in [late, applied_503, no_id].into_iter().enumerate() {
+        let remoteid = format!("hpl0-strict{i}");
+        let wanted = LicenseOrder {
+            ip: format!("203.0.113.{}", 30 + i),
+            ..order(&remoteid)
+        };
+        sim.sim.reset_calls();
+        sim.sim
+            .faults()
+            .set("billmgr", "soft.order.param", spec.clone());
+        let e = lic.order(&wanted).await.unwrap_err();
+        assert!(
+            matches!(e, PanelError::OutcomeUnknown { .. }),
+            "{spec:?}: {e:?}"
+        );
+        sim.sim.faults().clear();
+        assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 1);
+        let listed = lic.licenses().await.unwrap();
+        assert!(
+            listed.iter().all(|l| l.remoteid.is_empty()),
+            "strict: none listed"
+        );
+        let found = lic.find_order(&wanted, Some(today)).await.unwrap();
+        assert_eq!(found.len(), 1, "{spec:?}: {found:?}");
+        let id = found[0].license.id.clone();
+        let expires = found[0].license.expiredate.clone();
+
+        sim.sim
+            .faults()
+            .set("billmgr", "service.prolong", spec.clone());
+        let e = lic.prolong(&id, "1").await.unwrap_err();
+        assert!(
+            matches!(e, PanelError::OutcomeUnknown { .. }),
+            "{spec:?}: {e:?}"
+        );
+        sim.sim.faults().clear();
+        assert_eq!(sim.sim.call_count("billmgr", "service.prolong"), 1);
+        // The caller compares the expiry before prolonging again: moved by one month.
+        let moved = lic.view(&id).await.unwrap().unwrap().license.expiredate;
+        let want = expires
+            .parse::<jiff::civil::Date>()
+            .unwrap()
+            .checked_add(jiff::Span::new().months(1))
+            .unwrap();
+        assert_eq!(moved, want.to_string(), "{spec:?}");
+    }
+    // Three licences bought and three prolonged, once each (10.00 a month for 55228).
+    let (charges, balance) = sim
+        .sim
+        .read(|s| (s.billmgr.charges.len(), s.billmgr.balance));
+    assert_eq!(charges, 6);
+    assert_eq!(balance, start_balance - Decimal::new(6000, 2));
 }
 
 #[tokio::test]

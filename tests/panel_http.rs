@@ -168,8 +168,18 @@ async fn the_cookbook_of_section_9() {
          &pricelist=55228&period=1&autoprolong=null&ip=203.0.113.10&licname=srv1&remoteid=k8s-ns-srv1"
     );
     let (_, body) = post(sim.url("/manager/billmgr"), &order).await;
+    // Where the id goes is the dialect's: `<id>` (the official module reads it, [S4]) or
+    // `<item><id>` (jbs reads it, [S26 `BillManager.php`]); reference §11.
+    use hostplane::simulator::profile::IdPlacement;
+    let id = match sim.sim.dialect().order_id {
+        IdPlacement::Id => "<id>1234567</id>",
+        IdPlacement::ItemId => "<item><id>1234567</id></item>",
+        IdPlacement::IdV => "<id><v>1234567</v></id>",
+    };
     assert!(
-        body.ends_with("<doc func=\"soft.order.param\" lang=\"en\"><ok/><id>1234567</id></doc>"),
+        body.ends_with(&format!(
+            "<doc func=\"soft.order.param\" lang=\"en\"><ok/>{id}</doc>"
+        )),
         "{body}"
     );
     let (_, body) = post(

@@ -353,3 +353,174 @@ async fn a_vmmanager6_create_answer_without_the_host_id_is_unknown() {
     .unwrap();
     unknown(client.create_host(&host("h", 3)).await, "host.create");
 }
+
+// --- Licensing contract: the documented real answers (reference §5.2, §11) ----------------
+
+/// A loopback BILLmanager that answers each `(func, elid)` with a fixture (XML, as the
+/// official module asks for, [S4]); anything else is an mgr `missed` error. Counts the
+/// `soft.edit` reads.
+async fn mock_billmgr(
+    answers: &'static [(&'static str, &'static str, &'static str)],
+) -> (Licensing, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    hostplane::panel::transport::install_crypto_provider();
+    let views = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = views.clone();
+    let app = Router::new().fallback(post(
+        move |axum::extract::Form(form): axum::extract::Form<Vec<(String, String)>>| {
+            let counted = counted.clone();
+            async move {
+                let get = |k: &str| {
+                    form.iter()
+                        .find(|(key, _)| key == k)
+                        .map_or("", |(_, v)| v.as_str())
+                };
+                let (func, elid) = (get("func"), get("elid"));
+                if func == "soft.edit" {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                let body = answers
+                    .iter()
+                    .find(|(f, e, _)| *f == func && *e == elid)
+                    .map_or(
+                        r#"<doc><error type="missed" object="func"><msg>no</msg></error></doc>"#,
+                        |(_, _, body)| body,
+                    );
+                ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mgr = hostplane::panel::mgr::MgrClient::new(
+        &format!("http://{addr}/billmgr"),
+        Credentials::new(ADMIN, PASSWORD),
+        options(AuthMode::Authinfo, Format::Xml),
+    )
+    .unwrap();
+    (Licensing::new(mgr), views)
+}
+
+const TAG: &str = "hpa0-mfzwizltmvzgs3tbnvsq";
+
+/// What hostplane ordered, and the lookup compares with.
+fn tagged_order() -> LicenseOrder {
+    LicenseOrder {
+        pricelist: "55228".to_owned(),
+        period: "1".to_owned(),
+        ip: "203.0.113.20".to_owned(),
+        licname: format!("Item #shopvps1 addon shop.example [{TAG}]"),
+        remoteid: TAG.to_owned(),
+        addons: vec![],
+    }
+}
+
+/// The `soft` list with the documented fields only (reference §5.2, [D12]): no `remoteid`,
+/// as real lists answer (reference §11, [S4], [S26 `IspSoft.php`]: "doesn't have enough
+/// data"). 501 is the order whose answer was lost; 502 is another licence at the same IP (a
+/// second product), which IP + type alone could not tell apart if it were of the same type;
+/// 503 carries the tag but was created before the order day (not this order); 504 carries the
+/// tag at another IP; 505 is a pooled licence; 506 carries the tag in its list name, but its
+/// form shows another `remoteid`.
+const SOFT_LIST: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<doc>
+<elem><id>501</id><licname>Item #shopvps1 addon shop.example [hpa0-mfzwizltmvzgs3tbnvsq]</licname><ip>203.0.113.20</ip><period>1</period><pricelist>55228</pricelist><createdate>2026-12-07</createdate><expiredate>2027-01-07</expiredate><autoprolong>off</autoprolong><status>5</status><item_status>5</item_status><status_msg>Processing</status_msg><cost>10.00</cost><update_expiredate/><real_ipchange/><real_keychange/></elem>
+<elem><id>502</id><licname>Item #other addon other.example [hpa0-aaaaaaaaaaaaaaaaaaaa]</licname><ip>203.0.113.20</ip><period>1</period><pricelist>55228</pricelist><createdate>2026-12-07</createdate><expiredate>2027-01-07</expiredate><autoprolong>off</autoprolong><status>2</status><item_status>2</item_status><status_msg>Active</status_msg><cost>10.00</cost></elem>
+<elem><id>503</id><licname>Item #shopvps1 addon shop.example [hpa0-mfzwizltmvzgs3tbnvsq]</licname><ip>203.0.113.20</ip><period>1</period><pricelist>55228</pricelist><createdate>2026-10-01</createdate><expiredate>2026-11-01</expiredate><autoprolong>off</autoprolong><status>3</status><item_status>3</item_status><status_msg>Stopped</status_msg><cost>10.00</cost></elem>
+<elem><id>504</id><licname>Item #shopvps1 addon shop.example [hpa0-mfzwizltmvzgs3tbnvsq]</licname><ip>198.51.100.1</ip><period>1</period><pricelist>55228</pricelist><createdate>2026-12-07</createdate><expiredate>2027-01-07</expiredate><autoprolong>off</autoprolong><status>2</status><item_status>2</item_status><status_msg>Active</status_msg><cost>10.00</cost></elem>
+<elem><id>505</id><licname>free.lic</licname><ip>0.0.0.0</ip><period>1</period><pricelist>55228</pricelist><createdate>2026-12-07</createdate><expiredate>2027-01-07</expiredate><autoprolong>off</autoprolong><status>3</status><item_status>3</item_status><status_msg>Stopped</status_msg><cost>10.00</cost></elem>
+<elem><id>506</id><licname>Item #shopvps1 addon shop.example [hpa0-mfzwizltmvzgs3tbnvsq]</licname><ip>203.0.113.20</ip><period>1</period><pricelist>55228</pricelist><createdate>2026-12-08</createdate><expiredate>2027-01-08</expiredate><autoprolong>off</autoprolong><status>2</status><item_status>2</item_status><status_msg>Active</status_msg><cost>10.00</cost></elem>
+</doc>"#;
+
+/// The `soft.edit` view fields the official module and Upmind read ([S4], [S22]): `lickey`
+/// (empty while generated), `expiredate`, `licname`, `ip`, `status`, `createdate`,
+/// `pricelist`, `pricelist_name` — no `remoteid`.
+const FORM_501: &str = r#"<doc><elid>501</elid><lickey/><expiredate>2027-01-07</expiredate><licname>Item #shopvps1 addon shop.example [hpa0-mfzwizltmvzgs3tbnvsq]</licname><ip>203.0.113.20</ip><status>5</status><createdate>2026-12-07</createdate><pricelist>55228</pricelist><pricelist_name>ispmanager 6 pro</pricelist_name></doc>"#;
+const FORM_503: &str = r#"<doc><elid>503</elid><lickey>503-ABCD</lickey><expiredate>2026-11-01</expiredate><licname>Item #shopvps1 addon shop.example [hpa0-mfzwizltmvzgs3tbnvsq]</licname><ip>203.0.113.20</ip><status>3</status><createdate>2026-10-01</createdate><pricelist>55228</pricelist></doc>"#;
+/// A form that does show `remoteid` (a panel that has it), and it is someone else's.
+const FORM_506: &str = r#"<doc><elid>506</elid><lickey>506-ABCD</lickey><expiredate>2027-01-08</expiredate><licname>Item #shopvps1 addon shop.example [hpa0-mfzwizltmvzgs3tbnvsq]</licname><ip>203.0.113.20</ip><status>2</status><createdate>2026-12-08</createdate><pricelist>55228</pricelist><remoteid>l4711</remoteid></doc>"#;
+
+#[tokio::test]
+async fn a_lost_order_is_found_by_its_name_tag_ip_type_and_day_and_confirmed_by_its_form() {
+    static ANSWERS: [(&str, &str, &str); 4] = [
+        ("soft", "", SOFT_LIST),
+        ("soft.edit", "501", FORM_501),
+        ("soft.edit", "503", FORM_503),
+        ("soft.edit", "506", FORM_506),
+    ];
+    let (lic, views) = mock_billmgr(&ANSWERS).await;
+    let listed = lic.licenses().await.unwrap();
+    assert_eq!(listed.len(), 6);
+    assert!(
+        listed.iter().all(|l| l.remoteid.is_empty()),
+        "no remoteid listed"
+    );
+    assert_eq!(listed[0].correlation_id(), Some(TAG), "the name's tag");
+    assert_eq!(
+        listed[4].correlation_id(),
+        None,
+        "a pooled licence carries none"
+    );
+
+    let day: jiff::civil::Date = "2026-12-07".parse().unwrap();
+    let found = lic.find_order(&tagged_order(), Some(day)).await.unwrap();
+    let ids: Vec<&str> = found.iter().map(|d| d.license.id.as_str()).collect();
+    assert_eq!(ids, ["501"], "{found:?}");
+    assert_eq!(found[0].lickey, None, "the key is still being generated");
+    // Only the two candidates were read: 501 (confirmed by its tag) and 506 (its form's
+    // remoteid is another one).
+    assert_eq!(views.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // Without the order day, the older licence of the need (bought before, since stopped) is
+    // a candidate too, after the working one.
+    let found = lic.find_order(&tagged_order(), None).await.unwrap();
+    let ids: Vec<&str> = found.iter().map(|d| d.license.id.as_str()).collect();
+    assert_eq!(ids, ["501", "503"], "{found:?}");
+}
+
+/// The order id where each production client reads it, in the XML the official module asks
+/// for; an answer without one is an unknown outcome, never "refused" (reference §11).
+#[tokio::test]
+async fn order_and_prolong_answers_as_production_clients_read_them() {
+    // [S4] `billmanager_noc.php` reads /doc/id.
+    static S4: [(&str, &str, &str); 2] = [
+        ("soft.order.param", "", "<doc><id>1234567</id></doc>"),
+        (
+            "service.prolong",
+            "1234567",
+            "<doc><doc><newexpiredate>2027-02-07</newexpiredate></doc></doc>",
+        ),
+    ];
+    let (lic, _) = mock_billmgr(&S4).await;
+    assert_eq!(lic.order(&tagged_order()).await.unwrap(), "1234567");
+    assert_eq!(lic.prolong("1234567", "1").await.unwrap(), "2027-02-07");
+
+    // [S26 `BillManager.php`] reads item.id (changed from id in a fix, still so in 2023).
+    static S26: [(&str, &str, &str); 1] = [(
+        "soft.order.param",
+        "",
+        "<doc><ok/><item><id>88</id></item></doc>",
+    )];
+    let (lic, _) = mock_billmgr(&S26).await;
+    assert_eq!(lic.order(&tagged_order()).await.unwrap(), "88");
+
+    // An answer with neither id nor error: maybe bought.
+    static EMPTY: [(&str, &str, &str); 2] = [
+        ("soft.order.param", "", "<doc/>"),
+        ("service.prolong", "1", "<doc><ok/></doc>"),
+    ];
+    let (lic, _) = mock_billmgr(&EMPTY).await;
+    unknown(lic.order(&tagged_order()).await, "soft.order.param");
+    unknown(lic.prolong("1", "1").await, "service.prolong");
+
+    // A refusal is an error document: the only answer that says nothing was bought.
+    static REFUSED: [(&str, &str, &str); 1] = [(
+        "soft.order.param",
+        "",
+        r#"<doc><error type="client" object="balance"><msg>Insufficient funds</msg></error></doc>"#,
+    )];
+    let (lic, _) = mock_billmgr(&REFUSED).await;
+    let e = lic.order(&tagged_order()).await.unwrap_err();
+    assert_eq!(e.mgr_kind(), Some("client"), "{e:?}");
+}

@@ -5,12 +5,19 @@
 //! Money first: buying a license (`soft.order.param`) and prolonging one (`service.prolong`)
 //! cost money and are never repeated blindly.
 //!
-//! - every order and every rebind carries the need's stable `remoteid`
-//!   ([`RemoteId`]: derived from the service's namespace, name and uid);
-//! - before anything is bought, the account's licenses are listed (one `func=soft` call) and a
-//!   license carrying the need's `remoteid` is adopted — after a lost answer, a timeout or a
-//!   restart the license bought then is found instead of buying another; a license of the
-//!   right type at the need's IP that no hostplane service claims is matched too (`fixchilds`);
+//! - every order and every rebind carries the need's stable `remoteid` ([`RemoteId`]:
+//!   derived from the service's namespace, name and uid), in the `remoteid` field and as the
+//!   tag at the end of the license name ([`license_name`]): real `soft` lists do not echo
+//!   `remoteid` (reference §11), they do list the name;
+//! - before anything is bought, the account's licenses are listed (one `func=soft` call).
+//!   After an order whose outcome is unknown (the attempt recorded in
+//!   [`order_pending_annotation`]: a lost or late answer, a 503, an answer without an id) the
+//!   lookup of reference §11 runs first ([`Licensing::confirm_order`]: name tag + IP + type +
+//!   created since the order, each confirmed by `soft.edit`). Then a license carrying the
+//!   need's `remoteid` (listed, or in its name's tag) is adopted, after its form confirms it —
+//!   after a timeout or a restart the license bought then is found instead of buying another;
+//!   a license of the right type at the need's IP that no hostplane service claims is matched
+//!   too (`fixchilds`);
 //! - a pooled license is taken before one is bought ([`license_pool::acquire`],
 //!   [`license_pool::take_plan`]; a failed take is put back and the next candidate tried);
 //! - a lost answer to an order or a prolongation fails the reconcile: the next one looks first
@@ -301,12 +308,33 @@ fn parse_date(text: &str) -> Option<Date> {
     text.trim().parse().ok().map(Date)
 }
 
-/// Whether a license read by id is still this need's: it carries the `remoteid`, or (a
-/// server that does not echo `remoteid` in the form) it is bound and not pooled.
+/// Whether a license read by id is still this need's: it carries the `remoteid` (in the
+/// form's `remoteid`, or in its name's tag), or it carries no correlation id at all and is
+/// not pooled — a form without `remoteid` for a license bought by a hostplane older than the
+/// name tag, which the id recorded in the service's status links to it (it is renamed with
+/// the tag right after). A license tagged with another need's id was rebound: not ours.
 fn is_ours(license: &License, remoteid: &str) -> bool {
     license.status != LicenseStatus::Deleted
-        && (license.remoteid == remoteid
-            || (license.remoteid.is_empty() && license.licname != FREE_LICNAME))
+        && match license.correlation_id() {
+            Some(carried) => carried == remoteid,
+            None => license.licname != FREE_LICNAME,
+        }
+}
+
+/// Whether a failed order or prolongation certainly bought nothing: the licensing server
+/// answered with an error, or the request never left (connect failure). Everything else — a
+/// lost or late answer, a 503 that a proxy may send after the server did the work, an answer
+/// without the new id or date — may have spent the money (reference §11), so the attempt's
+/// record is kept and the license is looked up before anything is sent again.
+fn is_refusal(e: &PanelError) -> bool {
+    e.mgr_kind().is_some()
+        || matches!(
+            e,
+            PanelError::Transport {
+                maybe_applied: false,
+                ..
+            }
+        )
 }
 
 /// Makes sure the need has exactly one license, bound to its IP, following the service's
@@ -354,7 +382,7 @@ pub async fn ensure(
         ));
     }
     let display = service.spec.domain.as_deref();
-    let licname = license_name(need.kind, &service.name_any(), display);
+    let licname = license_name(need.kind, &service.name_any(), display, &remoteid);
 
     // Observe the license recorded in status, if any.
     let mut bound: Option<(LicenseDetails, bool)> = None;
@@ -420,11 +448,13 @@ pub async fn ensure(
     };
     record(&details, status);
 
-    // Bound to the need's IP, under its name and remoteid (an IP change of the server, a
-    // license matched by IP, a rename at the licensing server).
+    // Bound to the need's IP, under its tagged name and remoteid (an IP change of the
+    // server, a license matched by IP, a rename at the licensing server, a license named
+    // before the tag existed). A form that does not show `remoteid` is judged by the tag, so
+    // it is not rebound on every reconcile.
     if details.license.ip.trim() != need.ip.trim()
         || details.license.licname != licname
-        || details.license.remoteid != remoteid
+        || !details.license.carries(&remoteid)
     {
         lic.edit(&id, &licname, &need.ip, &remoteid)
             .await
@@ -493,7 +523,9 @@ pub async fn ensure(
             let months = period_param(period).unwrap_or_else(|| "1".into());
             let new = match lic.prolong(id, &months).await {
                 Ok(new) => new,
-                Err(PanelError::OutcomeUnknown { .. }) => {
+                Err(e) if !is_refusal(&e) => {
+                    // Maybe paid: the recorded attempt stays; the next reconcile reads the
+                    // expiry, and a moved one settles it.
                     return Err(claim::outcome_unknown(
                         &format!("prolonging license {id} (its expiry is read again first)"),
                         claim::quiet_period(module),
@@ -646,10 +678,9 @@ pub async fn observe(
             match matched.into_iter().next().map(|m| m.outcome) {
                 Some(ExistingMatch::ByRemoteId(id)) => all.iter().find(|l| l.id == id).cloned(),
                 // A license carrying another hostplane service's remoteid is that service's.
-                Some(ExistingMatch::ByIp(id)) => all
-                    .iter()
-                    .find(|l| l.id == id && l.remoteid.parse::<RemoteId>().is_err())
-                    .cloned(),
+                Some(ExistingMatch::ByIp(id)) => {
+                    all.iter().find(|l| l.id == id && !of_hostplane(l)).cloned()
+                }
                 _ => None,
             }
         }
@@ -692,6 +723,14 @@ pub async fn observe(
     Ok((license, differences))
 }
 
+/// Whether a license carries a correlation id made by hostplane (listed `remoteid` or name
+/// tag): it belongs to another hostplane service and is never matched by IP.
+fn of_hostplane(license: &License) -> bool {
+    license
+        .correlation_id()
+        .is_some_and(|c| c.parse::<RemoteId>().is_ok())
+}
+
 struct Order<'a> {
     remoteid: &'a str,
     licname: &'a str,
@@ -719,6 +758,60 @@ async fn acquire(
         .licenses()
         .await
         .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))?;
+    let ns = service.namespace().unwrap_or_default();
+    // What would be (or was) ordered: the lookup below compares with it.
+    let wanted = LicenseOrder {
+        pricelist: need.license_type.clone(),
+        period: order.period_code.to_owned(),
+        ip: need.ip.clone(),
+        licname: order.licname.to_owned(),
+        remoteid: order.remoteid.to_owned(),
+        addons: need
+            .nodes
+            .iter()
+            .map(|(id, n)| (id.clone(), n.to_string()))
+            .collect(),
+    };
+    let pending = order_pending_annotation(need.kind);
+
+    // An order whose outcome is unknown: the lookup of reference §11 first.
+    if let Some(at) = claim::attempted_at(service, &pending) {
+        // The order day at the licensing server, less a day: the server's time zone is not
+        // documented (its `createdate` is its local date), and a day of slack only widens a
+        // search that the name tag keeps exact.
+        let since = at
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .checked_sub(jiff::Span::new().days(1))
+            .ok();
+        let found = lic
+            .confirm_order(&all, &wanted, since)
+            .await
+            .map_err(|e| failed("PanelError", format!("looking up the lost order: {e}")))?;
+        if let Some(details) = found.into_iter().next() {
+            let id = details.license.id.clone();
+            if let Some(mut book) = NodeBook::open(ctx, &ns, &module.name_any())
+                .await
+                .map_err(|e| failed("NodeRecordsUnavailable", e))?
+            {
+                book.settle(order.remoteid, &id)
+                    .await
+                    .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+            }
+            settle_order(ctx, service, &pending, false).await;
+            ctx.event(
+                service,
+                EventType::Normal,
+                "LicenseFound",
+                format!(
+                    "license {id} is the order whose answer was lost (its name carries this service's remoteid, same IP and type, confirmed by its form): adopted, nothing bought"
+                ),
+            )
+            .await;
+            return Ok((details, false));
+        }
+    }
+
     let key = format!(
         "{}/{}",
         service.namespace().unwrap_or_default(),
@@ -742,7 +835,6 @@ async fn acquire(
         .into_iter()
         .next()
         .map_or(ExistingMatch::Order, |m| m.outcome);
-    let ns = service.namespace().unwrap_or_default();
     let mut book = match outcome {
         ExistingMatch::ByRemoteId(_) | ExistingMatch::Order => {
             NodeBook::open(ctx, &ns, &module.name_any())
@@ -763,6 +855,16 @@ async fn acquire(
     };
     match outcome {
         ExistingMatch::ByRemoteId(id) => {
+            // The list says it is ours; its form must not say otherwise.
+            let details = view(id.clone()).await?;
+            if !is_ours(&details.license, order.remoteid) {
+                return Err(failed(
+                    "LicenseConflict",
+                    format!(
+                        "license {id} is listed with this service's remoteid but its form carries another; nothing is bought until that is resolved"
+                    ),
+                ));
+            }
             if let Some(book) = &mut book {
                 // An order with nodes whose answer was lost: its count was recorded first.
                 book.settle(order.remoteid, &id)
@@ -776,13 +878,11 @@ async fn acquire(
                 format!("license {id} carries this service's remoteid: adopted, nothing bought"),
             )
             .await;
-            return Ok((view(id).await?, false));
+            settle_order(ctx, service, &pending, false).await;
+            return Ok((details, false));
         }
         ExistingMatch::ByIp(id) => {
-            let foreign = all
-                .iter()
-                .find(|l| l.id == id)
-                .is_some_and(|l| l.remoteid.parse::<RemoteId>().is_ok());
+            let foreign = all.iter().find(|l| l.id == id).is_some_and(of_hostplane);
             if !foreign {
                 ctx.event(
                     service,
@@ -815,6 +915,18 @@ async fn acquire(
             });
         }
         ExistingMatch::Order => {}
+    }
+
+    // An earlier order whose answer was lost and that the listing does not show (yet): the
+    // licensing server may still be booking it. Ordering again before the quiet period has
+    // passed could buy twice, and taking a pooled license meanwhile would leave the need
+    // with two once the order shows up: both wait.
+    if let Some(wait) = claim::quiet_until(
+        claim::attempted_at(service, &pending),
+        claim::quiet_period(module),
+        ctx.settings.clock.now(),
+    ) {
+        return Err(claim::outcome_unknown("the license order", wait));
     }
 
     // The pool before buying; a pooled license's node count comes from the records.
@@ -851,17 +963,6 @@ async fn acquire(
             .await
             .map_err(|e| failed("NodeRecordsUnavailable", e))?;
     }
-    // An earlier order whose answer was lost and that the listing does not show (yet): the
-    // licensing server may still be booking it. Ordering again before the quiet period has
-    // passed could buy twice.
-    let pending = order_pending_annotation(need.kind);
-    if let Some(wait) = claim::quiet_until(
-        claim::attempted_at(service, &pending),
-        claim::quiet_period(module),
-        ctx.settings.clock.now(),
-    ) {
-        return Err(claim::outcome_unknown("the license order", wait));
-    }
     claim::mark_attempt(ctx, service, &pending, true)
         .await
         .map_err(|e| {
@@ -870,23 +971,10 @@ async fn acquire(
                 format!("recording the order attempt: {e}"),
             )
         })?;
-    let addons = need
-        .nodes
-        .iter()
-        .map(|(id, n)| (id.clone(), n.to_string()))
-        .collect();
-    let bought = lic
-        .order(&LicenseOrder {
-            pricelist: need.license_type.clone(),
-            period: order.period_code.to_owned(),
-            ip: need.ip.clone(),
-            licname: order.licname.to_owned(),
-            remoteid: order.remoteid.to_owned(),
-            addons,
-        })
-        .await;
+    let bought = lic.order(&wanted).await;
     match bought {
         Ok(id) => {
+            settle_order(ctx, service, &pending, true).await;
             if let Some(book) = &mut book
                 && let Err(e) = book.settle(order.remoteid, &id).await
             {
@@ -905,7 +993,9 @@ async fn acquire(
             .await;
             Ok((view(id).await?, false))
         }
-        Err(PanelError::OutcomeUnknown { .. }) => Err(claim::outcome_unknown(
+        // No id in the answer, a lost or late answer, a 503: maybe bought. The attempt stays
+        // recorded, and the next reconcile looks the order up before anything else.
+        Err(e) if !is_refusal(&e) => Err(claim::outcome_unknown(
             &format!("the license order (remoteid {})", order.remoteid),
             claim::quiet_period(module),
         )),
@@ -922,6 +1012,19 @@ async fn acquire(
             }
             Err(failed("OrderFailed", format!("ordering a license: {e}")))
         }
+    }
+}
+
+/// The need's order is settled (its license is known): the recorded attempt goes, so that a
+/// later order of this need (after a release) does not wait out a quiet period for it. A
+/// failure to clear it only costs that wait.
+/// `recorded_now`: the attempt was recorded by this reconcile, so `service` (read before it)
+/// does not show it yet.
+async fn settle_order(ctx: &Context, service: &HostingService, pending: &str, recorded_now: bool) {
+    if (recorded_now || claim::attempted_at(service, pending).is_some())
+        && let Err(e) = claim::mark_attempt(ctx, service, pending, false).await
+    {
+        tracing::warn!(error = %e, "clearing a settled order attempt failed");
     }
 }
 
@@ -1299,7 +1402,7 @@ pub async fn release(
         .await
         .map_err(|e| format!("listing licenses: {e}"))?;
     let mut ids: Vec<String> = status.license.iter().map(|l| l.id.clone()).collect();
-    for l in all.iter().filter(|l| l.remoteid == remoteid) {
+    for l in all.iter().filter(|l| l.carries(&remoteid)) {
         if !ids.contains(&l.id) {
             ids.push(l.id.clone());
         }
@@ -1314,7 +1417,7 @@ pub async fn release(
             .iter()
             .find(|id| {
                 !book.records.contains_key(*id)
-                    && all.iter().any(|l| &l.id == *id && l.remoteid == remoteid)
+                    && all.iter().any(|l| &l.id == *id && l.carries(&remoteid))
             })
             .cloned();
         match ordered {
@@ -1477,6 +1580,62 @@ mod tests {
             status.next_action_at.as_deref(),
             Some("2026-12-22T00:00:00Z")
         );
+    }
+
+    /// A licence read by the id recorded in status (reference §11: a form may or may not show
+    /// `remoteid`; the name's tag stands in for it).
+    #[test]
+    fn a_recorded_licence_is_ours_by_remoteid_tag_or_as_an_untagged_bound_one() {
+        let license = |licname: &str, remoteid: &str, status| License {
+            id: "7".into(),
+            licname: licname.into(),
+            ip: "203.0.113.1".into(),
+            pricelist: "3541".into(),
+            period: "1".into(),
+            status,
+            createdate: "2026-01-01".into(),
+            expiredate: "2026-02-01".into(),
+            remoteid: remoteid.into(),
+        };
+        let active = LicenseStatus::Active;
+        let ours = "hpl0-a";
+        assert!(is_ours(&license("Item #a a", ours, active), ours));
+        assert!(!is_ours(
+            &license("Item #a a [hpl0-a]", "hpl0-b", active),
+            ours
+        ));
+        assert!(is_ours(&license("Item #a a [hpl0-a]", "", active), ours));
+        assert!(!is_ours(&license("Item #b b [hpl0-b]", "", active), ours));
+        // Bought before the tag, on a panel whose form has no remoteid: the recorded id is
+        // the link.
+        assert!(is_ours(&license("Item #a a", "", active), ours));
+        assert!(!is_ours(&license("free.lic", "", active), ours));
+        assert!(!is_ours(
+            &license("Item #a a [hpl0-a]", "", LicenseStatus::Deleted),
+            ours
+        ));
+    }
+
+    #[test]
+    fn only_an_error_answer_or_an_unsent_request_is_a_refusal() {
+        assert!(is_refusal(&PanelError::from_mgr("client", "balance", "no")));
+        assert!(is_refusal(&PanelError::Transport {
+            message: "refused".into(),
+            maybe_applied: false,
+        }));
+        for maybe in [
+            PanelError::unconfirmed("soft.order.param", "id of the new object"),
+            PanelError::Unavailable { status: 503 },
+            PanelError::Transport {
+                message: "reset".into(),
+                maybe_applied: true,
+            },
+            PanelError::Protocol {
+                message: "garbage".into(),
+            },
+        ] {
+            assert!(!is_refusal(&maybe), "{maybe:?}");
+        }
     }
 
     #[test]

@@ -534,7 +534,7 @@ pub fn expired_out<'p>(
 /// ([`super::naming`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
-    /// `Item #ID addon NAME` ([`super::naming::license_name`]).
+    /// `Item #ID addon NAME [remoteid]` ([`super::naming::license_name`]).
     pub licname: String,
     /// The server's IP (addon) or the service's `licenseIp` (standalone).
     pub ip: String,
@@ -610,9 +610,9 @@ impl LicensePlan {
 }
 
 /// Taking a pooled license for a service (reference §5.4, the partner module's create):
-/// rebind first (`soft.edit`: name `Item #ID addon NAME`, the service's IP and `remoteid`) —
-/// the step the licensing server refuses when the license was rebound too recently, so a
-/// refusal costs nothing — then prolong if it has expired, then resume it. Key reading
+/// rebind first (`soft.edit`: the new owner's name `Item #ID addon NAME [remoteid]`, the
+/// service's IP and `remoteid`) — the step the licensing server refuses when the license was
+/// rebound too recently, so a refusal costs nothing — then prolong if it has expired, then resume it. Key reading
 /// (`soft.edit` view until `lickey` is set) follows as for any new license; it is not part of
 /// the take, so a slow key never puts a working license back.
 pub fn take_plan(choice: &TakeChoice, binding: &Binding) -> LicensePlan {
@@ -711,7 +711,8 @@ pub struct Matched<'a> {
 /// 1. Licenses come from `func=soft`; services with a `bound_license` are left out, and their
 ///    licenses are nobody else's.
 /// 2. A license carrying a service's own `remoteid` goes to that service first (design §3:
-///    look up before re-ordering).
+///    look up before re-ordering). "Carrying" is the listed `remoteid` where the list echoes
+///    it, else the tag in the license name ([`License::correlation_id`], reference §11).
 /// 3. Otherwise *"if the list … contains a required license with the same IP address as the
 ///    service's IP, the license will be assigned to that service"*: same IP, same pricelist,
 ///    not deleted, not pooled, and not carrying another listed service's `remoteid`. When
@@ -749,9 +750,7 @@ pub fn match_existing<'a>(
             .then(|| {
                 licenses
                     .iter()
-                    .filter(|l| {
-                        live(l) && l.remoteid == s.remoteid && !taken.contains(l.id.as_str())
-                    })
+                    .filter(|l| live(l) && l.carries(s.remoteid) && !taken.contains(l.id.as_str()))
                     .min_by(|a, b| preference(a, b))
             })
             .flatten();
@@ -778,7 +777,9 @@ pub fn match_existing<'a>(
                         && l.licname != FREE_LICNAME
                         && l.pricelist == s.license_type
                         && !taken.contains(l.id.as_str())
-                        && !(claimed.contains(l.remoteid.as_str()) && l.remoteid != s.remoteid)
+                        && !l
+                            .correlation_id()
+                            .is_some_and(|c| claimed.contains(c) && c != s.remoteid)
                 })
                 .min_by(|a, b| preference(a, b));
             match found {
@@ -842,12 +843,7 @@ pub fn settle_type(
 ) -> TypeSettlement {
     let mut ours: Vec<&License> = licenses
         .iter()
-        .filter(|l| {
-            l.status != LicenseStatus::Deleted
-                && l.id != bound.id
-                && !remoteid.is_empty()
-                && l.remoteid == remoteid
-        })
+        .filter(|l| l.status != LicenseStatus::Deleted && l.id != bound.id && l.carries(remoteid))
         .collect();
     ours.push(bound);
     let current = ours
@@ -1747,6 +1743,58 @@ mod tests {
             TypeSettlement::Switch {
                 license_id: "1".into(),
                 superseded: vec![],
+            }
+        );
+    }
+
+    /// A row as a licensing server that does not echo `remoteid` lists it (reference §11):
+    /// the correlation id is only in the name's tag.
+    fn tagged(id: &str, ip: &str, pricelist: &str, tag: &str) -> License {
+        License {
+            licname: format!("Item #x addon x.example [{tag}]"),
+            ..row(id, ip, pricelist, LicenseStatus::Active, "")
+        }
+    }
+
+    #[test]
+    fn without_remoteid_in_the_list_the_name_tag_identifies_the_license() {
+        // Two licenses of one IP (one type each): the IP cannot tell them apart, the tag can.
+        let licenses = [
+            tagged("3", "203.0.113.1", "3541", "hpl0-b"),
+            tagged("4", "203.0.113.9", "3541", "hpl0-a"),
+        ];
+        let mut a = svc("a", "203.0.113.1", "3541");
+        a.remoteid = "hpl0-a";
+        let mut b = svc("b", "203.0.113.1", "3541");
+        b.remoteid = "hpl0-b";
+        let matched = match_existing(&licenses, &[a, b], false);
+        // a's license was moved to another IP: still a's, found by its tag, not b's by IP.
+        assert_eq!(matched[0].outcome, ExistingMatch::ByRemoteId("4".into()));
+        assert_eq!(matched[1].outcome, ExistingMatch::ByRemoteId("3".into()));
+        // Another listed service's tag is never handed out by IP (here b is bound elsewhere).
+        let mut c = svc("c", "203.0.113.1", "3541");
+        c.remoteid = "hpl0-c";
+        let mut b = svc("b", "203.0.113.1", "3541");
+        b.remoteid = "hpl0-b";
+        b.bound_license = Some("99");
+        let matched = match_existing(&licenses[..1], &[c, b], false);
+        assert_eq!(matched[0].outcome, ExistingMatch::Order);
+        // A listed remoteid wins over the tag (a panel that echoes it).
+        let echoed = License {
+            remoteid: "hpl0-z".into(),
+            ..tagged("5", "203.0.113.1", "4601", "hpl0-a")
+        };
+        let bound = tagged("1", "203.0.113.1", "3541", "hpl0-a");
+        let licenses = [
+            bound.clone(),
+            echoed,
+            tagged("6", "203.0.113.1", "4601", "hpl0-a"),
+        ];
+        assert_eq!(
+            settle_type(&licenses, "hpl0-a", &bound, "4601"),
+            TypeSettlement::Adopt {
+                license_id: "6".into(),
+                superseded: vec!["1".into()],
             }
         );
     }

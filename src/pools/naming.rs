@@ -1,20 +1,39 @@
 //! License names and `remoteid`s: how a license at the licensing server is tied back to the
 //! service that needs it.
 //!
-//! Two identities, with different jobs:
+//! Two identities, with different jobs, and the name carries both:
 //!
+//! - the **`remoteid`** ([`RemoteId`]) is the controller's correlation id: derived from the
+//!   service's namespace, name and uid, sent with every order and every rebind
+//!   (`soft.order.param … remoteid=`, `soft.edit … remoteid=`, reference §5.2/§5.4), so that
+//!   a lookup after a lost answer finds the license that was bought and a license is never
+//!   bought twice for one need (design §3, reference §6.1);
 //! - the **license name** (`licname`) is for people reading the partner's license list. Seed
 //!   003, "Forming license name": *"The license name will be as follows: Item #MAIN_SERVICE_ID
-//!   addon MAIN_SERVICE_NAME"*. It is never used to find a license again;
-//! - the **`remoteid`** is for the controller: it is sent with every order and every rebind
-//!   (`soft.order.param … remoteid=`, `soft.edit … remoteid=`, reference §5.2/§5.4), so that a
-//!   lookup after a lost answer (`func=soft`, filtered by `remoteid`) finds the license that was
-//!   bought, and a license is never bought twice for one need (design §3, reference §6.1).
+//!   addon MAIN_SERVICE_NAME"*.
+//!
+//! Why the name carries the `remoteid` too, as a trailing tag (`Item #shopvps1 addon
+//! shop.example [hpa0-mfzwizltmvzgs3tbnvsq]`): the `soft` list of a real licensing server
+//! does not echo `remoteid` — the documented list fields have none and no production client
+//! reads it back (reference §11, [S4], [S26 `IspSoft.php`]) — while it always lists
+//! `licname`. With the tag, the one `func=soft` call that every lookup starts with identifies
+//! each license exactly, where IP + type cannot tell two licenses of one IP apart, nor follow
+//! a license whose IP changed. A panel that does echo `remoteid` is read by that field first
+//! ([`crate::panel::licensing::License::correlation_id`]).
+//!
+//! A license bought by a hostplane older than the tag has a name without one. On a panel that
+//! echoes `remoteid` it is found by that field as before. On one that does not, what links it
+//! to its service is the license id recorded in the service's `status.license.id` (and
+//! `status.externalName`): the controller reads it by id (`soft.edit`), keeps it, and renames
+//! it to the tagged name on that reconcile; were the status lost too, seed 003's `fixchilds`
+//! match (same IP, same type, not claimed by another service) adopts it before anything is
+//! ordered, so nothing is bought twice for it.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::naming::compact;
+use crate::panel::licensing::tagged_name;
 
 /// What a license is bought for; the two needs get different `remoteid`s, as the official
 /// partner module's `l<id>` (product) and `a<id>` (addon) prefixes do (reference §5.4).
@@ -35,25 +54,34 @@ impl LicenseKind {
     }
 }
 
-/// Longest license name we send. The reference documents no limit for `licname`; 128
-/// characters keep the partner's license list readable and stay far below the usual
-/// 255-character text columns of BILLmanager.
+/// Longest license name we send, tag included. The reference documents no limit for
+/// `licname`; 128 characters keep the partner's license list readable and stay far below the
+/// usual 255-character text columns of BILLmanager.
 pub const MAX_LICENSE_NAME_LEN: usize = 128;
 
-/// The name of the license of a service (seed 003, "Forming license name").
+/// The name of the license of a service (seed 003, "Forming license name"), tagged with the
+/// need's `remoteid`.
 ///
 /// - `ID` (`MAIN_SERVICE_ID`): hostplane has no numeric service ids, so the service's
 ///   `metadata.name` stands in for it, compacted exactly as the `@ID@` username macro does
 ///   ([`crate::naming::compact`]): `shop-vps.1` → `shopvps1`;
 /// - `NAME` (`MAIN_SERVICE_NAME`): BILLmanager names a service after its domain; `display`
-///   is the service's domain when it has one, else its `metadata.name`.
+///   is the service's domain when it has one, else its `metadata.name`;
+/// - the tag ` [remoteid]` ends the name ([`crate::panel::licensing::tagged_name`]; the
+///   module docs say why).
 ///
-/// An addon license is `Item #ID addon NAME`. The seed only names addon licenses; a
+/// An addon license is `Item #ID addon NAME [remoteid]`. The seed only names addon licenses; a
 /// standalone license (which is the main service itself) drops the word `addon`:
-/// `Item #ID NAME`. Control characters are dropped and the result is cut to
-/// [`MAX_LICENSE_NAME_LEN`] characters (the name is for people, the `remoteid` is the identity).
-/// The result can never be `free.lic`, the name that marks a pooled license.
-pub fn license_name(kind: LicenseKind, service_name: &str, display: Option<&str>) -> String {
+/// `Item #ID NAME [remoteid]`. Control characters are dropped and the result is at most
+/// [`MAX_LICENSE_NAME_LEN`] characters: the seed's part is cut from its end (the display
+/// name first, then the ID), never the tag, which is the identity. The result can never be
+/// `free.lic`, the name that marks a pooled license.
+pub fn license_name(
+    kind: LicenseKind,
+    service_name: &str,
+    display: Option<&str>,
+    remoteid: &str,
+) -> String {
     let id = compact(service_name);
     let display: String = display
         .unwrap_or(service_name)
@@ -64,7 +92,7 @@ pub fn license_name(kind: LicenseKind, service_name: &str, display: Option<&str>
         LicenseKind::Addon => format!("Item #{id} addon {}", display.trim()),
         LicenseKind::Standalone => format!("Item #{id} {}", display.trim()),
     };
-    name.chars().take(MAX_LICENSE_NAME_LEN).collect()
+    tagged_name(&name, remoteid, MAX_LICENSE_NAME_LEN)
 }
 
 /// Characters of the digest part of a [`RemoteId`]: 20 base32 characters carry 100 bits.
@@ -207,37 +235,69 @@ mod tests {
 
     const UID: &str = "6f1c1d2e-8f0a-4c3b-9d7e-2a1b3c4d5e6f";
 
+    const TAG: &str = "hpa0-mfzwizltmvzgs3tbnvsq";
+
     #[test]
-    fn an_addon_license_is_named_as_seed_003_says() {
+    fn an_addon_license_is_named_as_seed_003_says_then_tagged() {
         assert_eq!(
-            license_name(LicenseKind::Addon, "shop-vps.1", Some("vps1.example.com")),
-            "Item #shopvps1 addon vps1.example.com"
+            license_name(
+                LicenseKind::Addon,
+                "shop-vps.1",
+                Some("vps1.example.com"),
+                TAG
+            ),
+            "Item #shopvps1 addon vps1.example.com [hpa0-mfzwizltmvzgs3tbnvsq]"
         );
         // Without a domain the service's name is its NAME.
         assert_eq!(
-            license_name(LicenseKind::Addon, "shop-vps", None),
-            "Item #shopvps addon shop-vps"
+            license_name(LicenseKind::Addon, "shop-vps", None, TAG),
+            format!("Item #shopvps addon shop-vps [{TAG}]")
         );
         assert_eq!(
-            license_name(LicenseKind::Standalone, "lic-7", Some("203.0.113.7")),
-            "Item #lic7 203.0.113.7"
+            license_name(
+                LicenseKind::Standalone,
+                "lic-7",
+                Some("203.0.113.7"),
+                "hpl0-x"
+            ),
+            "Item #lic7 203.0.113.7 [hpl0-x]"
         );
     }
 
     #[test]
-    fn a_license_name_is_bounded_and_never_free_lic() {
+    fn a_license_name_is_bounded_keeps_its_tag_and_is_never_free_lic() {
         let long = "a".repeat(253);
-        let name = license_name(LicenseKind::Addon, &long, Some(&long));
+        let name = license_name(LicenseKind::Addon, &long, Some(&long), TAG);
         assert_eq!(name.chars().count(), MAX_LICENSE_NAME_LEN);
         assert!(name.starts_with("Item #aaa"));
+        assert!(name.ends_with(&format!(" [{TAG}]")), "{name}");
+        // The display part goes first, the ID only after it.
+        let name = license_name(LicenseKind::Addon, "shop", Some(&long), TAG);
+        assert!(name.starts_with("Item #shop addon aaa"), "{name}");
+        assert_eq!(name.chars().count(), MAX_LICENSE_NAME_LEN);
         assert_ne!(
-            license_name(LicenseKind::Addon, "free.lic", Some("free.lic")),
+            license_name(LicenseKind::Addon, "free.lic", Some("free.lic"), ""),
             "free.lic"
         );
         assert_eq!(
-            license_name(LicenseKind::Addon, "x", Some("a\nb\tc")),
-            "Item #x addon abc"
+            license_name(LicenseKind::Addon, "x", Some("a\nb\tc"), TAG),
+            format!("Item #x addon abc [{TAG}]")
         );
+    }
+
+    proptest! {
+        #[test]
+        fn the_tag_of_every_name_is_the_remoteid(
+            name in "[a-z0-9.-]{1,253}",
+            display in proptest::option::of("\\PC{0,200}"),
+            generation in any::<u16>(),
+        ) {
+            let id = RemoteId::for_service("ns", &name, UID, LicenseKind::Addon, generation)
+                .to_string();
+            let licname = license_name(LicenseKind::Addon, &name, display.as_deref(), &id);
+            prop_assert!(licname.chars().count() <= MAX_LICENSE_NAME_LEN);
+            prop_assert_eq!(crate::panel::licensing::name_tag(&licname), Some(id.as_str()));
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A standalone ISPsystem software license for `spec.licenseIp` (product `SoftwareLicense`,
-//! seed 003): the license is the service. Its lifecycle — lookup by `remoteid` before any
-//! order, the pool before buying, suspension with the service, monthly (or compared-period)
+//! seed 003): the license is the service. Its lifecycle — lookup by `remoteid` (listed, or
+//! the tag in the license name) before any order, the pool before buying, suspension with the service, monthly (or compared-period)
 //! prolongation, the pool on termination — is [`crate::controller::licenses`].
 
 use kube::ResourceExt;
