@@ -603,7 +603,7 @@ async fn a_controller_killed_mid_create_leaves_no_duplicate_or_orphan() {
         .map(|n| format!("---{}", service(n, "")))
         .collect();
     kubectl_apply(cluster, ns, &all);
-    let first = start_killable_controller(cluster, ns, DRIFT);
+    let first = start_killable_controller(cluster, ns, DRIFT, Default::default());
     until("some accounts created", || usernames(&sim).len() >= 3).await;
     first.kill();
     let created_by_first = usernames(&sim);

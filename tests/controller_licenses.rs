@@ -539,19 +539,22 @@ async fn lost_order_answers_never_buy_twice() {
     assert_no_leak(cluster, ns, &sim, &names);
 }
 
-/// The controller dies while orders are in flight; a new one finds them by remoteid.
+/// The controller dies while orders are in flight (applied and paid at the licensing server,
+/// answers not back yet, so no status records them); a new one finds them by their
+/// correlation id and buys only what was never ordered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_killed_mid_order_buys_nothing_twice() {
     capture();
     let ns = "licenses-kill";
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
+    // Applied at once, answered 30 s later: every order the first controller sends is in
+    // flight when it dies.
     sim.sim.faults().set(
         "billmgr",
         "soft.order.param",
         FaultSpec {
-            latency_ms: 300,
-            drop_response: 2,
+            late_ms: 30_000,
             ..FaultSpec::default()
         },
     );
@@ -563,11 +566,20 @@ async fn a_controller_killed_mid_order_buys_nothing_twice() {
         .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 10), "1y"))
         .collect();
     kubectl_apply(cluster, ns, &all);
-    let first = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    until("some licenses bought", || licenses(&sim).len() >= 3).await;
-    first.abort();
-    let _ = first.await;
-    let bought_by_first = licenses(&sim).len();
+    let first = start_killable_controller(cluster, ns, DRIFT, controller_clock(&sim));
+    // Purchases are made one at a time (under the lease), so the first is the one in flight.
+    until("a license bought", || !licenses(&sim).is_empty()).await;
+    first.kill();
+    let bought_by_first: Vec<String> = licenses(&sim).iter().map(|l| l.id.to_string()).collect();
+    let recorded: Vec<String> = names.iter().map(|n| license_id(cluster, ns, n)).collect();
+    let in_flight: Vec<&String> = bought_by_first
+        .iter()
+        .filter(|id| !recorded.contains(id))
+        .collect();
+    assert!(
+        !in_flight.is_empty(),
+        "the kill interrupted no order: {bought_by_first:?} all recorded"
+    );
     sim.sim
         .faults()
         .set("billmgr", "soft.order.param", FaultSpec::default());
@@ -578,11 +590,24 @@ async fn a_controller_killed_mid_order_buys_nothing_twice() {
     assert_eq!(
         licenses(&sim).len(),
         6,
-        "one license per service (the first controller bought {bought_by_first})"
+        "one license per service (killed with {in_flight:?} in flight)"
     );
     assert_eq!(charges(&sim, "order"), 6);
+    assert_eq!(
+        sim.sim.call_count("billmgr", "soft.order.param"),
+        6,
+        "no order sent twice"
+    );
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_no_leak(cluster, ns, &sim, &names);
+    // The logs of both controllers (every line at debug level): neither the partner's
+    // password nor a licence key.
+    let logs = capture().text();
+    assert!(logs.contains("hostplane"), "the capture works");
+    let keys: Vec<String> = licenses(&sim).into_iter().map(|l| l.lickey).collect();
+    for secret in keys.iter().map(String::as_str).chain([common::PASSWORD]) {
+        assert!(!logs.contains(secret), "a secret in the logs");
+    }
 }
 
 // --- License type changes (seed 003: `Option UseExistingOnUpgrade`, changepricelist) -------

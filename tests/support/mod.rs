@@ -115,11 +115,13 @@ impl Drop for Killable {
     }
 }
 
-/// Starts a controller for one namespace on its own runtime (see [`Killable`]).
+/// Starts a controller for one namespace on its own runtime (see [`Killable`]), its billing
+/// days following `clock`.
 pub fn start_killable_controller(
     cluster: &'static LocalCluster,
     ns: &str,
     drift_interval: Duration,
+    clock: hostplane::controller::clock::Clock,
 ) -> Killable {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -133,6 +135,7 @@ pub fn start_killable_controller(
             namespace: Some(ns),
             concurrency: 4,
             drift_interval,
+            clock,
             ..Options::default()
         };
         controller::run(client, options)
