@@ -23,7 +23,7 @@ use std::time::Duration;
 pub use filter::{Op, Where};
 pub use hosts::task_names;
 pub use requests::{Defer, NewAccount, NewHost, RecipeParam, Reinstall, ResourceChange};
-pub use rest::WakePolicy;
+pub use rest::{LoginPolicy, WakePolicy};
 pub use tasks::TaskWait;
 pub use wire::{
     Account, ApiError, CatalogItem, Cluster, Host, HostIp, HostState, IpPool, Ipv4Address, Os,
@@ -47,6 +47,8 @@ pub struct Vm6Options {
     pub retry: RetryPolicy,
     /// Patience with a suspended instance (503).
     pub wake: WakePolicy,
+    /// Patience with a login that fails transiently.
+    pub login: LoginPolicy,
     /// Task polling.
     pub tasks: TaskWait,
 }
@@ -58,6 +60,7 @@ impl Default for Vm6Options {
             limiter: Limiter::new(Default::default()),
             retry: RetryPolicy::default(),
             wake: WakePolicy::default(),
+            login: LoginPolicy::default(),
             tasks: TaskWait::default(),
         }
     }
@@ -78,6 +81,7 @@ struct Inner {
     max_body: usize,
     retry: RetryPolicy,
     wake: WakePolicy,
+    login: LoginPolicy,
     tasks: TaskWait,
     session: tokio::sync::Mutex<Option<rest::Session>>,
 }
@@ -106,6 +110,7 @@ impl Vm6Client {
                 limiter: options.limiter,
                 retry: options.retry,
                 wake: options.wake,
+                login: options.login,
                 tasks: options.tasks,
                 session: tokio::sync::Mutex::new(None),
             }),
