@@ -579,6 +579,43 @@ async fn a_vmmanager5_server_follows_vmpowered_and_leaves_an_admin_disabled_vm_a
     assert!(sim.sim.read(|s| s.vmmgr.vms.is_empty()));
 }
 
+/// `spec.timeouts.mutationSeconds`: a create the panel answers after 2 s, with a 1 s mutation
+/// timeout, is an unknown outcome; the VM is looked up and found, never created twice
+/// (reference §11, "timeouts"; the simulator's `late_ms` fault applies first, answers later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_answered_after_the_mutation_timeout_is_looked_up_not_repeated() {
+    let ns = "vps-vm5-late";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    sim.sim
+        .set_dialect(hostplane::simulator::Profile::Strict.dialect());
+    sim.sim.faults().set(
+        "vmmgr",
+        "vm.edit",
+        FaultSpec {
+            late_ms: 2000,
+            ..FaultSpec::NONE
+        },
+    );
+    let _controller = controller(cluster, ns, &sim).await;
+    vm5_service(
+        cluster,
+        ns,
+        &sim,
+        "slow",
+        "  timeouts: {mutationSeconds: 1, readSeconds: 5}",
+    )
+    .await;
+    let name = host_name(ns, "slow");
+    let made = sim
+        .sim
+        .read(|s| s.vmmgr.vms.values().filter(|v| v.name == name).count());
+    assert_eq!(made, 1);
+    assert_eq!(sim.sim.call_count("vmmgr", "vm.edit"), 1, "sent once");
+    sim.sim.faults().clear();
+    kubectl_ok(cluster, &["delete", "hsvc/slow", "-n", ns, "--wait=true"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_create_answer_makes_exactly_one_host() {
     let ns = "vps-lost";

@@ -12,7 +12,7 @@ use hostplane::panel::ispmanager::{NewUser, UserChange};
 use hostplane::panel::licensing::{LicenseOrder, LicenseStatus};
 use hostplane::panel::mgr::{AuthMode, Format};
 use hostplane::panel::vmmanager5::NewVm;
-use hostplane::panel::{Credentials, Idempotency};
+use hostplane::panel::{Credentials, HttpOptions, Idempotency};
 use jiff::SignedDuration;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
@@ -355,21 +355,15 @@ async fn vmmanager5_operations() {
     assert_pair(&vm5.start("999999").await.unwrap_err(), "value", "elid");
 }
 
-/// A VMmanager 5 `vm` list under both dialects: power from `vmpowered` (the strict, real
-/// answer) and from `state` only where `vmpowered` is missing; `admdown` from `vmstatus`.
-#[tokio::test]
-async fn vmmanager5_power_comes_from_vmpowered_and_admdown_from_vmstatus() {
-    use hostplane::simulator::Profile;
-    let sim = start().await;
-    let vm5 = vm5(&sim);
-    let uid = vm5
-        .create_user("owner2", &SecretString::from("Own3r-pass"))
-        .await
-        .unwrap();
-    let new = NewVm {
-        name: "cont77".to_owned(),
-        domain: "vps77.example.net".to_owned(),
-        user: uid,
+/// A small VM `name` to create, owned by the new owner `owner`.
+async fn small_vm(vm5: &hostplane::panel::vmmanager5::Vm5, owner: &str, name: &str) -> NewVm {
+    NewVm {
+        name: name.to_owned(),
+        domain: format!("{name}.example.net"),
+        user: vm5
+            .create_user(owner, &SecretString::from("Own3r-pass"))
+            .await
+            .unwrap(),
         preset: None,
         vmi: "ISPsystem__Ubuntu-20.04-amd64".to_owned(),
         vsize_mib: 10_240,
@@ -377,7 +371,17 @@ async fn vmmanager5_power_comes_from_vmpowered_and_admdown_from_vmstatus() {
         vcpu: 1,
         password: SecretString::from("R00t-pass-vm"),
         recipe: None,
-    };
+    }
+}
+
+/// A VMmanager 5 `vm` list under both dialects: power from `vmpowered` (the strict, real
+/// answer) and from `state` only where `vmpowered` is missing; `admdown` from `vmstatus`.
+#[tokio::test]
+async fn vmmanager5_power_comes_from_vmpowered_and_admdown_from_vmstatus() {
+    use hostplane::simulator::Profile;
+    let sim = start().await;
+    let vm5 = vm5(&sim);
+    let new = small_vm(&vm5, "owner2", "cont77").await;
     let id = vm5.create_vm(&new).await.unwrap();
     for profile in [Profile::Strict, Profile::Complete] {
         sim.sim.set_dialect(profile.dialect());
@@ -484,6 +488,68 @@ async fn vmmanager5_reads_the_documented_real_answers() {
         vm5.stop("152").await,
         Err(PanelError::OutcomeUnknown { .. })
     ));
+}
+
+/// A mutation waits for `HttpOptions::mutation_timeout`, a read for `timeout` (a module's
+/// `spec.timeouts`): with 1 s for reads and 3 s for mutations, a change answered after 2 s
+/// succeeds and a read answered after 2 s times out; with 1 s for mutations the same change is
+/// an unknown outcome (reference §11, "timeouts"; the `late_ms` fault applies, then answers).
+#[tokio::test]
+async fn mutations_and_reads_have_their_own_timeouts() {
+    use hostplane::simulator::FaultSpec;
+    let sim = start().await;
+    let with = |mutation_secs: u64| {
+        hostplane::panel::vmmanager5::Vm5::new(mgr_with(
+            &sim,
+            "/vmmgr",
+            PASSWORD,
+            hostplane::panel::mgr::MgrOptions {
+                http: HttpOptions {
+                    timeout: std::time::Duration::from_secs(1),
+                    mutation_timeout: Some(std::time::Duration::from_secs(mutation_secs)),
+                    ..HttpOptions::default()
+                },
+                retry: hostplane::panel::RetryPolicy::none(),
+                ..options(AuthMode::Authinfo, Format::Json)
+            },
+        ))
+    };
+    let new = small_vm(&vm5(&sim), "owner3", "cont88").await;
+    let id = vm5(&sim).create_vm(&new).await.unwrap();
+    let late = FaultSpec {
+        late_ms: 2000,
+        ..FaultSpec::NONE
+    };
+    sim.sim.faults().set("vmmgr", "vm.edit", late.clone());
+    sim.sim.faults().set("vmmgr", "vm", late);
+    with(3)
+        .change_vm(&id, 2048, 2)
+        .await
+        .expect("a slow change within the mutation timeout");
+    assert!(matches!(
+        with(3).vms().await,
+        Err(PanelError::Transport { .. })
+    ));
+    let lost = with(1)
+        .create_vm(&NewVm {
+            name: "cont89".to_owned(),
+            ..new.clone()
+        })
+        .await;
+    assert!(
+        matches!(lost, Err(PanelError::OutcomeUnknown { .. })),
+        "{lost:?}"
+    );
+    sim.sim.faults().clear();
+    // It was applied all the same: the caller must look before creating again.
+    assert!(
+        vm5(&sim)
+            .vms()
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.name == "cont89")
+    );
 }
 
 fn order(remoteid: &str) -> LicenseOrder {

@@ -79,6 +79,9 @@ struct Inner {
     limiter: Limiter,
     /// The largest answer read ([`HttpOptions::max_body_bytes`]).
     max_body: usize,
+    /// Per-request timeouts of reads (GET, the login) and of mutations ([`HttpOptions`]).
+    read_timeout: Duration,
+    mutation_timeout: Duration,
     retry: RetryPolicy,
     wake: WakePolicy,
     login: LoginPolicy,
@@ -106,6 +109,11 @@ impl Vm6Client {
                 base,
                 http: http_client(&options.http)?,
                 max_body: options.http.max_body_bytes,
+                read_timeout: options.http.timeout,
+                mutation_timeout: options
+                    .http
+                    .mutation_timeout
+                    .unwrap_or(options.http.timeout),
                 credentials,
                 limiter: options.limiter,
                 retry: options.retry,

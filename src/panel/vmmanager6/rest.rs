@@ -352,9 +352,19 @@ impl Vm6Client {
         if let Some(filter) = call.filter {
             url.set_query(Some(&format!("where={}", filter.to_query_value())));
         }
+        // A mutation may take longer than a read before its answer counts as lost; the
+        // login is a read (it changes nothing the caller could look up).
+        let timeout = if call.method == Method::GET || token.is_none() {
+            inner.read_timeout
+        } else {
+            inner.mutation_timeout
+        };
         let mut attempt = 1;
         loop {
-            let mut request = inner.http.request(call.method.clone(), url.clone());
+            let mut request = inner
+                .http
+                .request(call.method.clone(), url.clone())
+                .timeout(timeout);
             if let Some(token) = token {
                 let token = token.expose_secret();
                 request = request
