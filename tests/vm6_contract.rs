@@ -554,6 +554,24 @@ async fn a_transient_login_failure_is_retried_and_never_an_auth_error() {
         .list_hosts(None)
         .await
         .expect("works once the panel does");
+
+    // A login answered 503 (an instance waking up) is waited out by the wake policy once per
+    // attempt, not once more per login retry: 10 waits × 2 attempts.
+    let waking =
+        Vm6Client::new(&sim.base_url, Credentials::new(ADMIN, PASSWORD), options()).unwrap();
+    sim.sim.reset_calls();
+    sim.sim.faults().set(
+        "vm6",
+        "auth.token",
+        FaultSpec {
+            unavailable: 100,
+            ..FaultSpec::NONE
+        },
+    );
+    let failed = waking.list_hosts(None).await.unwrap_err();
+    assert!(matches!(failed, PanelError::Transport { .. }), "{failed:?}");
+    assert_eq!(calls(&sim, "auth.token"), 20);
+    sim.sim.faults().clear();
 }
 
 /// A host list item with a change pending for the next stop, as the public Go client types it

@@ -262,6 +262,11 @@ impl Vm6Client {
             match self.login_once().await {
                 Ok(token) => return Ok(token),
                 Err(LoginFailure::Credentials(e)) => return Err(e),
+                // The wake policy already waited out the 503s of a suspended instance:
+                // repeating that wait per login would multiply it.
+                Err(LoginFailure::Transient(e @ PanelError::Unavailable { .. })) => {
+                    return Err(e.before_sending());
+                }
                 Err(LoginFailure::Transient(e)) if attempt >= policy.attempts.max(1) => {
                     return Err(PanelError::Transport {
                         message: format!("logging in failed {attempt} times: {e}"),
