@@ -210,24 +210,7 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     })
     .await;
     eventually(cluster, ns, "hsvc/web", READY, "True").await;
-    kubectl_ok(
-        cluster,
-        &[
-            "annotate",
-            "hsvc/web",
-            "-n",
-            ns,
-            "hostplane.dev/reconcile-requested-at=after-password",
-        ],
-    );
-    eventually(
-        cluster,
-        ns,
-        "hsvc/web",
-        "{.status.lastHandledReconcileAt}",
-        "after-password",
-    )
-    .await;
+    reconcile_now(cluster, ns, "hsvc/web", "after-password").await;
     assert_eq!(host(&sim, &name).unwrap().password_changes, 2, "sent once");
     assert_eq!(key("password"), "N3w-R00t-pw-2026x");
 
@@ -250,6 +233,16 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     );
     until("RAM 4096", || host(&sim, &name).unwrap().ram_mib == 4096).await;
     eventually(cluster, ns, "hsvc/web", READY, "True").await;
+    // The host was running: the change was sent once, deferred to its next stop (shown as
+    // `ram_mib_new` meanwhile, so not sent again), and a restart applied it (reference §11).
+    let tasks = |name: &str| {
+        sim.sim
+            .read(|s| s.vm6.tasks.values().filter(|t| t.name == name).count())
+    };
+    assert_eq!(tasks("host_change_params"), 1);
+    assert_eq!(tasks("host_restart"), 1);
+    assert_eq!(host(&sim, &name).unwrap().state, "active");
+    assert!(host(&sim, &name).unwrap().deferred.is_none());
 
     // The disk grows (POST /vm/v3/disk/{id}); it never shrinks, and asking for less is
     // reported while the server keeps running.
@@ -387,24 +380,40 @@ async fn a_same_named_foreign_host_on_vmmanager6_is_never_touched() {
     assert_eq!(untouched(before), Some(before_then), "the earlier stranger");
 }
 
+/// A VMmanager 5 module (its `spec` extended by `module_extra`) and service `name` with a
+/// VMmanager 5 image, once Ready and Active.
+async fn vm5_service(
+    cluster: &hostplane::testbed::LocalCluster,
+    ns: &str,
+    sim: &SimHandle,
+    name: &str,
+    module_extra: &str,
+) {
+    kubectl_apply(
+        cluster,
+        ns,
+        &base(&sim.url("/vmmgr"), "{apiVersion: V5}", "").replace(
+            "  vmmanager: {apiVersion: V5}",
+            &format!("  vmmanager: {{apiVersion: V5}}\n{module_extra}"),
+        ),
+    );
+    kubectl_apply(
+        cluster,
+        ns,
+        &service(sim, name, "  operatingSystem: ISPsystem__Debian-12-amd64"),
+    );
+    let object = format!("hsvc/{name}");
+    eventually(cluster, ns, &object, READY, "True").await;
+    eventually(cluster, ns, &object, "{.status.phase}", "Active").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vmmanager5_server_becomes_ready_after_its_install() {
     let ns = "vps-vm5";
     let cluster = cluster_with_namespace(ns);
     let sim = sim().await;
     let _controller = controller(cluster, ns, &sim).await;
-    kubectl_apply(
-        cluster,
-        ns,
-        &base(&sim.url("/vmmgr"), "{apiVersion: V5}", ""),
-    );
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(&sim, "old", "  operatingSystem: ISPsystem__Debian-12-amd64"),
-    );
-    eventually(cluster, ns, "hsvc/old", READY, "True").await;
-    eventually(cluster, ns, "hsvc/old", "{.status.phase}", "Active").await;
+    vm5_service(cluster, ns, &sim, "old", "").await;
     let vm = sim
         .sim
         .read(|s| {
@@ -462,6 +471,149 @@ async fn a_vmmanager5_server_becomes_ready_after_its_install() {
     }));
     kubectl_ok(cluster, &["delete", "hsvc/old", "-n", ns, "--wait=true"]);
     assert!(sim.sim.read(|s| s.vmmgr.vms.is_empty()));
+}
+
+/// VMmanager 5 as the real panel answers (strict dialect: `vmpowered`/`vmstatus`, no
+/// `state`, reference §11): a steady server gets no `vm.start`, suspension stops it, the disk
+/// grows (`vm.volume.edit`, the VM stopped around it) and never shrinks, and a VM the panel's
+/// administrator disabled (`admdown`) is reported and left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vmmanager5_server_follows_vmpowered_and_leaves_an_admin_disabled_vm_alone() {
+    let ns = "vps-vm5-strict";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    sim.sim
+        .set_dialect(hostplane::simulator::Profile::Strict.dialect());
+    let _controller = controller(cluster, ns, &sim).await;
+    vm5_service(cluster, ns, &sim, "vm", "").await;
+    let name = host_name(ns, "vm");
+    let vm_of = || {
+        sim.sim.read(|s| {
+            s.vmmgr
+                .vms
+                .values()
+                .find(|v| v.name == name)
+                .cloned()
+                .expect("the VM")
+        })
+    };
+    let calls = |f: &str| sim.sim.call_count("vmmgr", f);
+
+    // Steady state: reconciles send nothing, in particular no vm.start.
+    sim.sim.reset_calls();
+    reconcile_now(cluster, ns, "hsvc/vm", "steady-1").await;
+    reconcile_now(cluster, ns, "hsvc/vm", "steady-2").await;
+    assert_eq!(calls("vm.start"), 0, "{:?}", sim.sim.calls());
+    assert!(calls("vm") >= 2, "{:?}", sim.sim.calls());
+
+    // The disk grows: stopped, grown, started again.
+    patch(
+        cluster,
+        ns,
+        "hsvc/vm",
+        r#"{"spec":{"resources":[{"name":"diskSpace","quantity":20480}]}}"#,
+    );
+    until("disk 20 GiB", || vm_of().vsize == 20 * 1024).await;
+    eventually(cluster, ns, "hsvc/vm", READY, "True").await;
+    assert!(vm_of().running);
+    assert_eq!(calls("vm.volume.edit"), 1);
+    // A smaller disk is refused and reported; the server keeps running.
+    patch(
+        cluster,
+        ns,
+        "hsvc/vm",
+        r#"{"spec":{"resources":[{"name":"diskSpace","quantity":10240}]}}"#,
+    );
+    eventually(
+        cluster,
+        ns,
+        "hsvc/vm",
+        "{.status.conditions[?(@.type==\"Stalled\")].reason}",
+        "DiskNotResized",
+    )
+    .await;
+    assert_eq!((vm_of().vsize, vm_of().running), (20 * 1024, true));
+    assert_eq!(calls("vm.volume.edit"), 1, "a shrink is never sent");
+    patch(
+        cluster,
+        ns,
+        "hsvc/vm",
+        r#"{"spec":{"resources":[{"name":"diskSpace","quantity":20480}]}}"#,
+    );
+    eventually(cluster, ns, "hsvc/vm", READY, "True").await;
+
+    // Suspension stops the VM, once.
+    sim.sim.reset_calls();
+    patch(cluster, ns, "hsvc/vm", r#"{"spec":{"suspended":true}}"#);
+    eventually(cluster, ns, "hsvc/vm", "{.status.phase}", "Suspended").await;
+    assert!(!vm_of().running);
+    reconcile_now(cluster, ns, "hsvc/vm", "suspended").await;
+    assert_eq!((calls("vm.stop"), calls("vm.start")), (1, 0));
+    patch(cluster, ns, "hsvc/vm", r#"{"spec":{"suspended":false}}"#);
+    eventually(cluster, ns, "hsvc/vm", "{.status.phase}", "Active").await;
+    assert!(vm_of().running);
+
+    // The panel's administrator disables the VM: reported, an event, never started.
+    let id = vm_of().id;
+    assert!(sim.sim.set_vm5_admin_down(id, true));
+    sim.sim.reset_calls();
+    reconcile_now(cluster, ns, "hsvc/vm", "admdown").await;
+    eventually(cluster, ns, "hsvc/vm", READY_REASON, "DisabledByPanelAdmin").await;
+    eventually(cluster, ns, "hsvc/vm", READY, "False").await;
+    assert!(jsonpath(cluster, ns, "hsvc/vm", READY_MESSAGE).contains("admdown"));
+    let events = kubectl_ok(
+        cluster,
+        &["get", "events.events.k8s.io", "-n", ns, "-o", "yaml"],
+    );
+    assert!(events.contains("DisabledByPanelAdmin"), "{events}");
+    reconcile_now(cluster, ns, "hsvc/vm", "admdown-2").await;
+    assert_eq!(calls("vm.start"), 0, "{:?}", sim.sim.calls());
+    assert!(!vm_of().running);
+
+    // Lifted at the panel: the VM is started again.
+    assert!(sim.sim.set_vm5_admin_down(id, false));
+    reconcile_now(cluster, ns, "hsvc/vm", "lifted").await;
+    eventually(cluster, ns, "hsvc/vm", READY, "True").await;
+    assert!(vm_of().running);
+    kubectl_ok(cluster, &["delete", "hsvc/vm", "-n", ns, "--wait=true"]);
+    assert!(sim.sim.read(|s| s.vmmgr.vms.is_empty()));
+}
+
+/// `spec.timeouts.mutationSeconds`: a create the panel answers after 2 s, with a 1 s mutation
+/// timeout, is an unknown outcome; the VM is looked up and found, never created twice
+/// (reference §11, "timeouts"; the simulator's `late_ms` fault applies first, answers later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_answered_after_the_mutation_timeout_is_looked_up_not_repeated() {
+    let ns = "vps-vm5-late";
+    let cluster = cluster_with_namespace(ns);
+    let sim = sim().await;
+    sim.sim
+        .set_dialect(hostplane::simulator::Profile::Strict.dialect());
+    sim.sim.faults().set(
+        "vmmgr",
+        "vm.edit",
+        FaultSpec {
+            late_ms: 2000,
+            ..FaultSpec::NONE
+        },
+    );
+    let _controller = controller(cluster, ns, &sim).await;
+    vm5_service(
+        cluster,
+        ns,
+        &sim,
+        "slow",
+        "  timeouts: {mutationSeconds: 1, readSeconds: 5}",
+    )
+    .await;
+    let name = host_name(ns, "slow");
+    let made = sim
+        .sim
+        .read(|s| s.vmmgr.vms.values().filter(|v| v.name == name).count());
+    assert_eq!(made, 1);
+    assert_eq!(sim.sim.call_count("vmmgr", "vm.edit"), 1, "sent once");
+    sim.sim.faults().clear();
+    kubectl_ok(cluster, &["delete", "hsvc/slow", "-n", ns, "--wait=true"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

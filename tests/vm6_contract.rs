@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use hostplane::panel::vmmanager6::{
-    HostState, NewAccount, NewHost, Reinstall, ResourceChange, TaskWait, Vm6Client, Vm6Options,
-    WakePolicy, Where, task_names,
+    HostState, LoginPolicy, NewAccount, NewHost, Reinstall, ResourceChange, TaskWait, Vm6Client,
+    Vm6Options, WakePolicy, Where, task_names,
 };
 use hostplane::panel::{Credentials, Limiter, PanelError, RetryPolicy};
 use hostplane::simulator::state_vm6::Vm6Settings;
@@ -31,6 +31,10 @@ fn options() -> Vm6Options {
         tasks: TaskWait {
             interval: Duration::from_millis(20),
             timeout: Duration::from_secs(10),
+        },
+        login: LoginPolicy {
+            attempts: 5,
+            step: Duration::from_millis(2),
         },
         ..Vm6Options::default()
     }
@@ -505,6 +509,122 @@ async fn wrong_password_is_an_auth_error() {
         "{refused:?}"
     );
     assert_eq!(calls(&sim, "host.list"), 0);
+    // A credentials refusal is final at once: one login, no retries.
+    assert_eq!(calls(&sim, "auth.token"), 1);
+}
+
+/// VMmanager 6 login "sometimes fails with an error; sleep and retry" [S26
+/// `VmManager6_Hosting.php`]; S16 retries 5 times on a non-201 (reference §11). The simulator
+/// answers such a failure as HTTP 500 with error code 5000, nothing about the credentials.
+#[tokio::test]
+async fn a_transient_login_failure_is_retried_and_never_an_auth_error() {
+    let (sim, client) = start().await;
+    let login_fails = |n: u32| {
+        sim.sim.faults().set(
+            "vm6",
+            "auth.token",
+            FaultSpec {
+                login_failure: n,
+                ..FaultSpec::NONE
+            },
+        )
+    };
+    // Two failures: the third login works and the call succeeds.
+    login_fails(2);
+    client.list_hosts(None).await.expect("the call succeeds");
+    assert_eq!(calls(&sim, "auth.token"), 3);
+    assert_eq!(calls(&sim, "host.list"), 1);
+
+    // Failing on and on: a transport-class error the caller retries later, never Auth.
+    let fresh =
+        Vm6Client::new(&sim.base_url, Credentials::new(ADMIN, PASSWORD), options()).unwrap();
+    sim.sim.reset_calls();
+    login_fails(100);
+    let failed = fresh.list_hosts(None).await.unwrap_err();
+    assert!(matches!(failed, PanelError::Transport { .. }), "{failed:?}");
+    assert!(
+        failed.is_transport() && failed.is_retryable(hostplane::panel::Idempotency::NonIdempotent)
+    );
+    // Bounded: 5 logins per attempt, 2 attempts of the retry policy.
+    assert_eq!(calls(&sim, "auth.token"), 10);
+    assert_eq!(calls(&sim, "host.list"), 0);
+    assert!(!format!("{failed} {failed:?}").contains(PASSWORD));
+    sim.sim.faults().clear();
+    fresh
+        .list_hosts(None)
+        .await
+        .expect("works once the panel does");
+
+    // A login answered 503 (an instance waking up) is waited out by the wake policy once per
+    // attempt, not once more per login retry: 10 waits × 2 attempts.
+    let waking =
+        Vm6Client::new(&sim.base_url, Credentials::new(ADMIN, PASSWORD), options()).unwrap();
+    sim.sim.reset_calls();
+    sim.sim.faults().set(
+        "vm6",
+        "auth.token",
+        FaultSpec {
+            unavailable: 100,
+            ..FaultSpec::NONE
+        },
+    );
+    let failed = waking.list_hosts(None).await.unwrap_err();
+    assert!(matches!(failed, PanelError::Transport { .. }), "{failed:?}");
+    assert_eq!(calls(&sim, "auth.token"), 20);
+    sim.sim.faults().clear();
+}
+
+/// A host list item with a change pending for the next stop, as the public Go client types it
+/// [S17 `types/types.go`: `CPUNumberNew`, `RAMMibNew` beside `CPUNumber`, `RAMMib`]: the
+/// client reads the pending values, so the controller neither resends the change nor misses
+/// that a restart is due (reference §11).
+#[test]
+fn a_pending_resource_change_is_read_from_the_new_fields() {
+    let item = serde_json::json!({
+        "id": 77, "name": "cont1234", "state": "active",
+        "cpu_number": 1, "cpu_number_new": 2,
+        "ram_mib": 1024, "ram_mib_new": 4096,
+    });
+    let host: hostplane::panel::vmmanager6::Host = serde_json::from_value(item).unwrap();
+    assert_eq!((host.cpu_number_target(), host.ram_mib_target()), (2, 4096));
+    assert!(host.change_pending());
+    // Without the fields (`GET /host/{id}`, older builds) nothing is pending.
+    let plain: hostplane::panel::vmmanager6::Host =
+        serde_json::from_value(serde_json::json!({"id": 77, "cpu_number": 1, "ram_mib": 1024}))
+            .unwrap();
+    assert!(!plain.change_pending());
+    assert_eq!(plain.ram_mib_target(), 1024);
+}
+
+/// A running host's resource change deferred to its next stop: the simulator lists it as
+/// `*_new` and applies it at a stop or a restart, as the official module relies on [S19].
+#[tokio::test]
+async fn a_deferred_resource_change_applies_at_the_next_restart() {
+    let (_sim, client) = start().await;
+    let account = owner(&client, "defer@example.com").await;
+    let created = client
+        .create_host(&new_host("defer1", account))
+        .await
+        .unwrap();
+    client.wait(&created, task_names::CREATE).await.unwrap();
+    let find = || async { client.find_host(created.id).await.unwrap().unwrap() };
+    let change = ResourceChange {
+        ram_mib: Some(4096),
+        defer: Some(hostplane::panel::vmmanager6::Defer {
+            action: "host_stop".into(),
+        }),
+        ..ResourceChange::default()
+    };
+    let task = client.change_resources(created.id, &change).await.unwrap();
+    client.wait(&task, task_names::RESOURCES).await.unwrap();
+    let host = find().await;
+    assert_eq!((host.ram_mib, host.ram_mib_target()), (2048, 4096));
+    assert!(host.change_pending());
+    let restart = client.restart_host(created.id).await.unwrap();
+    client.wait(&restart, task_names::RESTART).await.unwrap();
+    let host = find().await;
+    assert_eq!((host.ram_mib, &host.state), (4096, &HostState::Active));
+    assert!(!host.change_pending());
 }
 
 #[tokio::test]

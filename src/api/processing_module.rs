@@ -107,6 +107,12 @@ pub struct ProcessingModuleSpec {
     #[serde(default = "default_unknown_outcome_quiet_seconds")]
     #[garde(range(max = 86400))]
     pub unknown_outcome_quiet_seconds: u32,
+    /// How long one panel call may take before its answer counts as lost. The official
+    /// modules wait 60 s, and an ispmanager account create taking 40 s is normal (reference
+    /// §11); a mutation cut off early is an unknown outcome that must be looked up.
+    #[serde(default)]
+    #[garde(dive)]
+    pub timeouts: ModuleTimeouts,
 }
 
 fn default_priority() -> u32 {
@@ -145,6 +151,39 @@ pub struct TlsSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(inner(length(min = 1, max = 253)))]
     pub server_name: Option<String>,
+}
+
+/// Per-call timeouts of one module.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModuleTimeouts {
+    /// Seconds a call that changes something (create, order, delete, suspend, a change of
+    /// limits or resources) may take. Default 60, as the official modules wait; a shorter
+    /// one turns slow successes into unknown outcomes that are looked up before anything is
+    /// sent again.
+    #[serde(default = "default_mutation_seconds")]
+    #[garde(range(min = 1, max = 600))]
+    pub mutation_seconds: u32,
+    /// Seconds a read (a list, a view, a login) may take. Default 30.
+    #[serde(default = "default_read_seconds")]
+    #[garde(range(min = 1, max = 600))]
+    pub read_seconds: u32,
+}
+
+fn default_mutation_seconds() -> u32 {
+    60
+}
+fn default_read_seconds() -> u32 {
+    30
+}
+
+impl Default for ModuleTimeouts {
+    fn default() -> Self {
+        Self {
+            mutation_seconds: default_mutation_seconds(),
+            read_seconds: default_read_seconds(),
+        }
+    }
 }
 
 /// Rate and concurrency limits of one module.

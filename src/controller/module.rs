@@ -622,6 +622,7 @@ mod tests {
                 vmmanager: None,
                 licensing: None,
                 unknown_outcome_quiet_seconds: 180,
+                timeouts: Default::default(),
             },
         );
         m.metadata.namespace = Some("ns".into());

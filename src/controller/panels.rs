@@ -36,7 +36,7 @@ use super::conditions::Verdict;
 use crate::api::ProcessingModule;
 use crate::api::common::LocalObjectReference;
 use crate::api::processing_module::{
-    ModuleLimits as SpecLimits, ModuleType, TlsSettings, VmManagerApiVersion,
+    ModuleLimits as SpecLimits, ModuleTimeouts, ModuleType, TlsSettings, VmManagerApiVersion,
 };
 use crate::panel::ispmanager::IspManager;
 use crate::panel::licensing::Licensing;
@@ -134,6 +134,7 @@ pub struct Recipe {
     pub url: String,
     pub tls: Option<TlsSettings>,
     pub limits: SpecLimits,
+    pub timeouts: ModuleTimeouts,
     pub vm_api: Option<VmManagerApiVersion>,
     pub credentials: LocalObjectReference,
 }
@@ -146,6 +147,7 @@ impl Recipe {
             url: spec.url.clone(),
             tls: spec.tls.clone(),
             limits: spec.limits.clone(),
+            timeouts: spec.timeouts.clone(),
             vm_api: (spec.type_ == ModuleType::VMmanager).then(|| {
                 spec.vmmanager
                     .as_ref()
@@ -558,7 +560,7 @@ impl Panels {
             credentials.clone(),
             ca,
             limiter,
-            &HttpOptions::default(),
+            &http_options(&recipe.timeouts),
         )?;
         let build = BUILDS.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(module = %module_key, build, "built panel client");
@@ -628,6 +630,17 @@ impl Panels {
                 limiter
             }
         }
+    }
+}
+
+/// The transport settings of a module's `spec.timeouts` (reads and mutations).
+pub fn http_options(timeouts: &ModuleTimeouts) -> HttpOptions {
+    HttpOptions {
+        timeout: Duration::from_secs(u64::from(timeouts.read_seconds.max(1))),
+        mutation_timeout: Some(Duration::from_secs(u64::from(
+            timeouts.mutation_seconds.max(1),
+        ))),
+        ..HttpOptions::default()
     }
 }
 
@@ -731,6 +744,7 @@ mod tests {
                 vmmanager: None,
                 licensing: None,
                 unknown_outcome_quiet_seconds: 180,
+                timeouts: ModuleTimeouts::default(),
             },
         );
         m.metadata.namespace = Some("ns".into());
@@ -804,6 +818,23 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_default_to_the_official_modules_and_map_per_kind() {
+        let http = http_options(&ModuleTimeouts::default());
+        assert_eq!(
+            (http.mutation_timeout, http.timeout),
+            (Some(Duration::from_secs(60)), Duration::from_secs(30))
+        );
+        let http = http_options(&ModuleTimeouts {
+            mutation_seconds: 90,
+            read_seconds: 10,
+        });
+        assert_eq!(
+            (http.mutation_timeout, http.timeout),
+            (Some(Duration::from_secs(90)), Duration::from_secs(10))
+        );
+    }
+
+    #[test]
     fn limits_map_to_one_limiter_setting() {
         let l = limits_of(&SpecLimits {
             max_concurrent_operations: 3,
@@ -825,6 +856,13 @@ mod tests {
         let mut c = a.clone();
         c.spec.limits.requests_per_second = 1;
         assert_ne!(Recipe::of(&a), Recipe::of(&c));
+        let mut d = a.clone();
+        d.spec.timeouts.mutation_seconds = 5;
+        assert_ne!(
+            Recipe::of(&a),
+            Recipe::of(&d),
+            "a new timeout rebuilds the client"
+        );
     }
 
     #[test]

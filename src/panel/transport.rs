@@ -22,8 +22,13 @@ use super::error::PanelError;
 /// Transport settings of one processing module.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
-    /// Whole-request timeout (the official modules use 60 s; panels answer in well under 10).
+    /// Whole-request timeout of a read (a list, a view, a login).
     pub timeout: Duration,
+    /// Whole-request timeout of a call that changes something; `None` = `timeout`. The
+    /// official modules wait 60 s and an ispmanager create taking 40 s is normal (reference
+    /// §11), so a module gives a mutation longer than a read before its answer counts as lost
+    /// (`spec.timeouts`, 60 s by default there). Applied per request.
+    pub mutation_timeout: Option<Duration>,
     pub connect_timeout: Duration,
     /// Skip certificate verification (a panel with a self-signed certificate and no CA given).
     pub accept_invalid_certs: bool,
@@ -41,6 +46,7 @@ impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(30),
+            mutation_timeout: None,
             connect_timeout: Duration::from_secs(10),
             accept_invalid_certs: false,
             ca_pem: None,

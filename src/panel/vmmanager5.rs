@@ -2,6 +2,12 @@
 //!
 //! OS installation is asynchronous: a new VM is listed with `installing` until it is ready,
 //! and callers poll [`Vm5::vm`]. Suspension is `vm.stop`, as the official module does.
+//!
+//! Power comes from `vmpowered` (`on`/`off`), and a VM the panel's administrator disabled has
+//! `vmstatus` = `admdown` (reference §11, "VMmanager 5 power state" [S26 `VmManager5_KVM.php`]);
+//! the `state` the first implementation read is not documented and is only a fallback for
+//! answers without `vmpowered`. Mutations go through [`MgrClient::mutate`]: an answer without
+//! `ok`, an id or an error is an outcome not known, never success (§11).
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -32,14 +38,38 @@ pub struct Vm {
     pub user: String,
     /// The OS is still being installed (`installing`/`installos` present).
     pub installing: bool,
-    /// `on`/`off` as the panel reports it.
-    pub state: String,
+    /// Whether the VM is running: `vmpowered` (`on`/`off`); when the answer has no
+    /// `vmpowered` (older builds, the simulator's complete profile), the undocumented
+    /// `state` (`on`/`off`). `None` when neither says, so nothing is sent on a guess.
+    pub powered: Option<bool>,
+    /// `vmstatus` = `admdown`: the panel's administrator disabled the VM. It is reported,
+    /// never fought: starting it again would undo a person's decision at the panel.
+    pub admin_down: bool,
     pub mem: String,
     pub vcpu: String,
     /// The installed OS image (`vmi`), when the list shows it; empty otherwise.
     pub vmi: String,
     /// The disk size in MiB (`vsize`), when the list shows it; empty otherwise.
     pub vsize: String,
+}
+
+/// A disk of a VM as `vm.volume&elid=VM` lists it [S26 `VmManager5_KVM.php`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vm5Volume {
+    pub id: String,
+    /// `vdisk` for a VM's virtual disk (the only type jbs resizes).
+    pub kind: String,
+    /// The size in MiB (jbs compares it with the tariff's disk limit in MiB); `None` when the
+    /// answer has no readable size.
+    pub size_mib: Option<u64>,
+}
+
+impl Vm5Volume {
+    /// A virtual disk; an element without `type` is taken as one too (one disk per VM is the
+    /// common case, and the type is not documented beyond jbs's `vdisk` check).
+    pub fn is_vdisk(&self) -> bool {
+        self.kind.is_empty() || self.kind == "vdisk"
+    }
 }
 
 /// What to create (`vm.edit` without `elid`).
@@ -161,9 +191,52 @@ impl Vm5 {
     pub async fn change_vm(&self, id: &str, mem_mib: u64, vcpu: u32) -> Result<(), PanelError> {
         let (mem, vcpu) = (mem_mib.to_string(), vcpu.to_string());
         self.mgr
-            .call(
+            .mutate(
                 "vm.edit",
                 &[("sok", "ok"), ("elid", id), ("mem", &mem), ("vcpu", &vcpu)],
+                Idempotent,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// The disks of a VM (`vm.volume&elid=VM`).
+    pub async fn volumes(&self, vm: &str) -> Result<Vec<Vm5Volume>, PanelError> {
+        let doc = self
+            .mgr
+            .call("vm.volume", &[("elid", vm)], Idempotent)
+            .await?;
+        Ok(doc
+            .elems()
+            .map(|e| Vm5Volume {
+                id: e.get("id").to_owned(),
+                kind: e.get("type").to_owned(),
+                size_mib: e.get("size").trim().parse().ok(),
+            })
+            .filter(|v| !v.id.is_empty())
+            .collect())
+    }
+
+    /// Grows disk `volume` of VM `vm` to `size_mib`
+    /// (`vm.volume.edit&elid=DISK&plid=VM&size=MiB&sok=ok`, [S26 `VmManager5_KVM.php`]).
+    /// An absolute size, so repeating it is harmless. Disks only grow: a smaller size is
+    /// refused by the panel (jbs skips it, "KVM does not shrink disks").
+    pub async fn grow_volume(
+        &self,
+        vm: &str,
+        volume: &str,
+        size_mib: u64,
+    ) -> Result<(), PanelError> {
+        let size = size_mib.to_string();
+        self.mgr
+            .mutate(
+                "vm.volume.edit",
+                &[
+                    ("elid", volume),
+                    ("plid", vm),
+                    ("size", &size),
+                    ("sok", "ok"),
+                ],
                 Idempotent,
             )
             .await
@@ -197,7 +270,7 @@ impl Vm5 {
     ) -> Result<(), PanelError> {
         let p = password.expose_secret();
         self.mgr
-            .call(
+            .mutate(
                 "vm.reinstall",
                 &[
                     ("sok", "ok"),
@@ -217,7 +290,7 @@ impl Vm5 {
     pub async fn set_password(&self, id: &str, password: &SecretString) -> Result<(), PanelError> {
         let p = password.expose_secret();
         self.mgr
-            .call(
+            .mutate(
                 "vm.chpasswd",
                 &[("sok", "ok"), ("elid", id), ("password", p), ("confirm", p)],
                 Idempotent,
@@ -228,7 +301,7 @@ impl Vm5 {
 
     async fn action(&self, func: &str, id: &str) -> Result<(), PanelError> {
         self.mgr
-            .call(func, &[("elid", id), ("sok", "ok")], Idempotent)
+            .mutate(func, &[("elid", id), ("sok", "ok")], Idempotent)
             .await
             .map(drop)
     }
@@ -249,10 +322,20 @@ fn vm_of(e: &Node) -> Vm {
         ip: e.get("ip").to_owned(),
         user: e.get("user").to_owned(),
         installing: e.child("installing").is_some() || e.child("installos").is_some(),
-        state: e.get("state").to_owned(),
+        powered: on_off(e.value("vmpowered")).or_else(|| on_off(e.value("state"))),
+        admin_down: e.get("vmstatus") == "admdown",
         mem: e.get("mem").to_owned(),
         vcpu: e.get("vcpu").to_owned(),
         vmi: e.get("vmi").to_owned(),
         vsize: e.get("vsize").to_owned(),
+    }
+}
+
+/// `on` → true, `off` → false; anything else (absent, empty, unknown) → `None`.
+fn on_off(value: Option<&str>) -> Option<bool> {
+    match value.map(str::trim) {
+        Some("on") => Some(true),
+        Some("off") => Some(false),
+        _ => None,
     }
 }

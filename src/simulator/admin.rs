@@ -36,6 +36,7 @@ pub fn routes() -> Router<Sim> {
         .route("/_admin/sessions/expire", post(expire_sessions))
         .route("/_admin/seed", post(seed))
         .route("/_admin/profile", get(profile).post(set_profile))
+        .route("/_admin/vm5/admdown", post(vm5_admin_down))
 }
 
 fn bad_request(msg: String) -> Response {
@@ -199,5 +200,32 @@ async fn set_profile(
             Json(dialect).into_response()
         }
         Err(e) => bad_request(e.body_text()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminDown {
+    id: u64,
+    down: bool,
+}
+
+/// Puts a VMmanager 5 VM into (or out of) the administrator's `admdown` ([`Sim::set_vm5_admin_down`]).
+async fn vm5_admin_down(
+    State(sim): State<Sim>,
+    body: Result<Json<AdminDown>, JsonRejection>,
+) -> Response {
+    let Json(change) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    if sim.set_vm5_admin_down(change.id, change.down) {
+        Json(json!({"id": change.id, "down": change.down})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"msg": format!("no VMmanager 5 VM {}", change.id)}})),
+        )
+            .into_response()
     }
 }

@@ -29,6 +29,7 @@
 //! | `POST /_admin/sessions/expire` | drops every mgr session (all products) |
 //! | `GET /_admin/profile` | the answers' dialect: `{"isp_unknown_user_is_error":false,…}` |
 //! | `POST /_admin/profile` | `{"profile":"strict"}` or `"complete"`, and/or single switches (see [`profile`]); answers the new dialect |
+//! | `POST /_admin/vm5/admdown` | `{"id":N,"down":true}`: the VMmanager 5 administrator disables VM N (`vmstatus` = `admdown`, powered off); `"down":false` lifts it (the VM stays off); 404 for an unknown VM |
 //! | `POST /_admin/seed` | adds what manifests name (see [`seed::Seed`]): `{"account_templates":["start"],"recipes":["ispmanager-install"],"os_images":["Debian 12"],"vm5_presets":{"3":{"name":"big","mem":4096,"vcpu":2}},"vm5_images":["ISPsystem__Debian-12-amd64"],"pricelists":["3541"],"accounts":["oldsite"]}` (any subset); answers `{"added":N}` |
 //!
 //! Product names for faults and counters: `ispmgr`, `vmmgr`, `billmgr`, `vm6`.
@@ -233,6 +234,22 @@ impl Sim {
     /// Calls per product and function.
     pub fn calls(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
         self.inner.calls.lock().expect("calls lock").clone()
+    }
+
+    /// Disables (`down`) VMmanager 5 VM `id` as its panel's administrator would: `vmstatus`
+    /// becomes `admdown` and the VM is powered off; lifting it leaves the VM off. `false` when
+    /// there is no such VM.
+    pub fn set_vm5_admin_down(&self, id: u64, down: bool) -> bool {
+        self.transact(|state| match state.vmmgr.vms.get_mut(&id) {
+            Some(vm) => {
+                vm.admin_down = down;
+                if down {
+                    vm.running = false;
+                }
+                (true, true)
+            }
+            None => (false, false),
+        })
     }
 
     /// Calls of one function so far.

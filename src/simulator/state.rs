@@ -199,6 +199,9 @@ pub struct Vm5Vm {
     pub vcpu: u32,
     pub ip: String,
     pub running: bool,
+    /// Disabled by the panel's administrator (`vmstatus` = `admdown`); set with
+    /// `POST /_admin/vm5/admdown`.
+    pub admin_down: bool,
     pub recipe: String,
     /// `func=vm` / `vm.edit` reads left before the install finishes.
     pub installing_polls: u32,

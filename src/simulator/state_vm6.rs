@@ -206,7 +206,7 @@ pub enum Effect {
     Start,
     /// `host_stop`: also applies a deferred resource change.
     Stop,
-    /// `host_restart`.
+    /// `host_restart`: also applies a deferred resource change (the host stops on the way).
     Restart,
     /// `host_delete`: the host and its addresses go away.
     Delete,
@@ -525,12 +525,19 @@ impl Vm6State {
             return;
         };
         match &task.effect {
-            Effect::Create | Effect::Start | Effect::Restart => host.state = "active".into(),
-            Effect::Stop => {
-                host.state = "stopped".into();
+            Effect::Create | Effect::Start => host.state = "active".into(),
+            // A restart stops the host on the way, so a change deferred to the next stop
+            // applies: the official module restarts the host for exactly that (reference §11).
+            Effect::Restart | Effect::Stop => {
                 if let Some(deferred) = host.deferred.take() {
                     apply_resources(host, &deferred);
                 }
+                host.state = if task.effect == Effect::Stop {
+                    "stopped"
+                } else {
+                    "active"
+                }
+                .into();
             }
             Effect::Reinstall { os } => {
                 host.os = *os;

@@ -1,7 +1,10 @@
 //! Simulated VMmanager 5 at `/vmmgr` (reference §3).
 //!
 //! Owners (`user`, `user.edit`) with numeric ids, VMs (`vm`, `vm.edit`, `vm.start`, `vm.stop`,
-//! `vm.restart`, `vm.delete`, `vm.reinstall`, `vm.chpasswd`) and static presets. A new or
+//! `vm.restart`, `vm.delete`, `vm.reinstall`, `vm.chpasswd`), their one disk (`vm.volume`,
+//! `vm.volume.edit`, which grows it and refuses a shrink with `value`/`size`) and static
+//! presets. Power is listed as `vmpowered` and `vmstatus` (`active`, or `admdown` for a VM the
+//! administrator disabled: `POST /_admin/vm5/admdown`), as the real panel (reference §11). A new or
 //! reinstalled VM is listed with `<installing/>` for the first few reads, as the official
 //! module polls for. Unknown ids answer `value`/`elid` like ispmanager's deletes (VMmanager 5's
 //! own pair is not documented).
@@ -81,6 +84,13 @@ fn dispatch(call: &mut Call<'_>) -> Result<Node, MgrErr> {
             Ok(doc)
         }
         "vm.edit" => vm_edit(call),
+        "vm.volume" => {
+            let id = existing(call)?[0];
+            let mut doc = Node::default();
+            doc.push("elem", volume_node(&call.state.vmmgr.vms[&id]));
+            Ok(doc)
+        }
+        "vm.volume.edit" => volume_edit(call),
         "vm.start" | "vm.stop" | "vm.restart" => {
             let running = call.func != "vm.stop";
             for id in existing(call)? {
@@ -198,7 +208,8 @@ fn vm_node(vm: &Vm5Vm, dialect: Dialect) -> Node {
         .push_text("vcpu", vm.vcpu.to_string())
         .push_text("vsize", vm.vsize.to_string())
         .push_text("vmi", &vm.vmi)
-        .push_text("vmpowered", if vm.running { "on" } else { "off" });
+        .push_text("vmpowered", if vm.running { "on" } else { "off" })
+        .push_text("vmstatus", if vm.admin_down { "admdown" } else { "active" });
     if dialect.vm5_lists_state {
         e.push_text("state", if vm.running { "on" } else { "off" });
     }
@@ -206,6 +217,65 @@ fn vm_node(vm: &Vm5Vm, dialect: Dialect) -> Node {
         e.push("installing", Node::default());
     }
     e
+}
+
+/// The disk id of a VM: the simulator gives every VM one disk, numbered after the VM so that
+/// no state is needed for it (and a disk id is never a VM id: the two are told apart).
+fn disk_id(vm: u64) -> u64 {
+    vm * 100 + 1
+}
+
+/// A VM's disk as `vm.volume` lists it: `id`, `name`, `type` = `vdisk` and `size` in MiB,
+/// the fields jbs reads [S26 `VmManager5_KVM.php`].
+fn volume_node(vm: &Vm5Vm) -> Node {
+    let mut e = Node::default();
+    e.push_text("id", disk_id(vm.id).to_string())
+        .push_text("name", format!("{}_disk", vm.name))
+        .push_text("type", "vdisk")
+        .push_text("size", vm.vsize.to_string());
+    e
+}
+
+/// `vm.volume.edit&elid=DISK&plid=VM&size=MiB&sok=ok`: grows the disk; a smaller size is
+/// refused (`value`/`size`), as KVM does not shrink disks; an unknown disk of the VM is
+/// `value`/`elid`.
+fn volume_edit(call: &mut Call<'_>) -> Result<Node, MgrErr> {
+    let plid = call.require("plid")?.to_owned();
+    let vm = plid
+        .parse::<u64>()
+        .ok()
+        .filter(|id| call.state.vmmgr.vms.contains_key(id))
+        .ok_or_else(|| MgrErr::no_elid(&plid))?;
+    let elid = call.require("elid")?.to_owned();
+    if elid.parse::<u64>().ok() != Some(disk_id(vm)) {
+        return Err(MgrErr::no_elid(&elid));
+    }
+    if !call.sok() {
+        return Ok(volume_node(&call.state.vmmgr.vms[&vm]));
+    }
+    let size_text = call.require("size")?.to_owned();
+    let have = call.state.vmmgr.vms[&vm].vsize;
+    let size = size_text
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| {
+            MgrErr::value(
+                "size",
+                &size_text,
+                format!("'{size_text}' is not a valid size"),
+            )
+        })?;
+    if size < have {
+        return Err(MgrErr::value(
+            "size",
+            &size_text,
+            format!("The disk can not be made smaller: it has {have} MiB"),
+        ));
+    }
+    call.state.vmmgr.vms.get_mut(&vm).expect("checked").vsize = size;
+    call.changed = true;
+    Ok(ok())
 }
 
 /// `user.edit`: view with `elid`, create with `sok` and no `elid`.
@@ -354,6 +424,7 @@ fn vm_edit(call: &mut Call<'_>) -> Result<Node, MgrErr> {
             vcpu,
             ip,
             running: true,
+            admin_down: false,
             recipe,
             installing_polls: vm5.install_polls,
             password_changes: 0,

@@ -204,6 +204,31 @@ pub async fn eventually_within(
     }
 }
 
+/// Asks for a reconcile of `object` with the `hostplane.dev/reconcile-requested-at`
+/// annotation set to `mark`, and waits until the controller echoes `mark` in
+/// `status.lastHandledReconcileAt`, i.e. until a whole reconcile ran after the request.
+pub async fn reconcile_now(cluster: &LocalCluster, ns: &str, object: &str, mark: &str) {
+    kubectl_ok(
+        cluster,
+        &[
+            "annotate",
+            "--overwrite",
+            object,
+            "-n",
+            ns,
+            &format!("hostplane.dev/reconcile-requested-at={mark}"),
+        ],
+    );
+    eventually(
+        cluster,
+        ns,
+        object,
+        "{.status.lastHandledReconcileAt}",
+        mark,
+    )
+    .await;
+}
+
 pub async fn eventually(cluster: &LocalCluster, ns: &str, object: &str, path: &str, want: &str) {
     eventually_within(cluster, ns, object, path, want, Duration::from_secs(60)).await
 }

@@ -95,6 +95,9 @@ struct Inner {
     limiter: Limiter,
     /// The largest answer read ([`HttpOptions::max_body_bytes`]).
     max_body: usize,
+    /// Per-request timeouts of reads and of mutations ([`HttpOptions`]).
+    read_timeout: std::time::Duration,
+    mutation_timeout: std::time::Duration,
     /// The current session id (session mode); the lock also makes concurrent re-logins wait
     /// for one login instead of each doing its own.
     session: tokio::sync::Mutex<Option<SecretString>>,
@@ -129,6 +132,11 @@ impl MgrClient {
             inner: Arc::new(Inner {
                 http: http_client(&options.http)?,
                 max_body: options.http.max_body_bytes,
+                read_timeout: options.http.timeout,
+                mutation_timeout: options
+                    .http
+                    .mutation_timeout
+                    .unwrap_or(options.http.timeout),
                 endpoint,
                 credentials,
                 auth: options.auth,
@@ -229,7 +237,8 @@ impl MgrClient {
         let result = match self.inner.auth {
             AuthMode::Authinfo => {
                 let authinfo = self.inner.credentials.authinfo();
-                self.post(func, params, ("authinfo", &authinfo)).await
+                self.post(func, params, idempotency, ("authinfo", &authinfo))
+                    .await
             }
             AuthMode::Session => self.with_session(func, params, idempotency).await,
         };
@@ -266,11 +275,14 @@ impl MgrClient {
             Idempotency::Idempotent => e,
         };
         let session = self.session(None).await.map_err(not_sent)?;
-        match self.post(func, params, ("auth", &session)).await {
+        match self
+            .post(func, params, idempotency, ("auth", &session))
+            .await
+        {
             Err(PanelError::Auth { .. }) => {
                 tracing::debug!(endpoint = %self.inner.endpoint, func, "mgr session expired; logging in again");
                 let fresh = self.session(Some(&session)).await.map_err(not_sent)?;
-                self.post(func, params, ("auth", &fresh)).await
+                self.post(func, params, idempotency, ("auth", &fresh)).await
             }
             other => other,
         }
@@ -294,7 +306,11 @@ impl MgrClient {
             ("username", creds.username()),
             ("password", creds.expose_password()),
         ];
-        let doc = self.inner.limiter.run(self.send(&form)).await?;
+        let doc = self
+            .inner
+            .limiter
+            .run(self.send(&form, self.inner.read_timeout))
+            .await?;
         if let Some(err) = doc.error() {
             return Err(PanelError::from_mgr(&err.kind, &err.object, &err.message));
         }
@@ -317,6 +333,7 @@ impl MgrClient {
         &self,
         func: &str,
         params: &[(&str, &str)],
+        idempotency: Idempotency,
         auth: (&str, &SecretString),
     ) -> Result<Node, PanelError> {
         let mut form: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 3);
@@ -324,18 +341,40 @@ impl MgrClient {
         form.push(("out", self.inner.format.param()));
         form.extend_from_slice(params);
         form.push((auth.0, auth.1.expose_secret()));
-        let doc = self.inner.limiter.run(self.send(&form)).await?;
+        let timeout = self.timeout_for(params, idempotency);
+        let doc = self.inner.limiter.run(self.send(&form, timeout)).await?;
         match doc.error() {
             Some(err) => Err(PanelError::from_mgr(&err.kind, &err.object, &err.message)),
             None => Ok(doc),
         }
     }
 
-    async fn send(&self, form: &[(&str, &str)]) -> Result<Node, PanelError> {
+    /// The timeout of one call: a mutation's when it changes something (it carries `sok`, the
+    /// mgr "commit" parameter, or creates something each time), a read's otherwise.
+    fn timeout_for(
+        &self,
+        params: &[(&str, &str)],
+        idempotency: Idempotency,
+    ) -> std::time::Duration {
+        let mutates = idempotency == Idempotency::NonIdempotent
+            || params.iter().any(|(name, _)| *name == "sok");
+        if mutates {
+            self.inner.mutation_timeout
+        } else {
+            self.inner.read_timeout
+        }
+    }
+
+    async fn send(
+        &self,
+        form: &[(&str, &str)],
+        timeout: std::time::Duration,
+    ) -> Result<Node, PanelError> {
         let response = self
             .inner
             .http
             .post(self.inner.endpoint.clone())
+            .timeout(timeout)
             .form(form)
             .send()
             .await

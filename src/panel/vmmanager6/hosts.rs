@@ -24,6 +24,8 @@ pub mod task_names {
     pub const START: &str = "host_start";
     /// `stop_host`.
     pub const STOP: &str = "host_stop";
+    /// `restart_host`.
+    pub const RESTART: &str = "host_restart";
     /// `change_resources`.
     pub const RESOURCES: &str = "host_change_params";
     /// `reinstall_host`.
@@ -115,6 +117,15 @@ impl Vm6Client {
             json!({})
         };
         self.call(Call::post("host.stop", &path, body)).await
+    }
+
+    /// `POST /vm/v3/host/{id}/restart`; task `host_restart` (the answer also names the start
+    /// task). It applies a change deferred to the next stop, as the official module relies
+    /// on [S19].
+    pub async fn restart_host(&self, id: u64) -> Result<TaskRef, PanelError> {
+        let path = format!("vm/v3/host/{id}/restart");
+        self.call(Call::post("host.restart", &path, json!({})))
+            .await
     }
 
     /// `POST /vm/v3/host/{id}/resource`; task `host_change_params`. Use

@@ -23,7 +23,7 @@ use std::time::Duration;
 pub use filter::{Op, Where};
 pub use hosts::task_names;
 pub use requests::{Defer, NewAccount, NewHost, RecipeParam, Reinstall, ResourceChange};
-pub use rest::WakePolicy;
+pub use rest::{LoginPolicy, WakePolicy};
 pub use tasks::TaskWait;
 pub use wire::{
     Account, ApiError, CatalogItem, Cluster, Host, HostIp, HostState, IpPool, Ipv4Address, Os,
@@ -47,6 +47,8 @@ pub struct Vm6Options {
     pub retry: RetryPolicy,
     /// Patience with a suspended instance (503).
     pub wake: WakePolicy,
+    /// Patience with a login that fails transiently.
+    pub login: LoginPolicy,
     /// Task polling.
     pub tasks: TaskWait,
 }
@@ -58,6 +60,7 @@ impl Default for Vm6Options {
             limiter: Limiter::new(Default::default()),
             retry: RetryPolicy::default(),
             wake: WakePolicy::default(),
+            login: LoginPolicy::default(),
             tasks: TaskWait::default(),
         }
     }
@@ -76,8 +79,12 @@ struct Inner {
     limiter: Limiter,
     /// The largest answer read ([`HttpOptions::max_body_bytes`]).
     max_body: usize,
+    /// Per-request timeouts of reads (GET, the login) and of mutations ([`HttpOptions`]).
+    read_timeout: Duration,
+    mutation_timeout: Duration,
     retry: RetryPolicy,
     wake: WakePolicy,
+    login: LoginPolicy,
     tasks: TaskWait,
     session: tokio::sync::Mutex<Option<rest::Session>>,
 }
@@ -102,10 +109,16 @@ impl Vm6Client {
                 base,
                 http: http_client(&options.http)?,
                 max_body: options.http.max_body_bytes,
+                read_timeout: options.http.timeout,
+                mutation_timeout: options
+                    .http
+                    .mutation_timeout
+                    .unwrap_or(options.http.timeout),
                 credentials,
                 limiter: options.limiter,
                 retry: options.retry,
                 wake: options.wake,
+                login: options.login,
                 tasks: options.tasks,
                 session: tokio::sync::Mutex::new(None),
             }),

@@ -9,6 +9,8 @@
 //!    on a create is an unknown outcome like a lost answer.
 //! 2. `authorized`: adds the token, logs in when there is none, and on a 401 logs in again
 //!    and repeats once (a 401 also means "not processed").
+//!    The login itself is retried with a growing sleep while it fails transiently
+//!    ([`LoginPolicy`], reference §11); only a credentials refusal is `Auth`.
 //! 3. the shared [`RetryPolicy`] for transport failures, which never repeats a create whose
 //!    answer was lost: that becomes `OutcomeUnknown` for the caller to look up.
 
@@ -48,6 +50,39 @@ impl Default for WakePolicy {
             step: Duration::from_millis(100),
         }
     }
+}
+
+/// How patiently to log in (reference §11, "VMmanager 6 login"): the login "sometimes fails
+/// with an error; sleep and retry" [S26 `VmManager6_Hosting.php`], and S16 retries 5 times on
+/// a non-201 with a growing sleep. Only a clear credentials answer stops at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginPolicy {
+    /// Logins in total while they fail transiently.
+    pub attempts: u32,
+    /// Sleep before retry `n` is `n · step`.
+    pub step: Duration,
+}
+
+impl Default for LoginPolicy {
+    fn default() -> Self {
+        LoginPolicy {
+            attempts: 5,
+            step: Duration::from_millis(200),
+        }
+    }
+}
+
+/// The error code of the login refusal ("Invalid email or password") the simulator and, per
+/// the public clients' handling, the panel answer; with a 4xx status it is the one answer that
+/// means "fix the Secret".
+const CODE_LOGIN_FAILED: i64 = 1001;
+
+/// What one failed login attempt means.
+enum LoginFailure {
+    /// The panel refused these credentials: repeating cannot help.
+    Credentials(PanelError),
+    /// Anything else (5xx, a timeout, a body that is not a credentials error): try again.
+    Transient(PanelError),
 }
 
 /// A logged-in session. The token is a credential: kept secret, never logged.
@@ -215,8 +250,40 @@ impl Vm6Client {
         Ok(token)
     }
 
-    /// `POST /auth/v4/public/token` → 201 `{"token","id"}`.
+    /// `POST /auth/v4/public/token` → 201 `{"token","id"}`, retried with a growing sleep while
+    /// it fails transiently ([`LoginPolicy`]). A credentials refusal is [`PanelError::Auth`]
+    /// at once; a login that still fails transiently after the last attempt is a transport
+    /// error that proves nothing was sent ([`PanelError::before_sending`] keeps it so), so the
+    /// caller retries later instead of stalling on "fix the Secret".
     async fn fetch_token(&self) -> Result<(SecretString, String), PanelError> {
+        let policy = self.inner.login;
+        let mut attempt = 1;
+        loop {
+            match self.login_once().await {
+                Ok(token) => return Ok(token),
+                Err(LoginFailure::Credentials(e)) => return Err(e),
+                // The wake policy already waited out the 503s of a suspended instance:
+                // repeating that wait per login would multiply it.
+                Err(LoginFailure::Transient(e @ PanelError::Unavailable { .. })) => {
+                    return Err(e.before_sending());
+                }
+                Err(LoginFailure::Transient(e)) if attempt >= policy.attempts.max(1) => {
+                    return Err(PanelError::Transport {
+                        message: format!("logging in failed {attempt} times: {e}"),
+                        maybe_applied: false,
+                    });
+                }
+                Err(LoginFailure::Transient(e)) => {
+                    tracing::debug!(attempt, error = %e, "VMmanager 6 login failed; retrying");
+                    tokio::time::sleep(policy.step * attempt).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One login attempt, classified.
+    async fn login_once(&self) -> Result<(SecretString, String), LoginFailure> {
         let creds = &self.inner.credentials;
         let login = Call {
             method: Method::POST,
@@ -226,12 +293,31 @@ impl Vm6Client {
             operation: "auth.token",
             idempotency: Idempotency::Idempotent,
         };
-        let answer = self.exchange(&login, None).await?;
+        // Transport failures and 503s the wake policy gave up on are transient.
+        let answer = self
+            .exchange(&login, None)
+            .await
+            .map_err(LoginFailure::Transient)?;
         if !answer.status.is_success() {
-            let message = error_body(&answer)
-                .map(|e| e.msg)
-                .unwrap_or_else(|| format!("login answered HTTP {}", answer.status.as_u16()));
-            return Err(PanelError::Auth { message });
+            let body = error_body(&answer);
+            let status = answer.status.as_u16();
+            let message = body
+                .as_ref()
+                .map(|e| e.msg.clone())
+                .unwrap_or_else(|| format!("login answered HTTP {status}"));
+            // A clear credentials answer: the login-failed code, or a 4xx refusal other than
+            // "too early / too many" (408, 429). Which code a real panel sends for a wrong
+            // password is not documented (reference §4.3); both readings end here.
+            let refused = body.as_ref().is_some_and(|e| e.code == CODE_LOGIN_FAILED)
+                || ((400..500).contains(&status) && !matches!(status, 408 | 429));
+            return Err(if refused {
+                LoginFailure::Credentials(PanelError::Auth { message })
+            } else {
+                LoginFailure::Transient(PanelError::Transport {
+                    message: format!("login answered HTTP {status}: {message}"),
+                    maybe_applied: false,
+                })
+            });
         }
         if answer.status != StatusCode::CREATED {
             // The reference documents 201; accept any 2xx carrying a token (§8: both readings).
@@ -240,14 +326,16 @@ impl Vm6Client {
                 "VMmanager 6 login answered without 201"
             );
         }
-        let token: TokenResponse =
-            serde_json::from_slice(&answer.body).map_err(|e| PanelError::Protocol {
+        // A 2xx without a usable token is a panel mid-way, not a refusal: transient.
+        let token: TokenResponse = serde_json::from_slice(&answer.body).map_err(|e| {
+            LoginFailure::Transient(PanelError::Protocol {
                 message: format!("login answer has no token: {e}"),
-            })?;
+            })
+        })?;
         if token.token.is_empty() {
-            return Err(PanelError::Protocol {
+            return Err(LoginFailure::Transient(PanelError::Protocol {
                 message: "login answer has an empty token".into(),
-            });
+            }));
         }
         tracing::debug!(token_id = %token.id, "logged in to VMmanager 6");
         Ok((SecretString::from(token.token), token.id))
@@ -269,9 +357,19 @@ impl Vm6Client {
         if let Some(filter) = call.filter {
             url.set_query(Some(&format!("where={}", filter.to_query_value())));
         }
+        // A mutation may take longer than a read before its answer counts as lost; the
+        // login is a read (it changes nothing the caller could look up).
+        let timeout = if call.method == Method::GET || token.is_none() {
+            inner.read_timeout
+        } else {
+            inner.mutation_timeout
+        };
         let mut attempt = 1;
         loop {
-            let mut request = inner.http.request(call.method.clone(), url.clone());
+            let mut request = inner
+                .http
+                .request(call.method.clone(), url.clone())
+                .timeout(timeout);
             if let Some(token) = token {
                 let token = token.expose_secret();
                 request = request

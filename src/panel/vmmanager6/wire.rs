@@ -179,6 +179,13 @@ pub struct Host {
     /// RAM in MiB.
     #[serde(default)]
     pub ram_mib: u64,
+    /// The CPU count a deferred change will set at the host's next stop; equal to
+    /// `cpu_number` (or absent) when nothing is pending [S17 `types/types.go`, reference §11].
+    #[serde(default)]
+    pub cpu_number_new: Option<u64>,
+    /// The RAM a deferred change will set at the next stop; like `cpu_number_new`.
+    #[serde(default)]
+    pub ram_mib_new: Option<u64>,
     /// Main disk (list only).
     #[serde(default)]
     pub disk: Option<HostDisk>,
@@ -200,6 +207,23 @@ pub struct Host {
 }
 
 impl Host {
+    /// The CPU count the host has once a pending change is applied.
+    pub fn cpu_number_target(&self) -> u64 {
+        self.cpu_number_new
+            .filter(|&n| n > 0)
+            .unwrap_or(self.cpu_number)
+    }
+
+    /// The RAM the host has once a pending change is applied.
+    pub fn ram_mib_target(&self) -> u64 {
+        self.ram_mib_new.filter(|&n| n > 0).unwrap_or(self.ram_mib)
+    }
+
+    /// Whether a CPU or RAM change waits for the host's next stop.
+    pub fn change_pending(&self) -> bool {
+        self.cpu_number_target() != self.cpu_number || self.ram_mib_target() != self.ram_mib
+    }
+
     /// The first IPv4 address, else the first IPv6 one: the "main IP" of reference §4.7.
     pub fn main_ip(&self) -> Option<&str> {
         self.ip4

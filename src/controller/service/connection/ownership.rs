@@ -127,6 +127,7 @@ mod tests {
                     vmmanager: None,
                     licensing: None,
                     unknown_outcome_quiet_seconds: 180,
+                    timeouts: Default::default(),
                 },
             );
             m.metadata.namespace = Some((*ns).to_owned());

@@ -10,9 +10,13 @@
 //!    Reinstalling wipes the disk, so it is never done for a suspended service, and never
 //!    when the panel does not say which OS is installed.
 //! 3. **CPU and RAM**.
-//! 4. **Grow the disk**. Disks only grow (reference §4.7); a smaller declared disk is refused
-//!    and reported, never applied by recreating the server.
-//! 5. **Start** a server that must run.
+//! 4. **Grow the disk**. Disks only grow (reference §4.7; VMmanager 5 too, §11 "disk
+//!    resize"); a smaller declared disk is refused and reported, never applied by recreating
+//!    the server.
+//! 5. **Restart** a running server with a resource change pending for its next stop
+//!    (VMmanager 6 defers a change of a running host and shows it as `cpu_number_new` /
+//!    `ram_mib_new`; the official module restarts the host to apply it, reference §11).
+//! 6. **Start** a server that must run.
 
 use super::DesiredServer;
 
@@ -27,6 +31,9 @@ pub struct Observed {
     pub memory_mib: u64,
     /// The main disk's size, when the panel reports it.
     pub disk_mib: Option<u64>,
+    /// A change was accepted for the next stop and is not applied yet. `cpu_cores` and
+    /// `memory_mib` then hold the pending values, so the change is not sent again.
+    pub pending: bool,
 }
 
 /// The next change to send.
@@ -42,6 +49,8 @@ pub enum Step {
     GrowDisk {
         to_mib: u64,
     },
+    /// Restart a running server to apply a pending change.
+    Restart,
     Start,
     /// Nothing to send. `disk` says why a declared disk size is not applied, if it is not.
     Done {
@@ -54,8 +63,6 @@ pub enum Step {
 pub enum DiskRefusal {
     /// Disks only grow.
     Shrink { have_mib: u64, want_mib: u64 },
-    /// The panel's documented API has no disk resize (VMmanager 5).
-    Unsupported { have_mib: u64, want_mib: u64 },
 }
 
 impl DiskRefusal {
@@ -64,9 +71,6 @@ impl DiskRefusal {
         match self {
             DiskRefusal::Shrink { have_mib, want_mib } => format!(
                 "the disk of {server} has {have_mib} MiB and {want_mib} MiB are declared: VMmanager disks only grow; declare at least {have_mib} MiB (diskSpace) or order a new server"
-            ),
-            DiskRefusal::Unsupported { have_mib, want_mib } => format!(
-                "the disk of {server} has {have_mib} MiB and {want_mib} MiB are declared: VMmanager 5's API has no disk resize; resize it in the panel, then declare its size"
             ),
         }
     }
@@ -82,12 +86,7 @@ pub fn os_matches(observed: &Observed, wanted: &str) -> Option<bool> {
 }
 
 /// The next step for a server that exists and is not busy.
-pub fn next_step(
-    observed: &Observed,
-    desired: &DesiredServer,
-    want_running: bool,
-    can_grow_disk: bool,
-) -> Step {
+pub fn next_step(observed: &Observed, desired: &DesiredServer, want_running: bool) -> Step {
     if !want_running && observed.running {
         return Step::Stop;
     }
@@ -105,14 +104,15 @@ pub fn next_step(
     let want_mib = u64::from(desired.disk_gib) * 1024;
     let mut disk = None;
     if let Some(have_mib) = observed.disk_mib {
-        if want_mib > have_mib && can_grow_disk {
+        if want_mib > have_mib {
             return Step::GrowDisk { to_mib: want_mib };
         }
-        if want_mib > have_mib {
-            disk = Some(DiskRefusal::Unsupported { have_mib, want_mib });
-        } else if want_mib < have_mib {
+        if want_mib < have_mib {
             disk = Some(DiskRefusal::Shrink { have_mib, want_mib });
         }
+    }
+    if want_running && observed.running && observed.pending {
+        return Step::Restart;
     }
     if want_running && !observed.running {
         return Step::Start;
@@ -144,13 +144,14 @@ mod tests {
             cpu_cores: 2,
             memory_mib: 2048,
             disk_mib: Some(20 * 1024),
+            pending: false,
         }
     }
 
     #[test]
     fn a_matching_running_server_needs_nothing() {
         assert_eq!(
-            next_step(&matching(), &desired(), true, true),
+            next_step(&matching(), &desired(), true),
             Step::Done { disk: None }
         );
     }
@@ -160,28 +161,25 @@ mod tests {
         let mut observed = matching();
         observed.cpu_cores = 1;
         observed.os = vec!["Debian 12".into()];
-        assert_eq!(next_step(&observed, &desired(), false, true), Step::Stop);
+        assert_eq!(next_step(&observed, &desired(), false), Step::Stop);
     }
 
     #[test]
     fn an_os_change_reinstalls_only_a_running_service_and_only_when_the_os_is_known() {
         let mut observed = matching();
         observed.os = vec!["Debian 12".into(), "7".into()];
-        assert_eq!(
-            next_step(&observed, &desired(), true, true),
-            Step::Reinstall
-        );
+        assert_eq!(next_step(&observed, &desired(), true), Step::Reinstall);
         // Suspended: the disk is not wiped while the client cannot use the server.
         observed.running = false;
         assert_eq!(
-            next_step(&observed, &desired(), false, true),
+            next_step(&observed, &desired(), false),
             Step::Done { disk: None }
         );
         // The panel does not say: nothing destructive on a guess.
         observed.running = true;
         observed.os.clear();
         assert_eq!(
-            next_step(&observed, &desired(), true, true),
+            next_step(&observed, &desired(), true),
             Step::Done { disk: None }
         );
     }
@@ -191,7 +189,7 @@ mod tests {
         let mut wanted = desired();
         wanted.operating_system = "8211".into();
         assert_eq!(
-            next_step(&matching(), &wanted, true, true),
+            next_step(&matching(), &wanted, true),
             Step::Done { disk: None }
         );
     }
@@ -201,7 +199,7 @@ mod tests {
         let mut observed = matching();
         observed.memory_mib = 1024;
         assert_eq!(
-            next_step(&observed, &desired(), true, true),
+            next_step(&observed, &desired(), true),
             Step::Resize {
                 cpu_cores: None,
                 memory_mib: Some(2048)
@@ -214,12 +212,12 @@ mod tests {
         let mut observed = matching();
         observed.disk_mib = Some(10 * 1024);
         assert_eq!(
-            next_step(&observed, &desired(), true, true),
+            next_step(&observed, &desired(), true),
             Step::GrowDisk { to_mib: 20 * 1024 }
         );
         observed.disk_mib = Some(40 * 1024);
         assert_eq!(
-            next_step(&observed, &desired(), true, true),
+            next_step(&observed, &desired(), true),
             Step::Done {
                 disk: Some(DiskRefusal::Shrink {
                     have_mib: 40 * 1024,
@@ -230,22 +228,21 @@ mod tests {
     }
 
     #[test]
-    fn a_panel_without_disk_resize_reports_instead_of_growing() {
+    fn a_pending_change_restarts_a_running_server_once_nothing_else_is_to_do() {
         let mut observed = matching();
-        observed.disk_mib = Some(10 * 1024);
+        observed.pending = true;
+        assert_eq!(next_step(&observed, &desired(), true), Step::Restart);
+        // A suspended server applies it at its stop; a stopped one when it starts.
+        assert_eq!(next_step(&observed, &desired(), false), Step::Stop);
         observed.running = false;
-        // The server still starts; the refusal is reported once nothing else is to do.
-        assert_eq!(next_step(&observed, &desired(), true, false), Step::Start);
+        assert_eq!(next_step(&observed, &desired(), true), Step::Start);
+        // Another change first: the restart applies both.
         observed.running = true;
-        assert_eq!(
-            next_step(&observed, &desired(), true, false),
-            Step::Done {
-                disk: Some(DiskRefusal::Unsupported {
-                    have_mib: 10 * 1024,
-                    want_mib: 20 * 1024
-                })
-            }
-        );
+        observed.cpu_cores = 1;
+        assert!(matches!(
+            next_step(&observed, &desired(), true),
+            Step::Resize { .. }
+        ));
     }
 
     #[test]
@@ -254,7 +251,7 @@ mod tests {
         observed.running = false;
         observed.cpu_cores = 1;
         assert!(matches!(
-            next_step(&observed, &desired(), true, true),
+            next_step(&observed, &desired(), true),
             Step::Resize { .. }
         ));
     }

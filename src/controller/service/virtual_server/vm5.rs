@@ -13,7 +13,7 @@ use crate::controller::conditions::Verdict;
 use crate::controller::service::driver::{self, Seen};
 use crate::controller::service::{Outcome, connection};
 use crate::panel::PanelError;
-use crate::panel::vmmanager5::{NewVm, Vm, Vm5};
+use crate::panel::vmmanager5::{NewVm, Vm, Vm5, Vm5Volume};
 
 impl Run<'_> {
     pub(super) async fn vm5(
@@ -31,14 +31,26 @@ impl Run<'_> {
         if !machine.ip.is_empty() {
             status.ip = Some(machine.ip.clone());
         }
-        let running = machine.state == "on";
+        let power = match machine.powered {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "power not reported",
+        };
         if observe_only {
             return Ok(Outcome {
                 verdict: Verdict::Ready {
                     reason: "Observed".into(),
-                    message: format!("observed VM {} ({})", machine.id, machine.state),
+                    message: format!(
+                        "observed VM {} ({power}{})",
+                        machine.id,
+                        if machine.admin_down {
+                            ", disabled by the panel administrator"
+                        } else {
+                            ""
+                        }
+                    ),
                 },
-                phase: if running {
+                phase: if machine.powered == Some(true) {
                     ServicePhase::Active
                 } else {
                     ServicePhase::Suspended
@@ -53,12 +65,27 @@ impl Run<'_> {
                 ServicePhase::Provisioning,
             ));
         }
+        if machine.admin_down {
+            return Ok(self.vm5_admin_down(&machine, status).await);
+        }
         let want_running = crate::controller::service::suspension(self.refs).is_none();
         // VMmanager 5 answers changes synchronously: apply the steps in turn, at most one of
         // each kind, keeping the observed state up to date.
-        let mut observed = observed(&machine);
+        let mut observed = observed(&machine, want_running);
+        if observed.disk_mib.is_none() {
+            // The `vm` list need not show the disk size; `vm.volume` does (reference §11).
+            match vm.volumes(&machine.id).await {
+                Ok(volumes) => observed.disk_mib = main_disk(&volumes).and_then(|v| v.size_mib),
+                Err(e) => {
+                    return Ok(failed(
+                        "PanelError",
+                        format!("listing the disks of {}: {e}", self.name),
+                    ));
+                }
+            }
+        }
         for _ in 0..4 {
-            match plan::next_step(&observed, self.desired, want_running, false) {
+            match plan::next_step(&observed, self.desired, want_running) {
                 Step::Done { .. } if self.connection.password_changed && observed.running => {
                     if let Err(e) = vm
                         .set_password(&machine.id, &self.connection.password)
@@ -147,10 +174,125 @@ impl Run<'_> {
                     )
                     .await;
                 }
-                Step::GrowDisk { .. } => unreachable!("VMmanager 5 disks are not grown"),
+                Step::Restart => {
+                    // Only a change pending for the next stop asks for this, and VMmanager 5
+                    // has none ([`observed`]); a restart is still what the step means.
+                    if let Err(e) = vm.restart(&machine.id).await {
+                        return Ok(failed(
+                            "PanelError",
+                            format!("vm.restart of {}: {e}", self.name),
+                        ));
+                    }
+                    observed.pending = false;
+                }
+                Step::GrowDisk { to_mib } => {
+                    let _queue = self.enqueue("vm.volume.edit").await;
+                    if let Err(outcome) = self
+                        .vm5_grow_disk(vm, &machine.id, &mut observed, to_mib)
+                        .await
+                    {
+                        return Ok(outcome);
+                    }
+                }
             }
         }
         Ok(self.ready(observed.running))
+    }
+
+    /// Grows the VM's main disk to `to_mib` (`vm.volume.edit`). A running VM is stopped first
+    /// and started again by the next step, as jbs does [S26 `VmManager5_KVM.php`]: whether
+    /// the panel grows the disk of a running VM is not documented, and a stopped VM is safe
+    /// under both readings.
+    async fn vm5_grow_disk(
+        &self,
+        vm: &Vm5,
+        id: &str,
+        observed: &mut Observed,
+        to_mib: u64,
+    ) -> Result<(), Outcome> {
+        let volumes = vm.volumes(id).await.map_err(|e| {
+            failed(
+                "PanelError",
+                format!("listing the disks of {}: {e}", self.name),
+            )
+        })?;
+        let Some(disk) = main_disk(&volumes) else {
+            return Err(failed(
+                "PanelError",
+                format!("VMmanager lists no virtual disk of VM {}", self.name),
+            ));
+        };
+        if observed.running {
+            vm.stop(id).await.map_err(|e| {
+                failed(
+                    "PanelError",
+                    format!("stopping VM {} to grow its disk: {e}", self.name),
+                )
+            })?;
+            observed.running = false;
+        }
+        vm.grow_volume(id, &disk.id, to_mib).await.map_err(|e| {
+            failed(
+                "PanelError",
+                format!("growing the disk of {} to {to_mib} MiB: {e}", self.name),
+            )
+        })?;
+        observed.disk_mib = Some(to_mib);
+        self.event(
+            "DiskResized",
+            format!(
+                "VM {}: disk grown from {} MiB to {to_mib} MiB",
+                self.name,
+                disk.size_mib.map_or("?".to_owned(), |s| s.to_string())
+            ),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// A VM the panel's administrator disabled (`vmstatus` = `admdown`): reported, never
+    /// fought. Starting it (or changing it) would undo a person's decision at the panel, so
+    /// nothing is sent until the administrator lifts it; the event is sent once, when the
+    /// service first sees it.
+    async fn vm5_admin_down(&self, machine: &Vm, status: &HostingServiceStatus) -> Outcome {
+        const REASON: &str = "DisabledByPanelAdmin";
+        let message = format!(
+            "VM {} ({}) is disabled by the administrator of {} (vmstatus admdown); hostplane does not start or change it until it is enabled at the panel",
+            self.name,
+            machine.id,
+            self.module_name()
+        );
+        let seen_before = status
+            .common
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.reason == REASON);
+        if !seen_before {
+            self.ctx
+                .event(
+                    self.service,
+                    kube::runtime::events::EventType::Warning,
+                    REASON,
+                    message.clone(),
+                )
+                .await;
+        }
+        match crate::controller::service::suspension(self.refs) {
+            // Suspended anyway: the VM is off, as the service wants.
+            Some(why) => Outcome {
+                verdict: Verdict::Ready {
+                    reason: "Suspended".into(),
+                    message: format!("{why}; {message}"),
+                },
+                phase: ServicePhase::Suspended,
+                requeue: None,
+            },
+            // Looked at again with the controller's backoff, so that lifting it is noticed.
+            None => Outcome {
+                phase: ServicePhase::Suspended,
+                ..failed(REASON, message)
+            },
+        }
     }
 
     /// Reinstalls the VM with the declared OS image (and the tariff's recipe). Not repeated
@@ -277,16 +419,25 @@ pub fn vm5_user_name(client: &str) -> String {
     name
 }
 
+/// The VM's main disk: its first virtual disk.
+fn main_disk(volumes: &[Vm5Volume]) -> Option<&Vm5Volume> {
+    volumes.iter().find(|v| v.is_vdisk())
+}
+
 /// What the planner needs to know of a VM. A field the list does not show is empty: the OS
-/// is then unknown (never reinstalled on a guess) and the disk is not compared.
-fn observed(machine: &Vm) -> Observed {
+/// is then unknown (never reinstalled on a guess) and the disk is read from `vm.volume`. A VM
+/// whose power the panel does not report is taken to be as the service wants it, so that no
+/// start or stop is sent on a guess.
+fn observed(machine: &Vm, want_running: bool) -> Observed {
     Observed {
-        running: machine.state == "on",
+        running: machine.powered.unwrap_or(want_running),
         os: if machine.vmi.is_empty() {
             Vec::new()
         } else {
             vec![machine.vmi.clone()]
         },
+        // VMmanager 5 applies a change when it answers: nothing is ever pending.
+        pending: false,
         cpu_cores: machine.vcpu.parse().unwrap_or(0),
         memory_mib: machine.mem.parse().unwrap_or(0),
         disk_mib: machine.vsize.parse().ok(),

@@ -21,8 +21,8 @@ use crate::controller::service::driver::{self, Seen};
 use crate::controller::service::{Outcome, connection};
 use crate::panel::PanelError;
 use crate::panel::vmmanager6::{
-    Host, HostState, NewAccount, NewHost, Reinstall, ResourceChange, TaskStatus, Vm6Client, Where,
-    task_names,
+    Defer, Host, HostState, NewAccount, NewHost, Reinstall, ResourceChange, TaskStatus, Vm6Client,
+    Where, task_names,
 };
 use crate::pools::server_pool::{self as pool_rules};
 use secrecy::SecretString;
@@ -164,7 +164,7 @@ impl Run<'_> {
     async fn vm6_converge(&self, vm: &Vm6Client, host: &Host) -> Result<Outcome, Error> {
         let want_running = crate::controller::service::suspension(self.refs).is_none();
         let running = host.state == HostState::Active;
-        let step = plan::next_step(&observed(host), self.desired, want_running, true);
+        let step = plan::next_step(&observed(host), self.desired, want_running);
         if matches!(step, Step::Done { .. }) && self.connection.password_changed && running {
             return self.vm6_password(vm, host).await;
         }
@@ -199,6 +199,7 @@ impl Run<'_> {
             Step::Reinstall => task_names::REINSTALL,
             Step::Resize { .. } => task_names::RESOURCES,
             Step::GrowDisk { .. } => task_names::DISK_RESIZE,
+            Step::Restart => task_names::RESTART,
             Step::Done { .. } => unreachable!("returned above"),
         };
         let _queue = self.enqueue(operation).await;
@@ -241,9 +242,16 @@ impl Run<'_> {
                 cpu_cores,
                 memory_mib,
             } => {
+                // A running host takes the change at its next stop, as the official module
+                // sends it (reference §11); the host then lists it as `cpu_number_new` /
+                // `ram_mib_new`, so it is not sent again, and the next step restarts the host
+                // to apply it. A stopped host takes it at once.
                 let change = ResourceChange {
                     cpu_number: cpu_cores,
                     ram_mib: memory_mib,
+                    defer: running.then(|| Defer {
+                        action: task_names::STOP.to_owned(),
+                    }),
                     ..ResourceChange::default()
                 };
                 if let Err(e) = vm.change_resources(host.id, &change).await {
@@ -255,10 +263,35 @@ impl Run<'_> {
                 (
                     "Resized",
                     format!(
-                        "host {}: {} CPU, {} MiB RAM",
-                        self.name, self.desired.cpu_cores, self.desired.memory_mib
+                        "host {}: {} CPU, {} MiB RAM{}",
+                        self.name,
+                        self.desired.cpu_cores,
+                        self.desired.memory_mib,
+                        if running {
+                            " at its next stop; it is restarted to apply them"
+                        } else {
+                            ""
+                        }
                     ),
                     "Resizing",
+                )
+            }
+            Step::Restart => {
+                if let Err(e) = vm.restart_host(host.id).await {
+                    return Ok(failed(
+                        "PanelError",
+                        format!("restarting {} to apply its new CPU and RAM: {e}", self.name),
+                    ));
+                }
+                (
+                    "Restarted",
+                    format!(
+                        "restarted host {} to apply {} CPU, {} MiB RAM",
+                        self.name,
+                        host.cpu_number_target(),
+                        host.ram_mib_target()
+                    ),
+                    "Restarting",
                 )
             }
             Step::GrowDisk { to_mib } => {
@@ -710,8 +743,10 @@ fn observed(host: &Host) -> Observed {
     Observed {
         running: host.state == HostState::Active,
         os,
-        cpu_cores: host.cpu_number,
-        memory_mib: host.ram_mib,
+        // A change waiting for the next stop counts as made: it is not sent again.
+        cpu_cores: host.cpu_number_target(),
+        memory_mib: host.ram_mib_target(),
+        pending: host.change_pending(),
         disk_mib: host
             .disk
             .as_ref()
