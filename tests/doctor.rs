@@ -36,6 +36,7 @@ fn recipe(type_: ModuleType, url: String, vm_api: Option<VmManagerApiVersion>) -
         url,
         tls: Some(TlsSettings::default()),
         limits: Default::default(),
+        timeouts: Default::default(),
         vm_api,
         credentials: hostplane::api::common::LocalObjectReference {
             name: "panel".to_owned(),
@@ -198,9 +199,7 @@ async fn the_complete_profile_has_every_fact_and_only_reads_are_sent() {
         for f in &r.facts {
             // VMmanager 6 has no hosts here: its host fields cannot be judged.
             let empty = r.product == "VMmanager 6" && f.key.starts_with("host-");
-            // Not simulated yet: VMmanager 5's `vmstatus` and disk list.
-            let vm5_gap = ["vm-volume", "vm-list-vmstatus"].contains(&f.key);
-            if !empty && !vm5_gap {
+            if !empty {
                 assert_eq!(f.found, Presence::Yes, "{}: {}", f.key, f.note);
             }
         }

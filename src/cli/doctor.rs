@@ -133,6 +133,7 @@ async fn by_url(args: &Args, url: &str) -> anyhow::Result<Report> {
             ..TlsSettings::default()
         }),
         limits: Default::default(),
+        timeouts: Default::default(),
         vm_api,
         credentials: LocalObjectReference {
             name: "--url".to_owned(),

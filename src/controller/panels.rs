@@ -665,7 +665,13 @@ pub fn standalone_client(
     ca: Option<Vec<u8>>,
 ) -> Result<PanelClient, SetupError> {
     let limiter = Limiter::new(limits_of(&recipe.limits));
-    build(recipe, credentials, ca, limiter, &HttpOptions::default())
+    build(
+        recipe,
+        credentials,
+        ca,
+        limiter,
+        &http_options(&recipe.timeouts),
+    )
 }
 
 fn build(
