@@ -1,0 +1,106 @@
+//! Memory and CPU of this process and of its children (etcd, kube-apiserver), from `/proc`.
+
+use super::*;
+
+/// (VmRSS, VmHWM) in KiB of a process (`self` or a pid).
+pub(super) fn memory_of(pid: &str) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Resets this process's peak RSS to its current RSS (Linux ≥ 4.0).
+pub(super) fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Children of this process by name (etcd, kube-apiserver): (name, VmRSS, VmHWM) in KiB.
+pub(super) fn children_memory() -> Vec<(String, u64, u64)> {
+    let mut out: Vec<_> = children()
+        .into_iter()
+        .filter_map(|(name, pid)| memory_of(&pid).map(|(rss, hwm)| (name, rss, hwm)))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The children of this process: (command name, pid).
+pub(super) fn children() -> Vec<(String, String)> {
+    let me = std::process::id().to_string();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if ppid == Some(me.as_str()) {
+            out.push((name.to_owned(), pid));
+        }
+    }
+    out
+}
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`.
+pub(super) fn cpu_of(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After the command: state is field 3, utime 14 and stime 15.
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some((utime + stime) as f64 / ticks)
+}
+
+/// CPU seconds so far of this process and of each child (etcd, kube-apiserver), by name.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Cpu(pub(super) BTreeMap<String, f64>);
+
+impl Cpu {
+    pub(super) fn now() -> Cpu {
+        let mut out = BTreeMap::new();
+        if let Some(me) = cpu_of("self") {
+            out.insert("bench process".to_owned(), me);
+        }
+        for (name, pid) in children() {
+            if let Some(cpu) = cpu_of(&pid) {
+                out.insert(name, cpu);
+            }
+        }
+        Cpu(out)
+    }
+
+    pub(super) fn since(&self, before: &Cpu) -> Cpu {
+        Cpu(self
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), v - before.0.get(k).copied().unwrap_or(0.0)))
+            .collect())
+    }
+
+    pub(super) fn describe(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k} {v:.1}")).collect();
+        parts.join(", ")
+    }
+}
+
+pub(super) fn mib(kib: u64) -> String {
+    format!("{:.0} MiB", kib as f64 / 1024.0)
+}
