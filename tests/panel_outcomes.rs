@@ -524,3 +524,47 @@ async fn order_and_prolong_answers_as_production_clients_read_them() {
     let e = lic.order(&tagged_order()).await.unwrap_err();
     assert_eq!(e.mgr_kind(), Some("client"), "{e:?}");
 }
+
+/// An ispmanager that answers as production clients found real ones do (reference §11,
+/// [S26 `IspManager5.php`] "JBS-753", [S7], [S8]): `user.edit&elid=` of an unknown name is
+/// an empty form without an error; the `user` list leaves `active` out for a suspended user;
+/// `user.suspend` can come back with neither `ok` nor an error. Independent of our simulator,
+/// which was written from the same page as the client.
+async fn mock_ispmanager() -> String {
+    hostplane::panel::transport::install_crypto_provider();
+    let app = Router::new().fallback(post(|body: String| async move {
+        let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
+        let func = form
+            .iter()
+            .find(|(k, _)| k == "func")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let answer = match func {
+            "user" => {
+                r#"{"doc":{"elem":[{"name":{"$":"alice"},"active":{"$":"on"},"limit_quota":{"$":"1024"}},{"name":{"$":"bob"},"limit_quota":{"$":"1024"}}]}}"#
+            }
+            "user.edit" => r#"{"doc":{"elid":{},"name":{},"preset":{"$":"basic"}}}"#,
+            _ => r#"{"doc":{}}"#,
+        };
+        ([(header::CONTENT_TYPE, "application/json")], answer).into_response()
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/ispmgr")
+}
+
+#[tokio::test]
+async fn ispmanager_existence_activity_and_success_are_read_as_production_clients_do() {
+    let isp = hostplane::panel::ispmanager::IspManager::new(client_of(&mock_ispmanager().await));
+    // The empty form of an unknown name is not an account: existence is the list's word.
+    assert_eq!(isp.user("ghost").await.unwrap(), None);
+    let alice = isp.user("alice").await.unwrap().expect("listed");
+    assert!(alice.active);
+    // No `active` is not "active".
+    let bob = isp.user("bob").await.unwrap().expect("listed");
+    assert!(!bob.active, "a user listed without active=on is suspended");
+    // Neither `ok` nor an error: not known to be done.
+    unknown(isp.suspend_user("alice").await, "user.suspend");
+    unknown(isp.delete_user("alice").await, "user.delete");
+}
