@@ -20,7 +20,7 @@ use kube::runtime::events::EventType;
 
 use super::conditions::{self, Verdict};
 use super::context::{self, Context};
-use super::licenses::{remote_id, until_midnight_utc};
+use super::service::licenses::{remote_id, until_midnight_utc};
 use super::service::virtual_server::license_type_for;
 use super::{Error, observe_annotations};
 use crate::api::common::{Date, LastError};
@@ -136,7 +136,7 @@ async fn observe(
             );
         }
     };
-    let settings = super::licenses::settings_of(&module);
+    let settings = super::service::licenses::settings_of(&module);
     let rules = PoolRules::new(&settings, Some(&pool.spec));
     let today = Date(ctx.settings.clock.today());
     // Node counts come from the pool's own records (the licensing server does not list them).

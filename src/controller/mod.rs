@@ -13,7 +13,6 @@ pub mod drift;
 pub mod judge;
 pub mod leader;
 pub mod license_pool;
-pub mod licenses;
 pub mod metrics;
 pub mod module;
 pub mod panels;

@@ -13,6 +13,7 @@ pub mod connection;
 pub mod desired;
 pub mod driver;
 pub mod hosting;
+pub mod licenses;
 pub mod placement;
 pub mod plan;
 pub mod software_license;

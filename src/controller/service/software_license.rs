@@ -1,11 +1,12 @@
 //! A standalone ISPsystem software license for `spec.licenseIp` (product `SoftwareLicense`,
 //! seed 003): the license is the service. Its lifecycle — lookup by `remoteid` (listed, or
 //! the tag in the license name) before any order, the pool before buying, suspension with the service, monthly (or compared-period)
-//! prolongation, the pool on termination — is [`crate::controller::licenses`].
+//! prolongation, the pool on termination — is [`super::licenses`].
 
 use kube::ResourceExt;
 
 use super::driver::Removal;
+use super::licenses::{self, Need};
 use super::suspension;
 use super::{Outcome, Refs, stalled};
 use crate::api::hosting_service::{HostingServiceStatus, ManagementPolicy, ServicePhase};
@@ -15,7 +16,6 @@ use crate::api::{HostingService, ProcessingModule};
 use crate::controller::Error;
 use crate::controller::conditions::Verdict;
 use crate::controller::context::Context;
-use crate::controller::licenses::{self, Need};
 use crate::panel::licensing::LicenseStatus;
 use crate::pools::naming::LicenseKind;
 

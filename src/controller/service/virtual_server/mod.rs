@@ -179,7 +179,7 @@ async fn control_panel_license(
         // No panel (any more): a license still recorded goes to the pool, paid for as it is.
         if status.license.is_some()
             && let Some(licensing) = licensing_module_of(ctx, module)
-            && let Err(e) = crate::controller::licenses::release_unneeded(
+            && let Err(e) = crate::controller::service::licenses::release_unneeded(
                 ctx,
                 service,
                 &licensing,
@@ -221,14 +221,18 @@ async fn control_panel_license(
             ),
         ));
     };
-    let need = crate::controller::licenses::Need {
+    let need = crate::controller::service::licenses::Need {
         license_type,
         ip,
         kind: crate::pools::naming::LicenseKind::Addon,
         period: service.spec.period,
         nodes: None,
     };
-    match crate::controller::licenses::ensure(ctx, service, refs, &need, &licensing, status).await {
+    match crate::controller::service::licenses::ensure(
+        ctx, service, refs, &need, &licensing, status,
+    )
+    .await
+    {
         Ok(ensured) => {
             let renewal = ensured.requeue(ctx.settings.clock.now());
             outcome.requeue = match (outcome.requeue, renewal) {
@@ -461,7 +465,7 @@ pub async fn remove(
     if status.license.is_some()
         && let Some(licensing) = licensing_module_of(ctx, module)
     {
-        crate::controller::licenses::release(
+        crate::controller::service::licenses::release(
             ctx,
             service,
             &licensing,
