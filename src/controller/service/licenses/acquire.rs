@@ -25,10 +25,7 @@ pub(super) async fn acquire(
     today: Date,
 ) -> Result<(LicenseDetails, bool), Outcome> {
     let _one_at_a_time = ctx.license_acquisitions.lock().await;
-    let all = lic
-        .licenses()
-        .await
-        .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))?;
+    let all = list_all(lic).await?;
     let ns = service.namespace().unwrap_or_default();
     // What would be (or was) ordered: the lookup below compares with it.
     let wanted = LicenseOrder {

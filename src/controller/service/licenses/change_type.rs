@@ -35,10 +35,7 @@ pub(super) async fn change_type(
     from_pool: bool,
 ) -> Result<(LicenseDetails, bool), Outcome> {
     let _one_at_a_time = ctx.license_acquisitions.lock().await;
-    let all = lic
-        .licenses()
-        .await
-        .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))?;
+    let all = list_all(lic).await?;
     let ns = service.namespace().unwrap_or_default();
     let rules = PoolRules::new(settings, pool_spec(ctx, &ns, &module.name_any()).as_ref());
     let old_id = current.license.id.clone();

@@ -15,16 +15,7 @@ pub async fn ensure(
     module: &ProcessingModule,
     status: &mut HostingServiceStatus,
 ) -> Result<Ensured, Outcome> {
-    let lic = ctx
-        .panels
-        .licensing(&ctx.client, module)
-        .await
-        .map_err(|e| {
-            failed(
-                "ModuleUnavailable",
-                format!("licensing module {}: {e}", module.name_any()),
-            )
-        })?;
+    let lic = connect(ctx, module).await?;
     let settings = settings_of(module);
     let today = Date(ctx.settings.clock.today());
     let tariff = refs.tariff.name_any();

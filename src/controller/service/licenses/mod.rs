@@ -39,6 +39,7 @@
 //! period. [`Ensured::renews_on`] is the day to come back for the next prolongation.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::{Api, Patch, PatchParams};
@@ -85,6 +86,27 @@ pub use observe::*;
 use pool::*;
 use prolong::*;
 pub use release::*;
+
+/// The client of the need's licensing module; a module that cannot be used is a transient
+/// failure (`ModuleUnavailable`).
+async fn connect(ctx: &Context, module: &ProcessingModule) -> Result<Arc<Licensing>, Outcome> {
+    ctx.panels
+        .licensing(&ctx.client, module)
+        .await
+        .map_err(|e| {
+            failed(
+                "ModuleUnavailable",
+                format!("licensing module {}: {e}", module.name_any()),
+            )
+        })
+}
+
+/// Every licence of the account, in one call (the lookup before anything is bought or taken).
+async fn list_all(lic: &Licensing) -> Result<Vec<License>, Outcome> {
+    lic.licenses()
+        .await
+        .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))
+}
 
 /// One license a service needs.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -19,16 +19,7 @@ pub async fn observe(
     module: &ProcessingModule,
     status: &mut HostingServiceStatus,
 ) -> Result<(License, Vec<String>), Outcome> {
-    let lic = ctx
-        .panels
-        .licensing(&ctx.client, module)
-        .await
-        .map_err(|e| {
-            failed(
-                "ModuleUnavailable",
-                format!("licensing module {}: {e}", module.name_any()),
-            )
-        })?;
+    let lic = connect(ctx, module).await?;
     let remoteid = remote_id(service, need.kind);
     let all = lic
         .licenses()
