@@ -694,17 +694,7 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
 
     let nudge = |n: u32| {
         for object in ["hsvc/rent", "hsvc/kept"] {
-            kubectl_ok(
-                cluster,
-                &[
-                    "annotate",
-                    "--overwrite",
-                    object,
-                    "-n",
-                    ns,
-                    &format!("hostplane.dev/reconcile-requested-at=tick-{n}"),
-                ],
-            );
+            request_reconcile(cluster, ns, object, &format!("tick-{n}"));
         }
     };
     // 35 days on: expired and suspended for non-payment.

@@ -141,20 +141,6 @@ fn advance_to(sim: &SimHandle, day: jiff::civil::Date) {
     assert_eq!(sim.sim.clock().today(), day);
 }
 
-fn nudge(cluster: &hostplane::testbed::LocalCluster, ns: &str, object: &str, tick: &str) {
-    kubectl_ok(
-        cluster,
-        &[
-            "annotate",
-            "--overwrite",
-            object,
-            "-n",
-            ns,
-            &format!("hostplane.dev/reconcile-requested-at={tick}"),
-        ],
-    );
-}
-
 fn license_id(cluster: &hostplane::testbed::LocalCluster, ns: &str, svc: &str) -> String {
     jsonpath(cluster, ns, &format!("hsvc/{svc}"), "{.status.license.id}")
 }
@@ -276,7 +262,7 @@ async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_ou
             .unwrap();
         advance_to(&sim, due);
         for n in names {
-            nudge(cluster, ns, &format!("hsvc/{n}"), &format!("renew-{round}"));
+            request_reconcile(cluster, ns, &format!("hsvc/{n}"), &format!("renew-{round}"));
         }
         until("every license prolonged", || {
             charges(&sim, "prolong") == 3 * round
@@ -293,7 +279,7 @@ async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_ou
             .await;
         }
         for n in names {
-            nudge(cluster, ns, &format!("hsvc/{n}"), &format!("again-{round}"));
+            request_reconcile(cluster, ns, &format!("hsvc/{n}"), &format!("again-{round}"));
         }
         for n in names {
             eventually(
@@ -410,7 +396,7 @@ async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_ou
         &sim,
         expires.checked_add(jiff::Span::new().days(5)).unwrap(),
     );
-    nudge(cluster, ns, "lpool/pool", "expired");
+    request_reconcile(cluster, ns, "lpool/pool", "expired");
     eventually(
         cluster,
         ns,
@@ -428,7 +414,7 @@ async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_ou
         &sim,
         expires.checked_add(jiff::Span::new().months(1)).unwrap(),
     );
-    nudge(cluster, ns, "lpool/pool", "out");
+    request_reconcile(cluster, ns, "lpool/pool", "out");
     eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "0").await;
     assert!(license(&sim, &a).deleted, "deleted at the licensing server");
 }
@@ -473,8 +459,8 @@ async fn period_comparisons_choose_the_license_period() {
 
     // A day before the monthly license runs out, only it is prolonged (for a month).
     advance_to(&sim, expiry(&y).yesterday().unwrap());
-    nudge(cluster, ns, "hsvc/monthly", "t1");
-    nudge(cluster, ns, "hsvc/yearly", "t1");
+    request_reconcile(cluster, ns, "hsvc/monthly", "t1");
+    request_reconcile(cluster, ns, "hsvc/yearly", "t1");
     until("the monthly license prolonged", || {
         charges(&sim, "prolong") == 1
     })
@@ -724,7 +710,7 @@ async fn a_tariff_change_moves_the_license_to_the_new_pricelist() {
     assert!(event_reasons(cluster, ns, "lic-a").contains("LicenseTypeChanged"));
 
     // Another reconcile changes nothing more.
-    nudge(cluster, ns, "hsvc/lic-a", "again");
+    request_reconcile(cluster, ns, "hsvc/lic-a", "again");
     eventually(
         cluster,
         ns,
@@ -935,7 +921,7 @@ async fn observe_only_license_services_report_the_license_and_change_nothing() {
         ],
     );
     advance_to(&sim, expires.yesterday().unwrap());
-    nudge(cluster, ns, object, "late");
+    request_reconcile(cluster, ns, object, "late");
     eventually(
         cluster,
         ns,
@@ -1062,7 +1048,7 @@ spec:
     })
     .await;
     eventually(cluster, ns, "hsvc/bare", READY, "True").await;
-    nudge(cluster, ns, "lpool/pool", "vps");
+    request_reconcile(cluster, ns, "lpool/pool", "vps");
     eventually(
         cluster,
         ns,
@@ -1394,7 +1380,7 @@ async fn strict_a_lost_prolong_answer_never_prolongs_twice() {
         let round = round + 1;
         sim.sim.faults().set("billmgr", "service.prolong", fault);
         advance_to(&sim, expiry(&license(&sim, &id)).yesterday().unwrap());
-        nudge(cluster, ns, "hsvc/renewed", &format!("renew-{round}"));
+        request_reconcile(cluster, ns, "hsvc/renewed", &format!("renew-{round}"));
         until("the licence prolonged", || {
             charges(&sim, "prolong") == round
         })
@@ -1412,7 +1398,7 @@ async fn strict_a_lost_prolong_answer_never_prolongs_twice() {
         )
         .await;
         ready(cluster, ns, "renewed").await;
-        nudge(cluster, ns, "hsvc/renewed", &format!("again-{round}"));
+        request_reconcile(cluster, ns, "hsvc/renewed", &format!("again-{round}"));
         eventually(
             cluster,
             ns,

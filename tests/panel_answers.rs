@@ -18,15 +18,6 @@ use hostplane::panel::vmmanager6::{Vm6Client, Vm6Options, WakePolicy};
 use hostplane::panel::{Credentials, HttpOptions, Limiter, PanelError, RetryPolicy};
 use secrecy::SecretString;
 
-/// Serves `app` on a free loopback port; returns its base URL.
-async fn serve(app: Router) -> String {
-    hostplane::panel::transport::install_crypto_provider();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
-}
-
 fn mgr_options(max_body_bytes: usize) -> MgrOptions {
     MgrOptions {
         http: HttpOptions {
@@ -79,7 +70,7 @@ fn one_mib() -> Response {
 
 #[tokio::test]
 async fn answers_are_read_up_to_a_limit_that_the_error_names() {
-    let base = serve(
+    let base = serve_mock(
         Router::new()
             .route("/endless/ispmgr", post(|| async { endless() }))
             .route("/big/ispmgr", post(|| async { one_mib() }))
@@ -152,7 +143,7 @@ async fn credentialed_requests_never_follow_redirects() {
             }
         }
     };
-    let elsewhere = serve(Router::new().fallback(recorder)).await;
+    let elsewhere = serve_mock(Router::new().fallback(recorder)).await;
     let target = format!("{elsewhere}/stolen/ispmgr?session=abcdef123456#frag");
     let redirect = move |code: u16| {
         let target = target.clone();
@@ -162,7 +153,7 @@ async fn credentialed_requests_never_follow_redirects() {
             (StatusCode::from_u16(code).unwrap(), headers)
         }
     };
-    let base = serve(
+    let base = serve_mock(
         Router::new()
             .route("/r302/ispmgr", post(redirect(302)))
             .route("/r307/ispmgr", post(redirect(307)))
@@ -254,7 +245,7 @@ async fn echo_json(headers: HeaderMap, body: String) -> Response {
 
 #[tokio::test]
 async fn panel_error_text_is_scrubbed_of_secrets() {
-    let base = serve(
+    let base = serve_mock(
         Router::new()
             .route("/ispmgr", post(echo_form))
             .route(

@@ -421,10 +421,8 @@ async fn fixed_vm5(answers: &'static [(&'static str, &'static str)]) -> String {
                 })
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/vmmgr")
+    let base = serve_mock(app).await;
+    format!("{base}/vmmgr")
 }
 
 /// The fields a production client reads from a real VMmanager 5 (reference §11): the `vm`

@@ -176,14 +176,11 @@ async fn a_failed_login_is_not_an_unknown_outcome_the_order_is_sent_once() {
 /// Answers that say neither "done" nor what went wrong, or carry the id where only some
 /// clients look for it.
 async fn mock_mgr(answer: &'static str) -> String {
-    hostplane::panel::transport::install_crypto_provider();
     let app = Router::new().fallback(post(move || async move {
         ([(header::CONTENT_TYPE, "application/json")], answer).into_response()
     }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/billmgr")
+    let base = serve_mock(app).await;
+    format!("{base}/billmgr")
 }
 
 fn client_of(url: &str) -> hostplane::panel::mgr::MgrClient {
@@ -321,7 +318,6 @@ async fn vmmanager6_host_creates_answered_by_503_502_or_a_timeout_are_unknown_an
 
 #[tokio::test]
 async fn a_vmmanager6_create_answer_without_the_host_id_is_unknown() {
-    hostplane::panel::transport::install_crypto_provider();
     let app = Router::new()
         .route(
             "/auth/v4/public/token",
@@ -342,11 +338,9 @@ async fn a_vmmanager6_create_answer_without_the_host_id_is_unknown() {
                 )
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = serve_mock(app).await;
     let client = Vm6Client::new(
-        &format!("http://{addr}"),
+        &base,
         Credentials::new(ADMIN, PASSWORD),
         vm6_options(Duration::from_secs(5)),
     )
@@ -363,7 +357,6 @@ async fn mock_billmgr(
     answers: &'static [(&'static str, &'static str, &'static str)],
 ) -> (Licensing, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    hostplane::panel::transport::install_crypto_provider();
     let views = std::sync::Arc::new(AtomicUsize::new(0));
     let counted = views.clone();
     let app = Router::new().fallback(post(
@@ -390,11 +383,9 @@ async fn mock_billmgr(
             }
         },
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = serve_mock(app).await;
     let mgr = hostplane::panel::mgr::MgrClient::new(
-        &format!("http://{addr}/billmgr"),
+        &format!("{base}/billmgr"),
         Credentials::new(ADMIN, PASSWORD),
         options(AuthMode::Authinfo, Format::Xml),
     )
@@ -531,7 +522,6 @@ async fn order_and_prolong_answers_as_production_clients_read_them() {
 /// `user.suspend` can come back with neither `ok` nor an error. Independent of our simulator,
 /// which was written from the same page as the client.
 async fn mock_ispmanager() -> String {
-    hostplane::panel::transport::install_crypto_provider();
     let app = Router::new().fallback(post(|body: String| async move {
         let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
         let func = form
@@ -548,10 +538,8 @@ async fn mock_ispmanager() -> String {
         };
         ([(header::CONTENT_TYPE, "application/json")], answer).into_response()
     }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/ispmgr")
+    let base = serve_mock(app).await;
+    format!("{base}/ispmgr")
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@
 //!   is shorter sees a lost answer after the call was applied). Stays until cleared.
 //! - `login_failure`: the next N logins fail with a server error that is not about the
 //!   credentials (VMmanager 6's "login sometimes fails; sleep and retry", reference §11).
+//!   Set it on the token function (`vm6`/`auth.token`): like every counted fault it is used
+//!   up by each call its rule matches, and only a login acts on it.
 //!
 //! Products consult [`Faults::on_call`] once per request and act on the [`Injected`] result;
 //! [`unavailable_response`], [`proxy_error_response`] and [`dropped_response`] build the

@@ -67,3 +67,13 @@ pub fn vm5(sim: &SimHandle) -> Vm5 {
 pub fn licensing(sim: &SimHandle, auth: AuthMode, format: Format) -> Licensing {
     Licensing::new(mgr(sim, "/billmgr", auth, format))
 }
+
+/// Serves `app` (a mock panel) on a free loopback port; returns its base URL
+/// (`http://127.0.0.1:PORT`, no trailing slash).
+pub async fn serve_mock(app: axum::Router) -> String {
+    hostplane::panel::transport::install_crypto_provider();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}

@@ -204,10 +204,9 @@ pub async fn eventually_within(
     }
 }
 
-/// Asks for a reconcile of `object` with the `hostplane.dev/reconcile-requested-at`
-/// annotation set to `mark`, and waits until the controller echoes `mark` in
-/// `status.lastHandledReconcileAt`, i.e. until a whole reconcile ran after the request.
-pub async fn reconcile_now(cluster: &LocalCluster, ns: &str, object: &str, mark: &str) {
+/// Sets `hostplane.dev/reconcile-requested-at` on `object` to `mark`: asks for a reconcile
+/// without waiting for it.
+pub fn request_reconcile(cluster: &LocalCluster, ns: &str, object: &str, mark: &str) {
     kubectl_ok(
         cluster,
         &[
@@ -219,6 +218,13 @@ pub async fn reconcile_now(cluster: &LocalCluster, ns: &str, object: &str, mark:
             &format!("hostplane.dev/reconcile-requested-at={mark}"),
         ],
     );
+}
+
+/// Asks for a reconcile of `object` with the `hostplane.dev/reconcile-requested-at`
+/// annotation set to `mark`, and waits until the controller echoes `mark` in
+/// `status.lastHandledReconcileAt`, i.e. until a whole reconcile ran after the request.
+pub async fn reconcile_now(cluster: &LocalCluster, ns: &str, object: &str, mark: &str) {
+    request_reconcile(cluster, ns, object, mark);
     eventually(
         cluster,
         ns,

@@ -111,16 +111,7 @@ pub(super) async fn acquire(
         }
         _ => None,
     };
-    let view = |id: String| async move {
-        match lic.view(&id).await {
-            Ok(Some(d)) => Ok(d),
-            Ok(None) => Err(failed(
-                "PanelError",
-                format!("license {id} is not at the licensing server"),
-            )),
-            Err(e) => Err(failed("PanelError", format!("reading license {id}: {e}"))),
-        }
-    };
+    let view = |id: String| read_license(lic, id);
     match outcome {
         ExistingMatch::ByRemoteId(id) => {
             // The list says it is ours; its form must not say otherwise.

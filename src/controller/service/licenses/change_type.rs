@@ -41,16 +41,7 @@ pub(super) async fn change_type(
     let old_id = current.license.id.clone();
     let old_type = current.license.pricelist.clone();
     let wanted = need.license_type.as_str();
-    let view = |id: String| async move {
-        match lic.view(&id).await {
-            Ok(Some(d)) => Ok(d),
-            Ok(None) => Err(failed(
-                "PanelError",
-                format!("license {id} is not at the licensing server"),
-            )),
-            Err(e) => Err(failed("PanelError", format!("reading license {id}: {e}"))),
-        }
-    };
+    let view = |id: String| read_license(lic, id);
     let (listed, pool_rules, bound) = (&all, &rules, &current.license);
     let release_superseded = |ids: Vec<String>| async move {
         for id in ids {

@@ -108,6 +108,19 @@ async fn list_all(lic: &Licensing) -> Result<Vec<License>, Outcome> {
         .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))
 }
 
+/// One licence's form: a licence the server no longer has, or a failed read, is a transient
+/// failure of the reconcile.
+async fn read_license(lic: &Licensing, id: String) -> Result<LicenseDetails, Outcome> {
+    match lic.view(&id).await {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err(failed(
+            "PanelError",
+            format!("license {id} is not at the licensing server"),
+        )),
+        Err(e) => Err(failed("PanelError", format!("reading license {id}: {e}"))),
+    }
+}
+
 /// One license a service needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Need {
