@@ -70,6 +70,11 @@ pub trait External {
     /// Sends the create call.
     fn create(&self, request: &Self::Create)
     -> impl Future<Output = Result<(), PanelError>> + Send;
+}
+
+/// A product whose resource is deleted at its panel when hostplane removes it (an account, a
+/// host). A licence is not: it goes to the pool, which is the licence module's own business.
+pub trait Removable: External {
     /// Deletes the resource; `Ok(false)` when there was nothing (left) to delete.
     fn delete(&self) -> impl Future<Output = Result<bool, PanelError>> + Send;
 }
@@ -214,11 +219,12 @@ pub async fn claim<L: Ledger>(record: &Record, ledger: &mut L) -> Result<Option<
 
 /// How a [`create`] ended, when it did not stop the reconcile.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Created {
+pub enum Created<T> {
     /// The panel made it now.
     Made,
-    /// It was there already, from an earlier attempt whose answer was lost: found and kept.
-    Found,
+    /// It was there already, from an earlier attempt whose answer was lost: found and kept,
+    /// as the lookup showed it.
+    Found(T),
 }
 
 /// Claims the name (when not yet recorded) with the attempt, or waits out the quiet period of
@@ -229,7 +235,7 @@ pub async fn create<E: External, L: Ledger>(
     ledger: &mut L,
     external: &E,
     request: &E::Create,
-) -> Result<Result<Created, Outcome>, Error> {
+) -> Result<Result<Created<E::Observed>, Outcome>, Error> {
     let claimed_now = !record.recorded();
     if claimed_now {
         if let Err(message) = ledger.claim(true).await? {
@@ -254,7 +260,7 @@ pub async fn create<E: External, L: Ledger>(
             // Ours from an earlier attempt, or a lost answer: look before trying again.
             let lost = matches!(e, PanelError::OutcomeUnknown { .. });
             match external.observe().await {
-                Ok(Found::Present(_)) => Ok(Ok(Created::Found)),
+                Ok(Found::Present(observed)) => Ok(Ok(Created::Found(observed))),
                 // Someone else's of that name; ours may still appear after a lost answer.
                 Ok(Found::Foreign) if !lost => Ok(Err(foreign(external))),
                 Ok(_) if lost => Ok(Err(claim::outcome_unknown(&what(external), record.quiet))),
@@ -338,7 +344,7 @@ impl Removal {
 /// Removes the resource recorded for the service, unless the policies keep it. `external` is
 /// made only when something is to be deleted (connecting to the panel may fail). `Err` is a
 /// message for `lastError`; the removal is retried.
-pub async fn remove<E: External>(
+pub async fn remove<E: Removable>(
     record: &Record,
     why: Removal,
     recorded_name: Option<&str>,

@@ -114,6 +114,9 @@ impl External for Shared<'_> {
             }
         }
     }
+}
+
+impl Removable for Shared<'_> {
     async fn delete(&self) -> Result<bool, PanelError> {
         self.0.calls.lock().unwrap().push("delete");
         let mut state = self.0.state.lock().unwrap();
@@ -221,7 +224,7 @@ fn pass(record: &Record, ledger: &mut FakeLedger, fake: &FakeProduct) -> Result<
             Ok(Seen::Manage(o)) => Ok(format!("manage {o}")),
             Ok(Seen::Missing) => match create(record, ledger, &external, &()).await.unwrap() {
                 Ok(Created::Made) => Ok("made".into()),
-                Ok(Created::Found) => Ok("found".into()),
+                Ok(Created::Found(_)) => Ok("found".into()),
                 Err(outcome) => Err(reason(&outcome).to_owned()),
             },
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::controller::context::Context;
-use crate::controller::service::driver::{External, Found};
+use crate::controller::service::driver::{External, Found, Removable};
 use crate::panel::PanelError;
 use crate::panel::ispmanager::{IspManager, NewUser, User, is_not_found};
 
@@ -59,7 +59,9 @@ impl External for Account<'_> {
     async fn create(&self, request: &NewUser) -> Result<(), PanelError> {
         self.isp.create_user(request).await
     }
+}
 
+impl Removable for Account<'_> {
     async fn delete(&self) -> Result<bool, PanelError> {
         match self.isp.delete_user(&self.username).await {
             Ok(()) => {

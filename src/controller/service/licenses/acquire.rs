@@ -41,42 +41,27 @@ pub(super) async fn acquire(
             .collect(),
     };
     let pending = order_pending_annotation(need.kind);
+    let record = purchase_record(ctx, service, module, &pending);
+    let purchase = Purchase::new(lic, &wanted, all.clone(), &record);
+    let mut ledger = PurchaseLedger {
+        ctx,
+        service,
+        pending: &pending,
+        remoteid: order.remoteid,
+        book: None,
+    };
 
     // An order whose outcome is unknown: the lookup of reference §11 first.
-    if let Some(at) = claim::attempted_at(service, &pending) {
-        // The order day at the licensing server, less a day: the server's time zone is not
-        // documented (its `createdate` is its local date), and a day of slack only widens a
-        // search that the name tag keeps exact.
-        let since = at
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .date()
-            .checked_sub(jiff::Span::new().days(1))
-            .ok();
-        let found = lic
-            .confirm_order(&all, &wanted, since)
+    if record.pending_since.is_some() {
+        match driver::observe(&record, &mut ledger, &purchase)
             .await
-            .map_err(|e| failed("PanelError", format!("looking up the lost order: {e}")))?;
-        if let Some(details) = found.into_iter().next() {
-            let id = details.license.id.clone();
-            if let Some(mut book) = NodeBook::open(ctx, &ns, &module.name_any())
-                .await
-                .map_err(|e| failed("NodeRecordsUnavailable", e))?
-            {
-                book.settle(order.remoteid, &id)
-                    .await
-                    .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+            .map_err(unrecorded)?
+        {
+            Ok(Seen::Manage(details) | Seen::Observe(details)) => {
+                return adopt_lost_order(ctx, service, module, order, &pending, details).await;
             }
-            settle_order(ctx, service, &pending, false).await;
-            ctx.event(
-                service,
-                EventType::Normal,
-                "LicenseFound",
-                format!(
-                    "license {id} is the order whose answer was lost (its name carries this service's remoteid, same IP and type, confirmed by its form): adopted, nothing bought"
-                ),
-            )
-            .await;
-            return Ok((details, false));
+            Ok(Seen::Missing) => {}
+            Err(outcome) => return Err(outcome),
         }
     }
 
@@ -180,11 +165,7 @@ pub(super) async fn acquire(
     // licensing server may still be booking it. Ordering again before the quiet period has
     // passed could buy twice, and taking a pooled license meanwhile would leave the need
     // with two once the order shows up: both wait.
-    if let Some(wait) = claim::quiet_until(
-        claim::attempted_at(service, &pending),
-        claim::quiet_period(module),
-        ctx.settings.clock.now(),
-    ) {
+    if let Some(wait) = claim::quiet_until(record.pending_since, record.quiet, record.now) {
         return Err(claim::outcome_unknown("the license order", wait));
     }
 
@@ -216,23 +197,21 @@ pub(super) async fn acquire(
     // Buy, once: the remoteid finds this order again if the answer is lost. The node count
     // is recorded before the order, under the remoteid, so that it is known even when the
     // answer is lost.
-    let record = nodes_record(need);
-    if let (Some(book), Some(r)) = (&mut book, &record) {
+    let nodes = nodes_record(need);
+    if let (Some(book), Some(r)) = (&mut book, &nodes) {
         book.set(&[(order.remoteid, Some(r))])
             .await
             .map_err(|e| failed("NodeRecordsUnavailable", e))?;
     }
-    claim::mark_attempt(ctx, service, &pending, true)
+    ledger.book = book.as_mut();
+    let created = driver::create(&record, &mut ledger, &purchase, &())
         .await
-        .map_err(|e| {
-            failed(
-                "KubernetesError",
-                format!("recording the order attempt: {e}"),
-            )
-        })?;
-    let bought = lic.order(&wanted).await;
-    match bought {
-        Ok(id) => {
+        .map_err(unrecorded)?;
+    match created {
+        Ok(Created::Made) => {
+            let id = purchase
+                .bought()
+                .expect("a licence order that succeeded answered with its id");
             settle_order(ctx, service, &pending, true).await;
             if let Some(book) = &mut book
                 && let Err(e) = book.settle(order.remoteid, &id).await
@@ -252,26 +231,47 @@ pub(super) async fn acquire(
             .await;
             Ok((view(id).await?, false))
         }
-        // No id in the answer, a lost or late answer, a 503: maybe bought. The attempt stays
-        // recorded, and the next reconcile looks the order up before anything else.
-        Err(e) if !is_refusal(&e) => Err(claim::outcome_unknown(
-            &format!("the license order (remoteid {})", order.remoteid),
-            claim::quiet_period(module),
-        )),
-        Err(e) => {
-            // Refused: the next order need not wait out a quiet period.
-            if let Err(e) = claim::mark_attempt(ctx, service, &pending, false).await {
-                tracing::warn!(error = %e, "settling a refused order attempt failed");
-            }
-            // Refused: nothing was bought, the record made for it is void.
-            if let (Some(book), Some(_)) = (&mut book, &record)
-                && let Err(e) = book.set(&[(order.remoteid, None)]).await
-            {
-                tracing::warn!(error = %e, "dropping the node record of a refused order failed");
-            }
-            Err(failed("OrderFailed", format!("ordering a license: {e}")))
+        // The answer was lost, and the lookup right after found the order.
+        Ok(Created::Found(details)) => {
+            adopt_lost_order(ctx, service, module, order, &pending, details).await
         }
+        // Still unknown (the attempt stays recorded: the next reconcile looks first), or
+        // refused (settled, nothing bought, the record made for it dropped).
+        Err(outcome) => Err(outcome),
     }
+}
+
+/// The order whose answer was lost is at the licensing server: adopted, its node count
+/// settled under its id, the attempt cleared; nothing is bought.
+async fn adopt_lost_order(
+    ctx: &Context,
+    service: &HostingService,
+    module: &ProcessingModule,
+    order: &Order<'_>,
+    pending: &str,
+    details: LicenseDetails,
+) -> Result<(LicenseDetails, bool), Outcome> {
+    let id = details.license.id.clone();
+    let ns = service.namespace().unwrap_or_default();
+    if let Some(mut book) = NodeBook::open(ctx, &ns, &module.name_any())
+        .await
+        .map_err(|e| failed("NodeRecordsUnavailable", e))?
+    {
+        book.settle(order.remoteid, &id)
+            .await
+            .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+    }
+    settle_order(ctx, service, pending, false).await;
+    ctx.event(
+        service,
+        EventType::Normal,
+        "LicenseFound",
+        format!(
+            "license {id} is the order whose answer was lost (its name carries this service's remoteid, same IP and type, confirmed by its form): adopted, nothing bought"
+        ),
+    )
+    .await;
+    Ok((details, false))
 }
 
 /// The need's order is settled (its license is known): the recorded attempt goes, so that a

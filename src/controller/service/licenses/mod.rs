@@ -20,6 +20,9 @@
 //!   too (`fixchilds`);
 //! - a pooled license is taken before one is bought ([`license_pool::acquire`],
 //!   [`license_pool::take_plan`]; a failed take is put back and the next candidate tried);
+//! - the order itself is the licence product's create on the managed-resource driver
+//!   ([`purchase`]), so the rules of an unknown outcome are the driver's, as for accounts and
+//!   hosts;
 //! - a lost answer to an order or a prolongation fails the reconcile: the next one looks first
 //!   (the listing; the license's `expiredate`), never re-sends the call; an order the listing
 //!   does not show yet, or a prolongation whose expiry has not moved yet, is sent again only
@@ -47,7 +50,7 @@ use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
 use super::claim;
-use super::driver::Removal;
+use super::driver::{self, Created, Removal, Seen};
 use super::{Outcome, Refs, failed, stalled};
 use crate::api::common::{Date, LicensePeriod, Period};
 use crate::api::hosting_service::{
@@ -76,6 +79,7 @@ mod ensure;
 mod observe;
 mod pool;
 mod prolong;
+mod purchase;
 mod release;
 
 use acquire::*;
@@ -85,6 +89,7 @@ pub use ensure::*;
 pub use observe::*;
 use pool::*;
 use prolong::*;
+use purchase::*;
 pub use release::*;
 
 /// The client of the need's licensing module; a module that cannot be used is a transient

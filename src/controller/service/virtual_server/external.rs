@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::controller::service::driver::{External, Found};
+use crate::controller::service::driver::{External, Found, Removable};
 use crate::panel::PanelError;
 use crate::panel::vmmanager5::{NewVm, Vm, Vm5};
 use crate::panel::vmmanager6::{Host, NewHost, Vm6Client};
@@ -49,7 +49,9 @@ impl External for Vm6Host {
     async fn create(&self, request: &NewHost) -> Result<(), PanelError> {
         self.vm.create_host(request).await.map(|_| ())
     }
+}
 
+impl Removable for Vm6Host {
     /// Every host of the name with the service's marker (a lost answer may have left two), or
     /// the one a person handed over; a stranger's host of the same name is never touched.
     async fn delete(&self) -> Result<bool, PanelError> {
@@ -124,7 +126,9 @@ impl External for Vm5Machine {
     async fn create(&self, request: &NewVm) -> Result<(), PanelError> {
         self.vm.create_vm(request).await.map(|_| ())
     }
+}
 
+impl Removable for Vm5Machine {
     async fn delete(&self) -> Result<bool, PanelError> {
         let Some(machine) = self.find().await? else {
             return Ok(false);
