@@ -11,6 +11,7 @@ use super::conditions::{self, Verdict};
 use super::context::Context;
 use super::{Error, judge, observe_annotations};
 use crate::api::Client;
+use crate::controller::reason::Reason;
 
 pub async fn reconcile(client: Arc<Client>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = client.namespace().unwrap_or_default();
@@ -23,12 +24,12 @@ pub async fn reconcile(client: Arc<Client>, ctx: Arc<Context>) -> Result<Action,
             ""
         };
         Verdict::Ready {
-            reason: "Available".into(),
+            reason: Reason::Available,
             message: message.into(),
         }
     } else {
         Verdict::Stalled {
-            reason: "InvalidSpec".into(),
+            reason: Reason::InvalidSpec,
             message: problems.join("; "),
         }
     };

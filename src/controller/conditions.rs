@@ -4,6 +4,7 @@
 //! a reconcile that learns nothing new produces an identical status and no API write.
 
 use crate::api::common::{CommonStatus, Condition, ConditionStatus};
+use crate::controller::reason::Reason;
 
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
@@ -13,13 +14,25 @@ pub const STALLED: &str = "Stalled";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Usable; `reason` says how (e.g. `Available`).
-    Ready { reason: String, message: String },
+    Ready { reason: Reason, message: String },
     /// Working towards ready (e.g. `Provisioning`); nothing is wrong.
-    Progressing { reason: String, message: String },
+    Progressing { reason: Reason, message: String },
     /// Only a spec change can fix this (invalid spec, missing reference).
-    Stalled { reason: String, message: String },
+    Stalled { reason: Reason, message: String },
     /// A transient failure (panel unreachable); retried with backoff.
-    Failed { reason: String, message: String },
+    Failed { reason: Reason, message: String },
+}
+
+impl Verdict {
+    /// The reason, whatever the verdict.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Verdict::Ready { reason, .. }
+            | Verdict::Progressing { reason, .. }
+            | Verdict::Stalled { reason, .. }
+            | Verdict::Failed { reason, .. } => *reason,
+        }
+    }
 }
 
 /// Sets `type_` to `status`, keeping the transition time when the status is unchanged.
@@ -62,29 +75,33 @@ pub fn status_of(conditions: &[Condition], type_: &str) -> Option<ConditionStatu
 /// Writes a verdict into the common status: the three conditions and observedGeneration.
 pub fn apply(status: &mut CommonStatus, verdict: &Verdict, generation: Option<i64>, now: &str) {
     use ConditionStatus::{False, True};
+    let (reason, message) = match verdict {
+        Verdict::Ready { reason, message }
+        | Verdict::Progressing { reason, message }
+        | Verdict::Stalled { reason, message }
+        | Verdict::Failed { reason, message } => (reason.as_str(), message.as_str()),
+    };
+    let ready = if matches!(verdict, Verdict::Ready { .. }) {
+        True
+    } else {
+        False
+    };
+    // Synced: whether this reconcile went through; Stalled: whether only a change can help.
+    let (synced, stalled) = match verdict {
+        Verdict::Ready { .. } | Verdict::Progressing { .. } => (
+            (True, Reason::ReconcileSuccess.as_str(), ""),
+            (False, "", ""),
+        ),
+        Verdict::Stalled { .. } => ((False, reason, message), (True, reason, message)),
+        Verdict::Failed { .. } => (
+            (False, Reason::ReconcileError.as_str(), message),
+            (False, "", ""),
+        ),
+    };
     let c = &mut status.conditions;
-    match verdict {
-        Verdict::Ready { reason, message } => {
-            set(c, READY, True, reason, message, generation, now);
-            set(c, SYNCED, True, "ReconcileSuccess", "", generation, now);
-            set(c, STALLED, False, "", "", generation, now);
-        }
-        Verdict::Progressing { reason, message } => {
-            set(c, READY, False, reason, message, generation, now);
-            set(c, SYNCED, True, "ReconcileSuccess", "", generation, now);
-            set(c, STALLED, False, "", "", generation, now);
-        }
-        Verdict::Stalled { reason, message } => {
-            set(c, READY, False, reason, message, generation, now);
-            set(c, SYNCED, False, reason, message, generation, now);
-            set(c, STALLED, True, reason, message, generation, now);
-        }
-        Verdict::Failed { reason, message } => {
-            set(c, READY, False, reason, message, generation, now);
-            set(c, SYNCED, False, "ReconcileError", message, generation, now);
-            set(c, STALLED, False, "", "", generation, now);
-        }
-    }
+    set(c, READY, ready, reason, message, generation, now);
+    set(c, SYNCED, synced.0, synced.1, synced.2, generation, now);
+    set(c, STALLED, stalled.0, stalled.1, stalled.2, generation, now);
     status.observed_generation = generation;
 }
 
@@ -94,7 +111,7 @@ mod tests {
 
     fn ready() -> Verdict {
         Verdict::Ready {
-            reason: "Available".into(),
+            reason: Reason::Available,
             message: String::new(),
         }
     }
@@ -109,7 +126,7 @@ mod tests {
         apply(
             &mut s,
             &Verdict::Stalled {
-                reason: "InvalidSpec".into(),
+                reason: Reason::InvalidSpec,
                 message: "spec.prices: ...".into(),
             },
             Some(2),
@@ -133,7 +150,7 @@ mod tests {
         apply(
             &mut s,
             &Verdict::Failed {
-                reason: "Unreachable".into(),
+                reason: Reason::Unreachable,
                 message: "connection refused".into(),
             },
             Some(1),

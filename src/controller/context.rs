@@ -12,6 +12,7 @@ use kube::{Resource, ResourceExt};
 use super::accounts::Accounts;
 use super::panels::Panels;
 use crate::api::{Client, HostingService, LicensePool, ProcessingModule, ServerPool, Tariff};
+use crate::controller::reason::Reason;
 
 pub struct Context {
     pub client: kube::Client,
@@ -177,12 +178,12 @@ impl Context {
         &self,
         object: &K,
         type_: EventType,
-        reason: &str,
+        reason: Reason,
         note: String,
     ) {
         let event = Event {
             type_,
-            reason: reason.into(),
+            reason: reason.as_str().into(),
             note: Some(note),
             action: "Reconcile".into(),
             secondary: None,

@@ -28,6 +28,7 @@ use crate::api::license_pool::LicensePoolStatus;
 use crate::api::processing_module::ModuleType;
 use crate::api::tariff::ProductType;
 use crate::api::{HostingService, LicensePool, ProcessingModule, Tariff};
+use crate::controller::reason::Reason;
 use crate::panel::licensing::LicenseStatus;
 use crate::pools::license_pool::{
     ExistingMatch, NodesRecord, PoolLicense, PoolRules, ServiceNeed, expired_out, match_existing,
@@ -92,7 +93,7 @@ async fn observe(
     let Some(module) = Context::get(&ctx.modules, ns, module_name) else {
         return (
             Verdict::Stalled {
-                reason: "ReferenceNotFound".into(),
+                reason: Reason::ReferenceNotFound,
                 message: format!(
                     "spec.licensingModuleRef.name: ProcessingModule {module_name:?} does not exist in namespace {ns}"
                 ),
@@ -103,7 +104,7 @@ async fn observe(
     if module.spec.type_ != ModuleType::Licensing {
         return (
             Verdict::Stalled {
-                reason: "InvalidSpec".into(),
+                reason: Reason::InvalidSpec,
                 message: format!(
                     "spec.licensingModuleRef.name: processing module {module_name:?} is of type {:?}, not Licensing",
                     module.spec.type_
@@ -117,7 +118,7 @@ async fn observe(
         Err(e) => {
             return (
                 Verdict::Failed {
-                    reason: "ModuleUnavailable".into(),
+                    reason: Reason::ModuleUnavailable,
                     message: format!("licensing module {module_name}: {e}"),
                 },
                 every,
@@ -129,7 +130,7 @@ async fn observe(
         Err(e) => {
             return (
                 Verdict::Failed {
-                    reason: "PanelError".into(),
+                    reason: Reason::PanelError,
                     message: format!("listing licenses: {e}"),
                 },
                 every,
@@ -177,7 +178,7 @@ async fn observe(
                 ctx.event(
                     pool,
                     EventType::Normal,
-                    "LicenseExpiredOut",
+                    Reason::LicenseExpiredOut,
                     format!(
                         "pooled license {} expired on {} and left the pool; deleted at the licensing server",
                         gone.id, gone.expires_on
@@ -189,7 +190,7 @@ async fn observe(
             Err(e) => {
                 return (
                     Verdict::Failed {
-                        reason: "PanelError".into(),
+                        reason: Reason::PanelError,
                         message: format!("deleting expired pooled license {}: {e}", gone.id),
                     },
                     every,
@@ -276,7 +277,7 @@ async fn observe(
         .map_or(every, |d| d.min(every));
     (
         Verdict::Ready {
-            reason: "Observed".into(),
+            reason: Reason::Observed,
             message,
         },
         requeue,

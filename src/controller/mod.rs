@@ -16,6 +16,7 @@ pub mod license_pool;
 pub mod metrics;
 pub mod module;
 pub mod panels;
+pub mod reason;
 pub mod server_pool;
 pub mod service;
 pub mod shutdown;
@@ -120,7 +121,7 @@ async fn announce<K: Resource<DynamicType = ()>>(
     let before = old
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == conditions::READY))
         .map(|c| c.reason.as_str());
-    if before != Some(reason) {
+    if before != Some(reason.as_str()) {
         ctx.event(object, type_, reason, message.to_owned()).await;
     }
 }

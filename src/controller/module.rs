@@ -30,26 +30,13 @@ use super::panels::{self, CheckMemo, Findings, PanelClient, SetupError};
 use super::{Error, judge, observe_annotations};
 use crate::api::common::LastError;
 use crate::api::{ProcessingModule, RECONCILE_REQUESTED_AT_ANNOTATION};
+use crate::controller::reason::Reason;
 use crate::panel::PanelError;
 use crate::panel::licensing::LicenseStatus;
 
 /// The longest a connection check may take; a panel that answers slower than this is
 /// reported as `Timeout` rather than holding a reconcile worker.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Ready reasons, for people and for tools that filter on them.
-pub mod reasons {
-    pub const CONNECTED: &str = "Connected";
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    pub const CREDENTIALS_MISSING: &str = "CredentialsMissing";
-    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
-    /// Logged in, but the account may not list what the controller manages.
-    pub const ACCESS_DENIED: &str = "AccessDenied";
-    pub const UNREACHABLE: &str = "Unreachable";
-    pub const TLS_ERROR: &str = "TlsError";
-    pub const TIMEOUT: &str = "Timeout";
-    pub const PANEL_ERROR: &str = "PanelError";
-}
 
 pub async fn reconcile(module: Arc<ProcessingModule>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = module.namespace().unwrap_or_default();
@@ -74,7 +61,7 @@ pub async fn reconcile(module: Arc<ProcessingModule>, ctx: Arc<Context>) -> Resu
             next_check: now,
             failures: 0,
             verdict: Verdict::Stalled {
-                reason: reasons::INVALID_SPEC.into(),
+                reason: Reason::InvalidSpec,
                 message: problems.join("; "),
             },
             findings: Findings {
@@ -111,7 +98,7 @@ pub async fn reconcile(module: Arc<ProcessingModule>, ctx: Arc<Context>) -> Resu
                     tracing::info!(
                         module = %key,
                         healthy = memo.healthy(),
-                        reason = reason_of(&memo.verdict),
+                        reason = memo.verdict.reason().as_str(),
                         "checked the panel connection"
                     );
                     memo
@@ -212,7 +199,7 @@ async fn check(
                 message.push_str(&format!(" ({note})"));
             }
             let verdict = Verdict::Ready {
-                reason: reasons::CONNECTED.into(),
+                reason: Reason::Connected,
                 message,
             };
             (verdict, Some(observation))
@@ -220,19 +207,16 @@ async fn check(
         Ok(Err(e)) => {
             let (reason, message) = failure(&e, url, &module.spec.credentials_secret_ref.name);
             let message = match (reason, server_name_note(module)) {
-                (reasons::TLS_ERROR, Some(note)) => format!("{message} ({note})"),
+                (Reason::TlsError, Some(note)) => format!("{message} ({note})"),
                 _ => message,
             };
             let message = ctx.panels.scrub(key, &message);
-            let verdict = Verdict::Failed {
-                reason: reason.into(),
-                message,
-            };
+            let verdict = Verdict::Failed { reason, message };
             (verdict, None)
         }
         Err(_) => {
             let verdict = Verdict::Failed {
-                reason: reasons::TIMEOUT.into(),
+                reason: Reason::Timeout,
                 message: format!(
                     "{url} did not complete the connection check within {} s",
                     CHECK_TIMEOUT.as_secs()
@@ -401,40 +385,40 @@ pub async fn probe(client: &PanelClient) -> Result<Observation, PanelError> {
 }
 
 /// The Ready reason and message of a failed check: what is wrong and what to do about it.
-pub fn failure(error: &PanelError, url: &str, secret: &str) -> (&'static str, String) {
+pub fn failure(error: &PanelError, url: &str, secret: &str) -> (Reason, String) {
     match error {
         PanelError::Auth { message } => (
-            reasons::AUTHENTICATION_FAILED,
+            Reason::AuthenticationFailed,
             format!(
                 "{url} refused the login from Secret {secret:?} ({message}); fix the Secret, the module is checked again as soon as it changes"
             ),
         ),
         PanelError::Access { .. } => (
-            reasons::ACCESS_DENIED,
+            Reason::AccessDenied,
             format!(
                 "{url} accepted the login from Secret {secret:?} but refused to list accounts ({error}); the account needs administrator rights"
             ),
         ),
         PanelError::Transport { message, .. } if is_tls(message) => (
-            reasons::TLS_ERROR,
+            Reason::TlsError,
             format!(
                 "TLS with {url} failed ({message}); trust the panel's certificate with spec.tls.caSecretRef, or set spec.tls.insecureSkipVerify for a self-signed one"
             ),
         ),
         PanelError::Transport { message, .. } if is_timeout(message) => (
-            reasons::TIMEOUT,
+            Reason::Timeout,
             format!("{url} did not answer in time ({message})"),
         ),
         PanelError::Transport { message, .. } => (
-            reasons::UNREACHABLE,
+            Reason::Unreachable,
             format!("cannot reach {url} ({message})"),
         ),
         PanelError::Unavailable { .. } => (
-            reasons::UNREACHABLE,
+            Reason::Unreachable,
             format!("{url} is not taking requests ({error})"),
         ),
         other => (
-            reasons::PANEL_ERROR,
+            Reason::PanelError,
             format!("{url} answered the connection check with an error: {other}"),
         ),
     }
@@ -471,25 +455,25 @@ fn setup_verdict(module: &ProcessingModule, error: &SetupError) -> Verdict {
         | SetupError::SecretKeyMissing { name, .. }
         | SetupError::SecretKeyInvalid { name, .. } => {
             let (reason, field) = if name == credentials {
-                (reasons::CREDENTIALS_MISSING, "spec.credentialsSecretRef")
+                (Reason::CredentialsMissing, "spec.credentialsSecretRef")
             } else {
-                (reasons::TLS_ERROR, "spec.tls.caSecretRef")
+                (Reason::TlsError, "spec.tls.caSecretRef")
             };
             Verdict::Failed {
-                reason: reason.into(),
+                reason,
                 message: format!("{field}: {message}"),
             }
         }
         SetupError::Tls(_) => Verdict::Failed {
-            reason: reasons::TLS_ERROR.into(),
+            reason: Reason::TlsError,
             message,
         },
         SetupError::InvalidUrl { .. } | SetupError::WrongType { .. } => Verdict::Stalled {
-            reason: reasons::INVALID_SPEC.into(),
+            reason: Reason::InvalidSpec,
             message,
         },
         SetupError::Kube(_) => Verdict::Failed {
-            reason: reasons::PANEL_ERROR.into(),
+            reason: Reason::PanelError,
             message,
         },
     }
@@ -501,15 +485,6 @@ fn server_name_note(module: &ProcessingModule) -> Option<&'static str> {
     (tls.server_name.is_some() && !tls.insecure_skip_verify).then_some(
         "note: spec.tls.serverName is not applied yet; the certificate is checked against the URL's host",
     )
-}
-
-fn reason_of(verdict: &Verdict) -> &str {
-    match verdict {
-        Verdict::Ready { reason, .. }
-        | Verdict::Progressing { reason, .. }
-        | Verdict::Stalled { reason, .. }
-        | Verdict::Failed { reason, .. } => reason,
-    }
 }
 
 /// The objects the module's references are judged against: the namespace's other modules
@@ -598,7 +573,7 @@ mod tests {
             next_check,
             failures: 0,
             verdict: Verdict::Ready {
-                reason: "Connected".into(),
+                reason: Reason::Connected,
                 message: String::new(),
             },
             findings: Findings::default(),
@@ -680,42 +655,42 @@ mod tests {
                 PanelError::Auth {
                     message: "Invalid username or password".into(),
                 },
-                reasons::AUTHENTICATION_FAILED,
+                Reason::AuthenticationFailed,
             ),
             (
                 PanelError::Access {
                     object: "user".into(),
                     message: String::new(),
                 },
-                reasons::ACCESS_DENIED,
+                Reason::AccessDenied,
             ),
             (
                 PanelError::Transport {
                     message: "could not connect: client error (Connect): invalid peer certificate: UnknownIssuer".into(),
                     maybe_applied: false,
                 },
-                reasons::TLS_ERROR,
+                Reason::TlsError,
             ),
             (
                 PanelError::Transport {
                     message: "timed out: operation timed out".into(),
                     maybe_applied: true,
                 },
-                reasons::TIMEOUT,
+                Reason::Timeout,
             ),
             (
                 PanelError::Transport {
                     message: "could not connect: client error (Connect): tcp connect error: Connection refused (os error 111)".into(),
                     maybe_applied: false,
                 },
-                reasons::UNREACHABLE,
+                Reason::Unreachable,
             ),
-            (PanelError::Unavailable { status: 503 }, reasons::UNREACHABLE),
+            (PanelError::Unavailable { status: 503 }, Reason::Unreachable),
             (
                 PanelError::Protocol {
                     message: "not a panel document".into(),
                 },
-                reasons::PANEL_ERROR,
+                Reason::PanelError,
             ),
         ];
         for (error, want) in cases {
@@ -742,7 +717,7 @@ mod tests {
                 name: "isp-creds".into(),
             },
         );
-        assert_eq!(reason_of(&creds), reasons::CREDENTIALS_MISSING);
+        assert_eq!(creds.reason(), Reason::CredentialsMissing);
         assert!(
             matches!(creds, Verdict::Failed { .. }),
             "a Secret fix is not a spec change"
@@ -754,7 +729,7 @@ mod tests {
                 key: "ca.crt".into(),
             },
         );
-        assert_eq!(reason_of(&ca), reasons::TLS_ERROR);
+        assert_eq!(ca.reason(), Reason::TlsError);
         let url = setup_verdict(
             &m,
             &SetupError::InvalidUrl {
@@ -770,7 +745,7 @@ mod tests {
         let m = module("isp", "isp-creds", None);
         let now = Instant::now();
         let failed = Verdict::Failed {
-            reason: reasons::UNREACHABLE.into(),
+            reason: Reason::Unreachable,
             message: "cannot reach".into(),
         };
         let first = failed_memo(

@@ -731,6 +731,7 @@ mod tests {
     use super::*;
     use crate::api::ProcessingModuleSpec;
     use crate::api::processing_module::VmManagerSettings;
+    use crate::controller::reason::Reason;
     use k8s_openapi::ByteString;
     use std::collections::BTreeMap;
 
@@ -956,7 +957,7 @@ mod tests {
                 next_check: Instant::now(),
                 failures: 0,
                 verdict: Verdict::Ready {
-                    reason: "Connected".into(),
+                    reason: Reason::Connected,
                     message: String::new(),
                 },
                 findings: Findings::default(),

@@ -34,6 +34,7 @@ use crate::api::server_pool::{
     ConfigurationStatus, PoolConfiguration, PooledServer, PooledServerState, ServerPoolStatus,
 };
 use crate::api::tariff::ProductType;
+use crate::controller::reason::Reason;
 use crate::panel::PanelError;
 use crate::panel::vmmanager6::{HostState, Vm6Client, Where};
 use crate::pools::server_pool::{self as rules, Sale};
@@ -79,16 +80,16 @@ pub fn take_queue(namespace: &str, module: &str) -> String {
     format!("{namespace}/{module}/server-pool")
 }
 
-fn failed(reason: &str, message: impl Into<String>) -> Verdict {
+fn failed(reason: Reason, message: impl Into<String>) -> Verdict {
     Verdict::Failed {
-        reason: reason.into(),
+        reason,
         message: message.into(),
     }
 }
 
-fn stalled(reason: &str, message: impl Into<String>) -> Verdict {
+fn stalled(reason: Reason, message: impl Into<String>) -> Verdict {
     Verdict::Stalled {
-        reason: reason.into(),
+        reason,
         message: message.into(),
     }
 }
@@ -115,7 +116,7 @@ async fn run(
     let module_name = &pool.spec.vmmanager_module_ref.name;
     let module = Context::get(&ctx.modules, &ns, module_name).ok_or_else(|| {
         stalled(
-            "ReferenceNotFound",
+            Reason::ReferenceNotFound,
             format!(
                 "spec.vmmanagerModuleRef.name: ProcessingModule {module_name:?} does not exist"
             ),
@@ -125,7 +126,7 @@ async fn run(
         || virtual_server::settings_of(&module).api_version != VmManagerApiVersion::V6
     {
         return Err(stalled(
-            "UnsupportedModule",
+            Reason::UnsupportedModule,
             format!(
                 "spec.vmmanagerModuleRef.name: {module_name:?} is not a VMmanager 6 module; server pools need VMmanager 6 (owner change)"
             ),
@@ -134,7 +135,7 @@ async fn run(
     let client_name = &pool.spec.pool_client_ref.name;
     let pool_client = Context::get(&ctx.clients, &ns, client_name).ok_or_else(|| {
         stalled(
-            "ReferenceNotFound",
+            Reason::ReferenceNotFound,
             format!("spec.poolClientRef.name: Client {client_name:?} does not exist"),
         )
     })?;
@@ -144,7 +145,7 @@ async fn run(
         .await
         .map_err(|e| {
             failed(
-                "ModuleUnavailable",
+                Reason::ModuleUnavailable,
                 format!("processing module {module_name}: {e}"),
             )
         })?;
@@ -153,17 +154,18 @@ async fn run(
         .await
         .map_err(|e| match e {
             OwnerError::Admin => stalled(
-                "OwnerIsAdministrator",
+                Reason::OwnerIsAdministrator,
                 format!("the pool client's account {email:?} is an administrator"),
             ),
-            OwnerError::Panel(e) => {
-                failed("PanelError", format!("the pool account {email:?}: {e}"))
-            }
+            OwnerError::Panel(e) => failed(
+                Reason::PanelError,
+                format!("the pool account {email:?}: {e}"),
+            ),
         })?;
 
     let servers = pooled(&vm, owner, &key)
         .await
-        .map_err(|e| failed("PanelError", format!("listing pooled servers: {e}")))?;
+        .map_err(|e| failed(Reason::PanelError, format!("listing pooled servers: {e}")))?;
     let tz = jiff::tz::TimeZone::UTC;
     let today = Date(ctx.settings.clock.today());
     let sales = sales(ctx, &ns, module_name);
@@ -189,18 +191,28 @@ async fn run(
             match vm.find_host(host).await {
                 Ok(Some(h)) if marker_of(&h.comment).is_some_and(|m| m.pool == key) => {}
                 Ok(_) => continue,
-                Err(e) => return Err(failed("PanelError", format!("looking up server {id}: {e}"))),
+                Err(e) => {
+                    return Err(failed(
+                        Reason::PanelError,
+                        format!("looking up server {id}: {e}"),
+                    ));
+                }
             }
             match vm.delete_host(host).await {
                 Ok(_) | Err(PanelError::Missed { .. }) => deleted.push(id.clone()),
-                Err(e) => return Err(failed("PanelError", format!("deleting server {id}: {e}"))),
+                Err(e) => {
+                    return Err(failed(
+                        Reason::PanelError,
+                        format!("deleting server {id}: {e}"),
+                    ));
+                }
             }
         }
         if !deleted.is_empty() {
             ctx.event(
                 pool,
                 EventType::Normal,
-                "ServersDeleted",
+                Reason::ServersDeleted,
                 format!(
                     "deleted {} pooled server(s) past {} month(s) in the pool: {}",
                     deleted.len(),
@@ -230,10 +242,12 @@ async fn run(
             .await
             .map_err(|e| match e {
                 ResolveError::Unknown(message) => stalled(
-                    "InvalidSpec",
+                    Reason::InvalidSpec,
                     format!("configuration {}: {message}", config.name),
                 ),
-                ResolveError::Panel(e) => failed("PanelError", format!("reading catalogues: {e}")),
+                ResolveError::Panel(e) => {
+                    failed(Reason::PanelError, format!("reading catalogues: {e}"))
+                }
             })?;
         for n in 0..config_plan.create {
             let created_at = now.to_string();
@@ -253,7 +267,7 @@ async fn run(
                 Ok(_) | Err(PanelError::OutcomeUnknown { .. }) => created += 1,
                 Err(e) => {
                     return Err(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("creating pooled server {name}: {e}"),
                     ));
                 }
@@ -264,7 +278,7 @@ async fn run(
         ctx.event(
             pool,
             EventType::Normal,
-            "ServersCreated",
+            Reason::ServersCreated,
             format!("creating {created} pooled server(s)"),
         )
         .await;
@@ -302,7 +316,7 @@ async fn run(
         .collect();
     let verdict = if short.is_empty() {
         Verdict::Ready {
-            reason: "Available".into(),
+            reason: Reason::Available,
             message: format!(
                 "{} server(s) ready, {} desired",
                 status.ready_servers, status.desired_servers
@@ -310,7 +324,7 @@ async fn run(
         }
     } else {
         Verdict::Progressing {
-            reason: "Filling".into(),
+            reason: Reason::Filling,
             message: format!("ready/desired: {}", short.join(", ")),
         }
     };

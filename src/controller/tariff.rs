@@ -15,6 +15,7 @@ use super::conditions::{self, Verdict};
 use super::context::Context;
 use super::{Error, judge, observe_annotations};
 use crate::api::Tariff;
+use crate::controller::reason::Reason;
 use crate::validation::rules::orderable_periods;
 
 pub async fn reconcile(tariff: Arc<Tariff>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -38,12 +39,12 @@ pub async fn reconcile(tariff: Arc<Tariff>, ctx: Arc<Context>) -> Result<Action,
 
     let verdict = if !missing.is_empty() {
         Verdict::Stalled {
-            reason: "ReferenceNotFound".into(),
+            reason: Reason::ReferenceNotFound,
             message: problems.join("; "),
         }
     } else if !problems.is_empty() {
         Verdict::Stalled {
-            reason: "InvalidSpec".into(),
+            reason: Reason::InvalidSpec,
             message: problems.join("; "),
         }
     } else {
@@ -52,7 +53,7 @@ pub async fn reconcile(tariff: Arc<Tariff>, ctx: Arc<Context>) -> Result<Action,
             .map(|p| p.as_str())
             .collect();
         Verdict::Ready {
-            reason: "Available".into(),
+            reason: Reason::Available,
             message: format!("orderable for {}", periods.join(", ")),
         }
     };
@@ -94,13 +95,13 @@ pub async fn reconcile(tariff: Arc<Tariff>, ctx: Arc<Context>) -> Result<Action,
 }
 
 /// The reason a verdict is announced with, and its event type.
-pub fn event_of(verdict: &Verdict) -> (EventType, &str, &str) {
+pub fn event_of(verdict: &Verdict) -> (EventType, Reason, &str) {
     match verdict {
         Verdict::Ready { reason, message } | Verdict::Progressing { reason, message } => {
-            (EventType::Normal, reason, message)
+            (EventType::Normal, *reason, message)
         }
         Verdict::Stalled { reason, message } | Verdict::Failed { reason, message } => {
-            (EventType::Warning, reason, message)
+            (EventType::Warning, *reason, message)
         }
     }
 }

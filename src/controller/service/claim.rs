@@ -40,6 +40,7 @@ use super::FINALIZER;
 use crate::api::{EXTERNAL_NAME_ANNOTATION, HostingService, ProcessingModule};
 use crate::controller::Error;
 use crate::controller::context::Context;
+use crate::controller::reason::Reason;
 
 /// The module a service's external name was claimed on, written with the claim.
 pub const CLAIMED_MODULE_ANNOTATION: &str = "hostplane.dev/claimed-module";
@@ -491,7 +492,7 @@ pub fn quiet_until(
 pub fn outcome_unknown(what: &str, wait: Duration) -> super::Outcome {
     super::Outcome {
         verdict: crate::controller::conditions::Verdict::Failed {
-            reason: "OutcomeUnknown".into(),
+            reason: Reason::OutcomeUnknown,
             message: format!(
                 "the answer to {what} was lost and it is not at the panel (yet); looking again, and sending it again only after the module's quiet period ({}s left) if it is still missing",
                 wait.as_secs()

@@ -36,6 +36,7 @@ use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
 use crate::api::tariff::ProductType;
 use crate::api::{Client, HostingService, PAUSED_ANNOTATION, ProcessingModule, Tariff};
 use crate::billing::lifecycle::{self, Standing, SuspensionCause};
+use crate::controller::reason::Reason;
 
 /// Held on every service the controller has acted on, so that deleting it first removes (or
 /// orphans) its panel account.
@@ -51,10 +52,10 @@ pub struct Outcome {
 
 /// A transient failure while provisioning (a panel error, a module unavailable): retried
 /// with the controller's backoff.
-pub fn failed(reason: &str, message: impl Into<String>) -> Outcome {
+pub fn failed(reason: Reason, message: impl Into<String>) -> Outcome {
     Outcome {
         verdict: Verdict::Failed {
-            reason: reason.into(),
+            reason,
             message: message.into(),
         },
         phase: ServicePhase::Provisioning,
@@ -64,10 +65,10 @@ pub fn failed(reason: &str, message: impl Into<String>) -> Outcome {
 
 /// Only a change of the spec (or of what it refers to) can help; nothing is created
 /// meanwhile.
-pub fn stalled(reason: &str, message: impl Into<String>) -> Outcome {
+pub fn stalled(reason: Reason, message: impl Into<String>) -> Outcome {
     Outcome {
         verdict: Verdict::Stalled {
-            reason: reason.into(),
+            reason,
             message: message.into(),
         },
         phase: ServicePhase::Pending,
@@ -154,7 +155,7 @@ fn admit(
     let problems = judge::problems(service, related);
     if !problems.is_empty() {
         return Err(Verdict::Stalled {
-            reason: "InvalidSpec".into(),
+            reason: Reason::InvalidSpec,
             message: problems.join("; "),
         });
     }
@@ -166,7 +167,7 @@ fn admit(
         {
             let lines: Vec<String> = violations.iter().map(ToString::to_string).collect();
             return Err(Verdict::Stalled {
-                reason: "OrderPolicy".into(),
+                reason: Reason::OrderPolicy,
                 message: lines.join("; "),
             });
         }
@@ -179,7 +180,7 @@ fn admit(
         &ctx.settings.product_defaults,
     )
     .map_err(|e| Verdict::Stalled {
-        reason: "InvalidSpec".into(),
+        reason: Reason::InvalidSpec,
         message: e.to_string(),
     })
 }
@@ -266,7 +267,7 @@ async fn run_product(
         Standing::Scheduled { starts_on } => {
             return Ok(Outcome {
                 verdict: Verdict::Progressing {
-                    reason: "Scheduled".into(),
+                    reason: Reason::Scheduled,
                     message: format!("starts on {starts_on}; nothing is created before"),
                 },
                 phase: ServicePhase::Pending,
@@ -345,7 +346,7 @@ async fn terminate(
             if let Err(message) = removed {
                 return Ok(Outcome {
                     verdict: Verdict::Failed {
-                        reason: "TerminateFailed".into(),
+                        reason: Reason::TerminateFailed,
                         message,
                     },
                     phase: status.phase,
@@ -356,7 +357,7 @@ async fn terminate(
     }
     Ok(Outcome {
         verdict: Verdict::Progressing {
-            reason: "Terminated".into(),
+            reason: Reason::Terminated,
             message: format!(
                 "terminated on {since} after the auto-deletion period; the panel account is gone. Remove the service from git, or order a new one"
             ),
@@ -453,7 +454,7 @@ fn dereference(
     match (tariff, client) {
         (Some(tariff), Some(client)) => Ok((tariff, client)),
         _ => Err(Verdict::Stalled {
-            reason: "ReferenceNotFound".into(),
+            reason: Reason::ReferenceNotFound,
             message: missing.join("; "),
         }),
     }
@@ -530,17 +531,15 @@ async fn paused(
 ) -> Result<Action, Error> {
     let was =
         conditions::status_of(&status.common.conditions, conditions::SYNCED).is_some_and(|_| {
-            status
-                .common
-                .conditions
-                .iter()
-                .any(|c| c.type_ == conditions::SYNCED && c.reason == "ReconcilePaused")
+            status.common.conditions.iter().any(|c| {
+                c.type_ == conditions::SYNCED && c.reason == Reason::ReconcilePaused.as_str()
+            })
         });
     conditions::set(
         &mut status.common.conditions,
         conditions::SYNCED,
         crate::api::common::ConditionStatus::False,
-        "ReconcilePaused",
+        Reason::ReconcilePaused.as_str(),
         &if service.meta().deletion_timestamp.is_some() {
             format!(
                 "the {PAUSED_ANNOTATION} annotation is set; the deletion waits, nothing is removed at the panel until it is removed"
@@ -557,7 +556,7 @@ async fn paused(
         ctx.event(
             service,
             EventType::Normal,
-            "ReconcilePaused",
+            Reason::ReconcilePaused,
             format!("{PAUSED_ANNOTATION} is set: changes are held until it is removed"),
         )
         .await;
@@ -632,7 +631,7 @@ async fn cleanup(
         // the finalizer go would leak a paid server or license silently.
         if !force_released(service) {
             let outcome = stalled(
-                "ModuleMissing",
+                Reason::ModuleMissing,
                 format!(
                     "processing module {name:?} is gone, so what this service holds there cannot be removed; restore the module, or set the annotation {FORCE_RELEASE_ANNOTATION}: \"true\" to let the service go and leave its panel resources as they are"
                 ),
@@ -647,7 +646,7 @@ async fn cleanup(
         ctx.event(
             service,
             EventType::Warning,
-            "ForceReleased",
+            Reason::ForceReleased,
             format!(
                 "processing module {name:?} is gone and {FORCE_RELEASE_ANNOTATION} is set: the service is let go, its panel resources are left as they are"
             ),
@@ -679,7 +678,7 @@ async fn cleanup(
         Err(message) => {
             let outcome = Outcome {
                 verdict: Verdict::Failed {
-                    reason: "DeleteFailed".into(),
+                    reason: Reason::DeleteFailed,
                     message,
                 },
                 phase: ServicePhase::Deleting,

@@ -12,6 +12,7 @@ use crate::api::hosting_service::HostingServiceStatus;
 use crate::api::processing_module::ModuleType;
 use crate::api::{HostingService, ProcessingModule};
 use crate::controller::context::Context;
+use crate::controller::reason::Reason;
 
 /// A module a tariff names, as the reconciler sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +56,7 @@ pub fn module_for(
     if let Some(name) = fixed {
         return Context::get(&ctx.modules, &ns, &name).ok_or_else(|| {
             stalled(
-                "ReferenceNotFound",
+                Reason::ReferenceNotFound,
                 format!(
                     "the service is placed on processing module {name:?}, which does not exist"
                 ),
@@ -85,9 +86,9 @@ pub fn module_for(
             }
         })
         .collect();
-    let chosen = choose(&candidates).map_err(|why| failed("NoModuleAvailable", why))?;
+    let chosen = choose(&candidates).map_err(|why| failed(Reason::NoModuleAvailable, why))?;
     Context::get(&ctx.modules, &ns, &chosen.name)
-        .ok_or_else(|| failed("NoModuleAvailable", "the chosen module disappeared"))
+        .ok_or_else(|| failed(Reason::NoModuleAvailable, "the chosen module disappeared"))
 }
 
 /// The module for a new service, or why there is none.

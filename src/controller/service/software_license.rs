@@ -16,6 +16,7 @@ use crate::api::{HostingService, ProcessingModule};
 use crate::controller::Error;
 use crate::controller::conditions::Verdict;
 use crate::controller::context::Context;
+use crate::controller::reason::Reason;
 use crate::panel::licensing::LicenseStatus;
 use crate::pools::naming::LicenseKind;
 
@@ -27,13 +28,13 @@ pub async fn reconcile(
 ) -> Result<Outcome, Error> {
     let Some(settings) = refs.tariff.spec.license.as_ref() else {
         return Ok(stalled(
-            "InvalidSpec",
+            Reason::InvalidSpec,
             "the tariff has no license block (spec.license.licenseType)",
         ));
     };
     let Some(ip) = service.spec.license_ip.clone() else {
         return Ok(stalled(
-            "InvalidSpec",
+            Reason::InvalidSpec,
             "spec.licenseIp is required for SoftwareLicense services",
         ));
     };
@@ -73,7 +74,7 @@ pub async fn reconcile(
     Ok(match suspension(refs) {
         None => Outcome {
             verdict: Verdict::Ready {
-                reason: "Available".into(),
+                reason: Reason::Available,
                 message: String::new(),
             },
             phase: ServicePhase::Active,
@@ -81,7 +82,7 @@ pub async fn reconcile(
         },
         Some(why) => Outcome {
             verdict: Verdict::Ready {
-                reason: "Suspended".into(),
+                reason: Reason::Suspended,
                 message: why,
             },
             phase: ServicePhase::Suspended,
@@ -126,7 +127,7 @@ async fn observe_only(
     };
     Outcome {
         verdict: Verdict::Ready {
-            reason: "Observed".into(),
+            reason: Reason::Observed,
             message,
         },
         phase: if license.status == LicenseStatus::Suspended {

@@ -5,6 +5,7 @@ use super::Ledger;
 use crate::api::{HostingService, ProcessingModule};
 use crate::controller::Error;
 use crate::controller::context::Context;
+use crate::controller::reason::Reason;
 use crate::controller::service::claim;
 
 /// One service's claim of `name` at `module`.
@@ -87,11 +88,11 @@ pub async fn announce_removal(
     let name = name.unwrap_or_default();
     let (reason, note) = match removed {
         super::Removed::Kept => (
-            "Orphaned",
+            Reason::Orphaned,
             format!("kept the {kind} {name} (deletionPolicy Orphan or ObserveOnly)"),
         ),
         super::Removed::Deleted => (
-            "Deleted",
+            Reason::Deleted,
             format!("deleted the {kind} {name} on {}", module.name_any()),
         ),
         super::Removed::NothingRecorded | super::Removed::AlreadyGone => return,

@@ -37,6 +37,7 @@ use super::claim::{self, Ownership, Provenance};
 use super::{Outcome, failed, stalled};
 use crate::api::hosting_service::{DeletionPolicy, ManagementPolicy};
 use crate::controller::Error;
+use crate::controller::reason::Reason;
 use crate::panel::PanelError;
 
 /// What the panel shows under the service's name.
@@ -64,7 +65,7 @@ pub trait External {
     /// The external name.
     fn name(&self) -> &str;
     /// The reason a stranger's resource of this name stops the service (`AccountExists`).
-    fn exists_reason(&self) -> &'static str;
+    fn exists_reason(&self) -> Reason;
     /// Looks the resource up, by keys the panel really returns.
     fn observe(&self) -> impl Future<Output = Result<Found<Self::Observed>, PanelError>> + Send;
     /// Sends the create call.
@@ -143,7 +144,7 @@ pub async fn observe<E: External, L: Ledger>(
         Ok(found) => found,
         Err(e) => {
             return Ok(Err(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("looking up {} {}: {e}", external.kind(), external.name()),
             )));
         }
@@ -152,7 +153,7 @@ pub async fn observe<E: External, L: Ledger>(
         return Ok(match found {
             Found::Present(observed) => Ok(Seen::Observe(observed)),
             Found::Absent | Found::Foreign => Err(stalled(
-                "ExternalNotFound",
+                Reason::ExternalNotFound,
                 format!(
                     "managementPolicy is ObserveOnly and there is no {} {:?} to observe",
                     external.kind(),
@@ -170,7 +171,7 @@ pub async fn observe<E: External, L: Ledger>(
     );
     match ownership {
         Ownership::Act => {}
-        Ownership::NameConflict(message) => return Ok(Err(stalled("NameConflict", message))),
+        Ownership::NameConflict(message) => return Ok(Err(stalled(Reason::NameConflict, message))),
         Ownership::Foreign => return Ok(Err(foreign(external))),
     }
     if matches!(found, Found::Foreign) {
@@ -214,7 +215,7 @@ pub async fn claim<L: Ledger>(record: &Record, ledger: &mut L) -> Result<Option<
         .claim(false)
         .await?
         .err()
-        .map(|message| stalled("NameConflict", message)))
+        .map(|message| stalled(Reason::NameConflict, message)))
 }
 
 /// How a [`create`] ended, when it did not stop the reconcile.
@@ -239,7 +240,7 @@ pub async fn create<E: External, L: Ledger>(
     let claimed_now = !record.recorded();
     if claimed_now {
         if let Err(message) = ledger.claim(true).await? {
-            return Ok(Err(stalled("NameConflict", message)));
+            return Ok(Err(stalled(Reason::NameConflict, message)));
         }
     } else {
         // An attempt whose outcome is not settled and whose quiet period runs: the resource
@@ -265,7 +266,7 @@ pub async fn create<E: External, L: Ledger>(
                 Ok(Found::Foreign) if !lost => Ok(Err(foreign(external))),
                 Ok(_) if lost => Ok(Err(claim::outcome_unknown(&what(external), record.quiet))),
                 Ok(_) => Ok(Err(failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!(
                         "the panel answered that {} {} exists but does not show it; looking again",
                         external.kind(),
@@ -273,7 +274,7 @@ pub async fn create<E: External, L: Ledger>(
                     ),
                 ))),
                 Err(e) => Ok(Err(failed(
-                    "OutcomeUnknown",
+                    Reason::OutcomeUnknown,
                     format!(
                         "the answer to {} was lost, and looking it up failed: {e}",
                         what(external)
@@ -285,7 +286,7 @@ pub async fn create<E: External, L: Ledger>(
             // A definite "no": the next attempt need not wait out a quiet period.
             ledger.settle().await?;
             Ok(Err(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("{}: {e}", what(external)),
             )))
         }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use futures::executor::block_on;
 
 use super::*;
-use crate::controller::conditions::Verdict;
 
 /// A panel with at most one resource under the name, and scripted answers to `create`.
 #[derive(Default)]
@@ -74,8 +73,8 @@ impl External for Shared<'_> {
     fn name(&self) -> &str {
         "user1"
     }
-    fn exists_reason(&self) -> &'static str {
-        "AccountExists"
+    fn exists_reason(&self) -> Reason {
+        Reason::AccountExists
     }
     async fn observe(&self) -> Result<Found<&'static str>, PanelError> {
         self.0.calls.lock().unwrap().push("observe");
@@ -205,27 +204,18 @@ fn reread(ledger: &FakeLedger, now: jiff::Timestamp, pending_since: jiff::Timest
     }
 }
 
-fn reason(outcome: &Outcome) -> &str {
-    match &outcome.verdict {
-        Verdict::Ready { reason, .. }
-        | Verdict::Progressing { reason, .. }
-        | Verdict::Stalled { reason, .. }
-        | Verdict::Failed { reason, .. } => reason,
-    }
-}
-
 /// One reconcile of the create path: observe, then create when missing.
-fn pass(record: &Record, ledger: &mut FakeLedger, fake: &FakeProduct) -> Result<String, String> {
+fn pass(record: &Record, ledger: &mut FakeLedger, fake: &FakeProduct) -> Result<String, Reason> {
     let external = Shared(fake);
     block_on(async {
         match observe(record, ledger, &external).await.unwrap() {
-            Err(outcome) => Err(reason(&outcome).to_owned()),
+            Err(outcome) => Err(outcome.verdict.reason()),
             Ok(Seen::Observe(o)) => Ok(format!("observed {o}")),
             Ok(Seen::Manage(o)) => Ok(format!("manage {o}")),
             Ok(Seen::Missing) => match create(record, ledger, &external, &()).await.unwrap() {
                 Ok(Created::Made) => Ok("made".into()),
                 Ok(Created::Found(_)) => Ok("found".into()),
-                Err(outcome) => Err(reason(&outcome).to_owned()),
+                Err(outcome) => Err(outcome.verdict.reason()),
             },
         }
     })
@@ -250,7 +240,7 @@ fn a_name_another_service_claimed_writes_nothing_and_calls_nothing() {
     let mut ledger = FakeLedger::default();
     let mut rec = record(Provenance::Unrecorded);
     rec.conflict = Some("claimed by ns/shop-1".into());
-    assert_eq!(pass(&rec, &mut ledger, &fake), Err("NameConflict".into()));
+    assert_eq!(pass(&rec, &mut ledger, &fake), Err(Reason::NameConflict));
     assert!(ledger.writes.is_empty());
     assert_eq!(fake.count("create"), 0);
 
@@ -262,7 +252,7 @@ fn a_name_another_service_claimed_writes_nothing_and_calls_nothing() {
     };
     assert_eq!(
         pass(&record(Provenance::Unrecorded), &mut ledger, &fake),
-        Err("NameConflict".into())
+        Err(Reason::NameConflict)
     );
     assert!(ledger.writes.is_empty() && !ledger.finalizer);
     assert_eq!(fake.count("create"), 0);
@@ -275,7 +265,7 @@ fn a_strangers_resource_is_never_adopted_and_nothing_is_written() {
         let mut ledger = FakeLedger::default();
         assert_eq!(
             pass(&record(Provenance::Unrecorded), &mut ledger, &fake),
-            Err("AccountExists".into())
+            Err(Reason::AccountExists)
         );
         assert!(ledger.writes.is_empty());
         assert_eq!(fake.count("create"), 0);
@@ -289,7 +279,7 @@ fn a_strangers_resource_is_never_adopted_and_nothing_is_written() {
     };
     assert_eq!(
         pass(&record(Provenance::Claimed), &mut ledger, &fake),
-        Err("AccountExists".into())
+        Err(Reason::AccountExists)
     );
 }
 
@@ -310,7 +300,7 @@ fn a_create_answered_exists_after_a_fresh_claim_withdraws_the_claim() {
     let mut ledger = FakeLedger::default();
     assert_eq!(
         pass(&record(Provenance::Unrecorded), &mut ledger, &fake),
-        Err("AccountExists".into())
+        Err(Reason::AccountExists)
     );
     assert_eq!(ledger.writes, ["claim", "withdraw"]);
     assert!(!ledger.claimed && !ledger.finalizer);
@@ -337,15 +327,12 @@ fn a_lost_answer_is_sent_again_only_after_the_quiet_period() {
     let mut ledger = FakeLedger::default();
     assert_eq!(
         pass(&record(Provenance::Unrecorded), &mut ledger, &fake),
-        Err("OutcomeUnknown".into())
+        Err(Reason::OutcomeUnknown)
     );
     // Reconciles during the quiet period look, and do not send.
     for seconds in [1, 60, 179] {
         let next = reread(&ledger, t(seconds), t(0));
-        assert_eq!(
-            pass(&next, &mut ledger, &fake),
-            Err("OutcomeUnknown".into())
-        );
+        assert_eq!(pass(&next, &mut ledger, &fake), Err(Reason::OutcomeUnknown));
     }
     assert_eq!(fake.count("create"), 1);
     // Past it, the attempt is recorded and the create sent once more.
@@ -361,7 +348,7 @@ fn a_refused_create_settles_the_attempt_and_is_retried_without_waiting() {
     let mut ledger = FakeLedger::default();
     assert_eq!(
         pass(&record(Provenance::Unrecorded), &mut ledger, &fake),
-        Err("PanelError".into())
+        Err(Reason::PanelError)
     );
     assert!(!ledger.pending);
     let next = reread(&ledger, t(1), t(0));
@@ -379,7 +366,7 @@ fn observe_only_calls_nothing_but_observe_and_writes_nothing() {
         let result = pass(&rec, &mut ledger, &fake);
         match state {
             Found::Present(_) => assert_eq!(result, Ok("observed theirs".into())),
-            _ => assert_eq!(result, Err("ExternalNotFound".into())),
+            _ => assert_eq!(result, Err(Reason::ExternalNotFound)),
         }
         assert_eq!(*fake.calls.lock().unwrap(), ["observe"]);
         assert!(ledger.writes.is_empty());

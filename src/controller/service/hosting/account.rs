@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::controller::context::Context;
+use crate::controller::reason::Reason;
 use crate::controller::service::driver::{External, Found, Removable};
 use crate::panel::PanelError;
 use crate::panel::ispmanager::{IspManager, NewUser, User, is_not_found};
@@ -33,8 +34,8 @@ impl External for Account<'_> {
         &self.username
     }
 
-    fn exists_reason(&self) -> &'static str {
-        "AccountExists"
+    fn exists_reason(&self) -> Reason {
+        Reason::AccountExists
     }
 
     async fn observe(&self) -> Result<Found<User>, PanelError> {

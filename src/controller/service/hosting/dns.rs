@@ -10,6 +10,7 @@ use crate::api::HostingService;
 use crate::api::ProcessingModule;
 use crate::api::hosting_service::HostingServiceStatus;
 use crate::controller::context::Context;
+use crate::controller::reason::Reason;
 use crate::panel::PanelError;
 
 /// The DNS zone of the service's domain on the tariff's name server, made once per domain.
@@ -35,7 +36,7 @@ pub(super) async fn ensure_dns(
         let ns_module = Context::get(&ctx.modules, &ns, &ns_ref.processing_module_ref.name)
             .ok_or_else(|| {
                 stalled(
-                    "ReferenceNotFound",
+                    Reason::ReferenceNotFound,
                     format!(
                         "the tariff's name server module {:?} does not exist",
                         ns_ref.processing_module_ref.name
@@ -48,13 +49,13 @@ pub(super) async fn ensure_dns(
             .await
             .map_err(|e| {
                 failed(
-                    "ModuleUnavailable",
+                    Reason::ModuleUnavailable,
                     format!("name server {}: {e}", ns_module.name_any()),
                 )
             })?;
         let ip = module_ip(&module.spec.url).await.ok_or_else(|| {
             failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("cannot resolve the address of module {}", module.name_any()),
             )
         })?;
@@ -65,7 +66,7 @@ pub(super) async fn ensure_dns(
         let zones = dns
             .dns_domains()
             .await
-            .map_err(|e| failed("PanelError", format!("listing DNS zones: {e}")))?;
+            .map_err(|e| failed(Reason::PanelError, format!("listing DNS zones: {e}")))?;
         if !zones.iter().any(|z| z.name == desired.domain) {
             let ns_names = vec![format!(
                 "ns1.{}.",
@@ -83,7 +84,7 @@ pub(super) async fn ensure_dns(
                 Ok(()) | Err(PanelError::Exists { .. }) => {}
                 Err(e) => {
                     return Err(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("creating the DNS zone {}: {e}", desired.domain),
                     ));
                 }
@@ -91,7 +92,7 @@ pub(super) async fn ensure_dns(
             ctx.event(
                 service,
                 EventType::Normal,
-                "DnsZoneCreated",
+                Reason::DnsZoneCreated,
                 format!("zone {} on {}", desired.domain, ns_module.name_any()),
             )
             .await;

@@ -31,6 +31,7 @@ use crate::controller::Error;
 use crate::controller::accounts::module_key;
 use crate::controller::conditions::{self, Verdict};
 use crate::controller::context::Context;
+use crate::controller::reason::Reason;
 use crate::panel::PanelError;
 use crate::panel::ispmanager::{IspManager, NewUser, User, UserChange};
 use account::Account;
@@ -56,7 +57,7 @@ pub async fn reconcile(
         &refs.client.spec,
     ) {
         Ok(d) => d,
-        Err(message) => return Ok(stalled("InvalidSpec", message)),
+        Err(message) => return Ok(stalled(Reason::InvalidSpec, message)),
     };
     let module = match placement::module_for(
         service,
@@ -72,7 +73,7 @@ pub async fn reconcile(
         Ok(isp) => isp,
         Err(e) => {
             return Ok(failed(
-                "ModuleUnavailable",
+                Reason::ModuleUnavailable,
                 format!("processing module {}: {e}", module.name_any()),
             ));
         }
@@ -118,7 +119,7 @@ pub async fn reconcile(
     };
     let connection = match connection::prepare(ctx, service).await? {
         Ok(connection) => connection,
-        Err(refused) => return Ok(stalled("SecretNotOwned", refused.to_string())),
+        Err(refused) => return Ok(stalled(Reason::SecretNotOwned, refused.to_string())),
     };
     let steps = plan::plan(&desired, suspended_because.is_none(), observed.as_ref());
     let drift = observed.is_some() && already_converged(service, refs);
@@ -131,17 +132,17 @@ pub async fn reconcile(
             }
         } else if let Err(e) = apply(&isp, step, &username).await {
             return Ok(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("{} for {username}: {e}", step.describe()),
             ));
         }
         note_step(ctx, &mkey, &username, step, &desired, observed.as_ref());
         let reason = match (drift, step) {
-            (true, _) => "DriftCorrected",
-            (false, Step::Create) => "Created",
-            (false, Step::SetPlan { .. }) => "PlanChanged",
-            (false, Step::Suspend) => "Suspended",
-            (false, Step::Resume) => "Resumed",
+            (true, _) => Reason::DriftCorrected,
+            (false, Step::Create) => Reason::Created,
+            (false, Step::SetPlan { .. }) => Reason::PlanChanged,
+            (false, Step::Suspend) => Reason::Suspended,
+            (false, Step::Resume) => Reason::Resumed,
         };
         let note = format!("{} {username} on {}", step.describe(), module.name_any());
         ctx.event(service, EventType::Normal, reason, note).await;
@@ -154,14 +155,14 @@ pub async fn reconcile(
     if connection.password_changed && !created {
         if let Err(e) = isp.set_password(&username, &connection.password).await {
             return Ok(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("changing the password of {username}: {e}"),
             ));
         }
         ctx.event(
             service,
             EventType::Normal,
-            "PasswordChanged",
+            Reason::PasswordChanged,
             format!("applied the password of the connection Secret to {username}"),
         )
         .await;
@@ -173,7 +174,7 @@ pub async fn reconcile(
             Ok(url) => Some(url),
             Err(e) => {
                 return Ok(failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("making a login link for {username}: {e}"),
                 ));
             }
@@ -198,7 +199,7 @@ pub async fn reconcile(
     Ok(match suspended_because.as_deref() {
         None => Outcome {
             verdict: Verdict::Ready {
-                reason: "Available".into(),
+                reason: Reason::Available,
                 message: String::new(),
             },
             phase: ServicePhase::Active,
@@ -206,7 +207,7 @@ pub async fn reconcile(
         },
         Some(why) => Outcome {
             verdict: Verdict::Ready {
-                reason: "Suspended".into(),
+                reason: Reason::Suspended,
                 message: why.into(),
             },
             phase: ServicePhase::Suspended,
@@ -309,7 +310,7 @@ fn observe_only(
         .collect();
     Outcome {
         verdict: Verdict::Ready {
-            reason: "Observed".into(),
+            reason: Reason::Observed,
             message: if differences.is_empty() {
                 "observed; matches the spec".into()
             } else {

@@ -92,7 +92,7 @@ pub(super) async fn acquire(
         ExistingMatch::ByRemoteId(_) | ExistingMatch::Order => {
             NodeBook::open(ctx, &ns, &module.name_any())
                 .await
-                .map_err(|e| failed("NodeRecordsUnavailable", e))?
+                .map_err(|e| failed(Reason::NodeRecordsUnavailable, e))?
         }
         _ => None,
     };
@@ -103,7 +103,7 @@ pub(super) async fn acquire(
             let details = view(id.clone()).await?;
             if !is_ours(&details.license, order.remoteid) {
                 return Err(failed(
-                    "LicenseConflict",
+                    Reason::LicenseConflict,
                     format!(
                         "license {id} is listed with this service's remoteid but its form carries another; nothing is bought until that is resolved"
                     ),
@@ -113,12 +113,12 @@ pub(super) async fn acquire(
                 // An order with nodes whose answer was lost: its count was recorded first.
                 book.settle(order.remoteid, &id)
                     .await
-                    .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+                    .map_err(|e| failed(Reason::NodeRecordsUnavailable, e))?;
             }
             ctx.event(
                 service,
                 EventType::Normal,
-                "LicenseFound",
+                Reason::LicenseFound,
                 format!("license {id} carries this service's remoteid: adopted, nothing bought"),
             )
             .await;
@@ -131,7 +131,7 @@ pub(super) async fn acquire(
                 ctx.event(
                     service,
                     EventType::Normal,
-                    "LicenseMatched",
+                    Reason::LicenseMatched,
                     format!(
                         "license {id} of type {} is already bound to {}: assigned to this service (fixchilds)",
                         need.license_type, need.ip
@@ -143,7 +143,7 @@ pub(super) async fn acquire(
         }
         ExistingMatch::WaitForIp => {
             return Err(waiting(
-                "WaitingForIp",
+                Reason::WaitingForIp,
                 "the license is ordered once the service has an IP address",
                 Duration::from_secs(5),
             ));
@@ -151,7 +151,7 @@ pub(super) async fn acquire(
         ExistingMatch::Skip => {
             return Err(Outcome {
                 verdict: Verdict::Ready {
-                    reason: "Suspended".into(),
+                    reason: Reason::Suspended,
                     message: "suspended; no license is ordered for suspended services (skipSuspendedWhenMatching)".into(),
                 },
                 phase: ServicePhase::Suspended,
@@ -184,7 +184,7 @@ pub(super) async fn acquire(
         ctx.event(
             service,
             EventType::Normal,
-            "LicenseTakenFromPool",
+            Reason::LicenseTakenFromPool,
             format!(
                 "took pooled license {} (expires {}) instead of buying one",
                 choice.license_id, choice.expires_on
@@ -201,7 +201,7 @@ pub(super) async fn acquire(
     if let (Some(book), Some(r)) = (&mut book, &nodes) {
         book.set(&[(order.remoteid, Some(r))])
             .await
-            .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+            .map_err(|e| failed(Reason::NodeRecordsUnavailable, e))?;
     }
     ledger.book = book.as_mut();
     let created = driver::create(&record, &mut ledger, &purchase, &())
@@ -222,7 +222,7 @@ pub(super) async fn acquire(
             ctx.event(
                 service,
                 EventType::Normal,
-                "LicenseOrdered",
+                Reason::LicenseOrdered,
                 format!(
                     "bought license {id} of type {} for {} ({:?})",
                     need.license_type, need.ip, order.period
@@ -255,17 +255,17 @@ async fn adopt_lost_order(
     let ns = service.namespace().unwrap_or_default();
     if let Some(mut book) = NodeBook::open(ctx, &ns, &module.name_any())
         .await
-        .map_err(|e| failed("NodeRecordsUnavailable", e))?
+        .map_err(|e| failed(Reason::NodeRecordsUnavailable, e))?
     {
         book.settle(order.remoteid, &id)
             .await
-            .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+            .map_err(|e| failed(Reason::NodeRecordsUnavailable, e))?;
     }
     settle_order(ctx, service, pending, false).await;
     ctx.event(
         service,
         EventType::Normal,
-        "LicenseFound",
+        Reason::LicenseFound,
         format!(
             "license {id} is the order whose answer was lost (its name carries this service's remoteid, same IP and type, confirmed by its form): adopted, nothing bought"
         ),

@@ -55,7 +55,7 @@ pub(super) async fn change_type(
             let reusable = pool_rules.reusable(&row.pricelist);
             put_into_pool(lic, &id, reusable).await.map_err(|e| {
                 failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("releasing superseded license {id}: {e}"),
                 )
             })?;
@@ -63,9 +63,9 @@ pub(super) async fn change_type(
                 service,
                 EventType::Normal,
                 if reusable {
-                    "LicensePooled"
+                    Reason::LicensePooled
                 } else {
-                    "LicenseRetired"
+                    Reason::LicenseRetired
                 },
                 format!(
                     "license {id} of type {} was superseded by the type change to {}: suspended, renamed free.lic on 0.0.0.0{}",
@@ -93,7 +93,7 @@ pub(super) async fn change_type(
             ctx.event(
                 service,
                 EventType::Normal,
-                "LicenseTypeChanged",
+                Reason::LicenseTypeChanged,
                 if adopted_other {
                     format!(
                         "license {license_id} of type {wanted} carries this service's remoteid: it replaces license {old_id} of type {old_type} (an interrupted type change finished)"
@@ -118,7 +118,7 @@ pub(super) async fn change_type(
     // into the pool.
     let mut book = NodeBook::open(ctx, &ns, &module.name_any())
         .await
-        .map_err(|e| failed("NodeRecordsUnavailable", e))?;
+        .map_err(|e| failed(Reason::NodeRecordsUnavailable, e))?;
     let empty = BTreeMap::new();
     let records = book.as_ref().map_or(&empty, |b| &b.records);
     let pooled = Pooled {
@@ -134,7 +134,7 @@ pub(super) async fn change_type(
         let reusable = rules.reusable(&old_type);
         put_into_pool(lic, &old_id, reusable).await.map_err(|e| {
             failed(
-                "PanelError",
+                Reason::PanelError,
                 format!(
                     "took pooled license {} for the type change; releasing the old license {old_id} failed (retried): {e}",
                     choice.license_id
@@ -144,7 +144,7 @@ pub(super) async fn change_type(
         ctx.event(
             service,
             EventType::Normal,
-            "LicenseTypeChanged",
+            Reason::LicenseTypeChanged,
             format!(
                 "type changed from {old_type} to {wanted}: took pooled license {} (expires {}) instead of changing license {old_id}, which {} (useExistingOnUpgrade)",
                 choice.license_id,
@@ -165,7 +165,7 @@ pub(super) async fn change_type(
         .await
         .map_err(|e| {
             failed(
-                "LicenseTypeChangeFailed",
+                Reason::LicenseTypeChangeFailed,
                 format!("moving license {old_id} from type {old_type} to {wanted}: {e}"),
             )
         })?;
@@ -181,7 +181,7 @@ pub(super) async fn change_type(
     ctx.event(
         service,
         EventType::Normal,
-        "LicenseTypeChanged",
+        Reason::LicenseTypeChanged,
         format!(
             "moved license {old_id} from type {old_type} to {wanted} (service.changepricelist); nothing bought"
         ),

@@ -23,7 +23,7 @@ pub async fn ensure(
     let period = renewal::license_period(&settings, need.period, Some(&tariff));
     let Some(period_code) = period_param(period) else {
         return Err(stalled(
-            "UnsupportedLicensePeriod",
+            Reason::UnsupportedLicensePeriod,
             format!(
                 "the licensing module maps the {} period to {period:?} licenses, which hostplane does not order",
                 need.period
@@ -32,7 +32,7 @@ pub async fn ensure(
     };
     if need.ip.trim().is_empty() {
         return Err(waiting(
-            "WaitingForIp",
+            Reason::WaitingForIp,
             "the license is ordered once the service has an IP address",
             Duration::from_secs(5),
         ));
@@ -50,7 +50,7 @@ pub async fn ensure(
                 ctx.event(
                     service,
                     EventType::Warning,
-                    "LicenseLost",
+                    Reason::LicenseLost,
                     format!(
                         "license {} is gone or no longer bound to this service; looking for its license again",
                         current.id
@@ -60,7 +60,7 @@ pub async fn ensure(
             }
             Err(e) => {
                 return Err(failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("reading license {}: {e}", current.id),
                 ));
             }
@@ -114,7 +114,7 @@ pub async fn ensure(
     {
         lic.edit(&id, &licname, &need.ip, &remoteid)
             .await
-            .map_err(|e| failed("PanelError", format!("rebinding license {id}: {e}")))?;
+            .map_err(|e| failed(Reason::PanelError, format!("rebinding license {id}: {e}")))?;
         details.license.ip = need.ip.clone();
         details.license.licname = licname.clone();
         details.license.remoteid = remoteid.clone();
@@ -127,7 +127,7 @@ pub async fn ensure(
     };
     let Some(mut expires_on) = parse_date(&details.license.expiredate) else {
         return Err(waiting(
-            "LicenseProcessing",
+            Reason::LicenseProcessing,
             format!("license {id} has no expiry date yet"),
             Duration::from_secs(2),
         ));
@@ -172,7 +172,7 @@ pub async fn ensure(
             .await
             .map_err(|e| {
                 failed(
-                    "KubernetesError",
+                    Reason::KubernetesError,
                     format!("recording the prolongation: {e}"),
                 )
             })?;
@@ -193,14 +193,14 @@ pub async fn ensure(
                         tracing::warn!(error = %e, "settling a refused prolongation failed");
                     }
                     return Err(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("prolonging license {id}: {e}"),
                     ));
                 }
             };
             parse_date(&new).ok_or_else(|| {
                 failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("prolonging license {id}: unreadable new expiry {new:?}"),
                 )
             })
@@ -213,7 +213,7 @@ pub async fn ensure(
             ctx.event(
                 service,
                 EventType::Normal,
-                "LicenseRenewed",
+                Reason::LicenseRenewed,
                 format!("prolonged license {id} from {before} to {expires_on}"),
             )
             .await;
@@ -221,11 +221,11 @@ pub async fn ensure(
         LicenseAction::Suspend => {
             lic.suspend(&id)
                 .await
-                .map_err(|e| failed("PanelError", format!("suspending license {id}: {e}")))?;
+                .map_err(|e| failed(Reason::PanelError, format!("suspending license {id}: {e}")))?;
             ctx.event(
                 service,
                 EventType::Normal,
-                "LicenseSuspended",
+                Reason::LicenseSuspended,
                 format!("suspended license {id} with the service"),
             )
             .await;
@@ -236,11 +236,11 @@ pub async fn ensure(
             }
             lic.resume(&id)
                 .await
-                .map_err(|e| failed("PanelError", format!("resuming license {id}: {e}")))?;
+                .map_err(|e| failed(Reason::PanelError, format!("resuming license {id}: {e}")))?;
             ctx.event(
                 service,
                 EventType::Normal,
-                "LicenseResumed",
+                Reason::LicenseResumed,
                 format!("resumed license {id} with the service"),
             )
             .await;
@@ -263,12 +263,17 @@ pub async fn ensure(
             Ok(Some(d)) if d.lickey.is_some() => {}
             Ok(_) => {
                 return Err(waiting(
-                    "LicenseKeyPending",
+                    Reason::LicenseKeyPending,
                     format!("license {id} is bought; its key is being generated"),
                     Duration::from_secs(1),
                 ));
             }
-            Err(e) => return Err(failed("PanelError", format!("reading license {id}: {e}"))),
+            Err(e) => {
+                return Err(failed(
+                    Reason::PanelError,
+                    format!("reading license {id}: {e}"),
+                ));
+            }
         }
     }
     Ok(Ensured { license, renews_on })

@@ -82,6 +82,7 @@ mod prolong;
 mod purchase;
 mod release;
 
+use crate::controller::reason::Reason;
 use acquire::*;
 use book::*;
 use change_type::*;
@@ -100,7 +101,7 @@ async fn connect(ctx: &Context, module: &ProcessingModule) -> Result<Arc<Licensi
         .await
         .map_err(|e| {
             failed(
-                "ModuleUnavailable",
+                Reason::ModuleUnavailable,
                 format!("licensing module {}: {e}", module.name_any()),
             )
         })
@@ -110,7 +111,7 @@ async fn connect(ctx: &Context, module: &ProcessingModule) -> Result<Arc<Licensi
 async fn list_all(lic: &Licensing) -> Result<Vec<License>, Outcome> {
     lic.licenses()
         .await
-        .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))
+        .map_err(|e| failed(Reason::PanelError, format!("listing licenses: {e}")))
 }
 
 /// One licence's form: a licence the server no longer has, or a failed read, is a transient
@@ -119,10 +120,13 @@ async fn read_license(lic: &Licensing, id: String) -> Result<LicenseDetails, Out
     match lic.view(&id).await {
         Ok(Some(d)) => Ok(d),
         Ok(None) => Err(failed(
-            "PanelError",
+            Reason::PanelError,
             format!("license {id} is not at the licensing server"),
         )),
-        Err(e) => Err(failed("PanelError", format!("reading license {id}: {e}"))),
+        Err(e) => Err(failed(
+            Reason::PanelError,
+            format!("reading license {id}: {e}"),
+        )),
     }
 }
 
@@ -162,10 +166,10 @@ impl Ensured {
     }
 }
 
-fn waiting(reason: &str, message: impl Into<String>, after: Duration) -> Outcome {
+fn waiting(reason: Reason, message: impl Into<String>, after: Duration) -> Outcome {
     Outcome {
         verdict: Verdict::Progressing {
-            reason: reason.into(),
+            reason,
             message: message.into(),
         },
         phase: ServicePhase::Provisioning,

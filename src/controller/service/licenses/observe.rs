@@ -24,7 +24,7 @@ pub async fn observe(
     let all = lic
         .licenses()
         .await
-        .map_err(|e| failed("PanelError", format!("listing licenses: {e}")))?;
+        .map_err(|e| failed(Reason::PanelError, format!("listing licenses: {e}")))?;
     let named = service
         .annotations()
         .get(crate::api::EXTERNAL_NAME_ANNOTATION)
@@ -63,7 +63,7 @@ pub async fn observe(
     let Some(license) = found else {
         status.license = None;
         return Err(stalled(
-            "ExternalNotFound",
+            Reason::ExternalNotFound,
             match &named {
                 Some(id) => format!(
                     "managementPolicy is ObserveOnly and license {id} (hostplane.dev/external-name) is not at the licensing server"

@@ -55,7 +55,7 @@ pub(super) async fn take_pooled(
         ctx.event(
             service,
             EventType::Warning,
-            "PoolTakeFailed",
+            Reason::PoolTakeFailed,
             format!(
                 "taking pooled license {}{} failed ({e}); it stays in the pool",
                 choice.license_id, pooled.purpose
@@ -79,7 +79,7 @@ pub(super) fn unanswered(e: &PanelError) -> bool {
 
 pub(super) fn nothing_bought(license: &str, e: &PanelError) -> Outcome {
     failed(
-        "PoolTakeFailed",
+        Reason::PoolTakeFailed,
         format!(
             "the licensing server did not answer while pooled license {license} was being taken ({e}); nothing is bought until it answers"
         ),

@@ -74,8 +74,8 @@ impl External for Purchase<'_> {
         &self.wanted.remoteid
     }
 
-    fn exists_reason(&self) -> &'static str {
-        "LicenseConflict"
+    fn exists_reason(&self) -> Reason {
+        Reason::LicenseConflict
     }
 
     async fn observe(&self) -> Result<Found<LicenseDetails>, PanelError> {
@@ -168,7 +168,7 @@ impl Ledger for PurchaseLedger<'_> {
 /// A failed write of the need's record: the reconcile is retried.
 pub(super) fn unrecorded(e: Error) -> Outcome {
     failed(
-        "KubernetesError",
+        Reason::KubernetesError,
         format!("recording the license order: {e}"),
     )
 }

@@ -21,7 +21,7 @@ pub async fn release(
             ctx.event(
                 service,
                 EventType::Normal,
-                "Orphaned",
+                Reason::Orphaned,
                 format!(
                     "kept license {} as it is (deletionPolicy Orphan or ObserveOnly)",
                     l.id
@@ -88,12 +88,12 @@ pub async fn release(
         }
         let (reason, note) = if reusable {
             (
-                "LicensePooled",
+                Reason::LicensePooled,
                 format!("license {id} suspended, renamed free.lic on 0.0.0.0: it joins the pool"),
             )
         } else {
             (
-                "LicenseRetired",
+                Reason::LicenseRetired,
                 format!(
                     "license {id} suspended and unbound; its type is not reused, so it is left to expire"
                 ),
@@ -126,7 +126,7 @@ pub async fn release_unneeded(
         ctx.event(
             service,
             EventType::Normal,
-            "LicenseTypeChanged",
+            Reason::LicenseTypeChanged,
             format!(
                 "the service no longer needs a license (no license type chosen): license {} of type {} goes to the pool",
                 current.id, current.license_type

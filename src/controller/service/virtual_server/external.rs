@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::controller::reason::Reason;
 use crate::controller::service::driver::{External, Found, Removable};
 use crate::panel::PanelError;
 use crate::panel::vmmanager5::{NewVm, Vm, Vm5};
@@ -32,8 +33,8 @@ impl External for Vm6Host {
         &self.name
     }
 
-    fn exists_reason(&self) -> &'static str {
-        "HostExists"
+    fn exists_reason(&self) -> Reason {
+        Reason::HostExists
     }
 
     async fn observe(&self) -> Result<Found<Host>, PanelError> {
@@ -115,8 +116,8 @@ impl External for Vm5Machine {
         &self.name
     }
 
-    fn exists_reason(&self) -> &'static str {
-        "HostExists"
+    fn exists_reason(&self) -> Reason {
+        Reason::HostExists
     }
 
     async fn observe(&self) -> Result<Found<Vm>, PanelError> {

@@ -44,6 +44,7 @@ use crate::api::{EXTERNAL_NAME_ANNOTATION, HostingService, ProcessingModule};
 use crate::controller::Error;
 use crate::controller::conditions::Verdict;
 use crate::controller::context::Context;
+use crate::controller::reason::Reason;
 
 pub use desired::{
     DesiredServer, default_host_name, desired_server, license_need, license_type_for,
@@ -57,10 +58,10 @@ pub const TASK_POLL: Duration = Duration::from_secs(3);
 /// The task VMmanager 6 runs a recipe in after the OS install.
 pub const RECIPE_TASK: &str = "host_recipe";
 
-fn progressing(reason: &str, message: impl Into<String>, phase: ServicePhase) -> Outcome {
+fn progressing(reason: Reason, message: impl Into<String>, phase: ServicePhase) -> Outcome {
     Outcome {
         verdict: Verdict::Progressing {
-            reason: reason.into(),
+            reason,
             message: message.into(),
         },
         phase,
@@ -95,7 +96,7 @@ pub async fn reconcile(
     let settings = settings_of(&module);
     let desired = match desired_server(&service.spec, &refs.tariff.spec, settings.use_recipes) {
         Ok(d) => d,
-        Err(message) => return Ok(stalled("InvalidSpec", message)),
+        Err(message) => return Ok(stalled(Reason::InvalidSpec, message)),
     };
     status.processing_module = Some(module.name_any());
     let ns = service.namespace().unwrap_or_default();
@@ -116,7 +117,7 @@ pub async fn reconcile(
     };
     let unavailable = |e: crate::controller::panels::SetupError| {
         failed(
-            "ModuleUnavailable",
+            Reason::ModuleUnavailable,
             format!("processing module {}: {e}", module.name_any()),
         )
     };
@@ -189,7 +190,7 @@ async fn control_panel_license(
             .await
         {
             return Ok(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("releasing the control-panel license to the pool: {e}"),
             ));
         }
@@ -214,7 +215,7 @@ async fn control_panel_license(
     }
     let Some(licensing) = licensing_module_of(ctx, module) else {
         return Ok(stalled(
-            "ReferenceNotFound",
+            Reason::ReferenceNotFound,
             format!(
                 "the tariff sells a control-panel license, but processing module {} has no existing spec.vmmanager.licensingModuleRef",
                 module.name_any()
@@ -287,7 +288,7 @@ impl<'a> Base<'a> {
         }
         Ok(match connection::prepare(self.ctx, self.service).await? {
             Ok(connection) => Ok((seen, connection)),
-            Err(refused) => Err(stalled("SecretNotOwned", refused.to_string())),
+            Err(refused) => Err(stalled(Reason::SecretNotOwned, refused.to_string())),
         })
     }
 
@@ -383,7 +384,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn event(&self, reason: &str, note: String) {
+    async fn event(&self, reason: Reason, note: String) {
         self.ctx
             .event(self.service, EventType::Normal, reason, note)
             .await;
@@ -405,7 +406,7 @@ impl Run<'_> {
         match super::suspension(self.refs) {
             None if running => Outcome {
                 verdict: Verdict::Ready {
-                    reason: "Available".into(),
+                    reason: Reason::Available,
                     message: String::new(),
                 },
                 phase: ServicePhase::Active,
@@ -413,14 +414,14 @@ impl Run<'_> {
             },
             Some(why) if !running => Outcome {
                 verdict: Verdict::Ready {
-                    reason: "Suspended".into(),
+                    reason: Reason::Suspended,
                     message: why,
                 },
                 phase: ServicePhase::Suspended,
                 requeue: None,
             },
             _ => progressing(
-                "PowerChanging",
+                Reason::PowerChanging,
                 "waiting for the server to start or stop",
                 ServicePhase::Provisioning,
             ),
@@ -438,7 +439,7 @@ fn phase_now(running: bool) -> ServicePhase {
 
 fn queued(operation: &str, phase: ServicePhase) -> Outcome {
     progressing(
-        "Queued",
+        Reason::Queued,
         format!("waiting for the module's {operation} queue (serializeOperations)"),
         phase,
     )

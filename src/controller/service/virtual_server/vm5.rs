@@ -10,6 +10,7 @@ use super::{Run, claim_name, failed, phase_now, progressing, stalled};
 use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
 use crate::controller::Error;
 use crate::controller::conditions::Verdict;
+use crate::controller::reason::Reason;
 use crate::controller::service::driver::{self, Seen};
 use crate::controller::service::{Outcome, connection};
 use crate::panel::PanelError;
@@ -39,7 +40,7 @@ impl Run<'_> {
         if observe_only {
             return Ok(Outcome {
                 verdict: Verdict::Ready {
-                    reason: "Observed".into(),
+                    reason: Reason::Observed,
                     message: format!(
                         "observed VM {} ({power}{})",
                         machine.id,
@@ -60,7 +61,7 @@ impl Run<'_> {
         }
         if machine.installing {
             return Ok(progressing(
-                "Installing",
+                Reason::Installing,
                 format!("VM {} is installing its OS", self.name),
                 ServicePhase::Provisioning,
             ));
@@ -78,7 +79,7 @@ impl Run<'_> {
                 Ok(volumes) => observed.disk_mib = main_disk(&volumes).and_then(|v| v.size_mib),
                 Err(e) => {
                     return Ok(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("listing the disks of {}: {e}", self.name),
                     ));
                 }
@@ -92,7 +93,7 @@ impl Run<'_> {
                         .await
                     {
                         return Ok(failed(
-                            "PanelError",
+                            Reason::PanelError,
                             format!("changing the root password of {}: {e}", self.name),
                         ));
                     }
@@ -103,7 +104,7 @@ impl Run<'_> {
                     )
                     .await?;
                     self.event(
-                        "PasswordChanged",
+                        Reason::PasswordChanged,
                         format!(
                             "applied the connection Secret's password to VM {}",
                             self.name
@@ -116,7 +117,7 @@ impl Run<'_> {
                     return Ok(match disk {
                         Some(refusal) => Outcome {
                             phase: phase_now(observed.running),
-                            ..stalled("DiskNotResized", refusal.message(self.name))
+                            ..stalled(Reason::DiskNotResized, refusal.message(self.name))
                         },
                         None => self.ready(observed.running),
                     });
@@ -133,14 +134,14 @@ impl Run<'_> {
                         .await
                     {
                         return Ok(failed(
-                            "PanelError",
+                            Reason::PanelError,
                             format!("changing CPU and RAM of {}: {e}", self.name),
                         ));
                     }
                     observed.cpu_cores = u64::from(self.desired.cpu_cores);
                     observed.memory_mib = u64::from(self.desired.memory_mib);
                     self.event(
-                        "Resized",
+                        Reason::Resized,
                         format!(
                             "VM {}: {} CPU, {} MiB RAM",
                             self.name, self.desired.cpu_cores, self.desired.memory_mib
@@ -158,15 +159,15 @@ impl Run<'_> {
                     };
                     if let Err(e) = sent {
                         return Ok(failed(
-                            "PanelError",
+                            Reason::PanelError,
                             format!("{operation} of {}: {e}", self.name),
                         ));
                     }
                     observed.running = want_running;
                     let (reason, what) = if want_running {
-                        ("Resumed", "started")
+                        (Reason::Resumed, "started")
                     } else {
-                        ("Suspended", "stopped")
+                        (Reason::Suspended, "stopped")
                     };
                     self.event(
                         reason,
@@ -179,7 +180,7 @@ impl Run<'_> {
                     // has none ([`observed`]); a restart is still what the step means.
                     if let Err(e) = vm.restart(&machine.id).await {
                         return Ok(failed(
-                            "PanelError",
+                            Reason::PanelError,
                             format!("vm.restart of {}: {e}", self.name),
                         ));
                     }
@@ -212,20 +213,20 @@ impl Run<'_> {
     ) -> Result<(), Outcome> {
         let volumes = vm.volumes(id).await.map_err(|e| {
             failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("listing the disks of {}: {e}", self.name),
             )
         })?;
         let Some(disk) = main_disk(&volumes) else {
             return Err(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("VMmanager lists no virtual disk of VM {}", self.name),
             ));
         };
         if observed.running {
             vm.stop(id).await.map_err(|e| {
                 failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("stopping VM {} to grow its disk: {e}", self.name),
                 )
             })?;
@@ -233,13 +234,13 @@ impl Run<'_> {
         }
         vm.grow_volume(id, &disk.id, to_mib).await.map_err(|e| {
             failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("growing the disk of {} to {to_mib} MiB: {e}", self.name),
             )
         })?;
         observed.disk_mib = Some(to_mib);
         self.event(
-            "DiskResized",
+            Reason::DiskResized,
             format!(
                 "VM {}: disk grown from {} MiB to {to_mib} MiB",
                 self.name,
@@ -255,7 +256,7 @@ impl Run<'_> {
     /// nothing is sent until the administrator lifts it; the event is sent once, when the
     /// service first sees it.
     async fn vm5_admin_down(&self, machine: &Vm, status: &HostingServiceStatus) -> Outcome {
-        const REASON: &str = "DisabledByPanelAdmin";
+        const REASON: Reason = Reason::DisabledByPanelAdmin;
         let message = format!(
             "VM {} ({}) is disabled by the administrator of {} (vmstatus admdown); hostplane does not start or change it until it is enabled at the panel",
             self.name,
@@ -266,7 +267,7 @@ impl Run<'_> {
             .common
             .conditions
             .iter()
-            .any(|c| c.type_ == "Ready" && c.reason == REASON);
+            .any(|c| c.type_ == "Ready" && c.reason == REASON.as_str());
         if !seen_before {
             self.ctx
                 .event(
@@ -281,7 +282,7 @@ impl Run<'_> {
             // Suspended anyway: the VM is off, as the service wants.
             Some(why) => Outcome {
                 verdict: Verdict::Ready {
-                    reason: "Suspended".into(),
+                    reason: Reason::Suspended,
                     message: format!("{why}; {message}"),
                 },
                 phase: ServicePhase::Suspended,
@@ -311,7 +312,7 @@ impl Run<'_> {
         match sent {
             Ok(()) => {
                 self.event(
-                    "Reinstalling",
+                    Reason::Reinstalling,
                     format!(
                         "reinstalling VM {} with {} (was {}): its disk is wiped",
                         self.name, self.desired.operating_system, machine.vmi
@@ -319,7 +320,7 @@ impl Run<'_> {
                 )
                 .await;
                 progressing(
-                    "Reinstalling",
+                    Reason::Reinstalling,
                     format!(
                         "VM {} is being reinstalled with {}",
                         self.name, self.desired.operating_system
@@ -328,13 +329,16 @@ impl Run<'_> {
                 )
             }
             Err(e @ PanelError::OutcomeUnknown { .. }) => failed(
-                "ReinstallOutcomeUnknown",
+                Reason::ReinstallOutcomeUnknown,
                 format!(
                     "the answer to reinstalling VM {} was lost ({e}); the VM is read before anything is sent again",
                     self.name
                 ),
             ),
-            Err(e) => failed("PanelError", format!("reinstalling VM {}: {e}", self.name)),
+            Err(e) => failed(
+                Reason::PanelError,
+                format!("reinstalling VM {}: {e}", self.name),
+            ),
         }
     }
 
@@ -349,7 +353,12 @@ impl Run<'_> {
                     return Ok(id);
                 }
             }
-            Err(e) => return Err(failed("PanelError", format!("listing VM owners: {e}"))),
+            Err(e) => {
+                return Err(failed(
+                    Reason::PanelError,
+                    format!("listing VM owners: {e}"),
+                ));
+            }
         }
         match vm
             .create_user(&user, &connection::generate_password())
@@ -360,14 +369,17 @@ impl Run<'_> {
                 match vm.users().await.map(lookup) {
                     Ok(Some(id)) => Ok(id),
                     Ok(None) => Err(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("the owner {user} was not made; trying again"),
                     )),
-                    Err(e) => Err(failed("PanelError", format!("listing VM owners: {e}"))),
+                    Err(e) => Err(failed(
+                        Reason::PanelError,
+                        format!("listing VM owners: {e}"),
+                    )),
                 }
             }
             Err(e) => Err(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("making the VM owner {user}: {e}"),
             )),
         }
@@ -400,12 +412,12 @@ impl Run<'_> {
             return Ok(outcome);
         }
         self.event(
-            "Created",
+            Reason::Created,
             format!("created VM {} on {}", self.name, self.module_name()),
         )
         .await;
         Ok(progressing(
-            "Installing",
+            Reason::Installing,
             format!("VM {} is installing its OS", self.name),
             ServicePhase::Provisioning,
         ))

@@ -17,6 +17,7 @@ use crate::api::hosting_service::{HostingServiceStatus, ServicePhase};
 use crate::api::processing_module::{DeploymentComplete, VmManagerSettings};
 use crate::controller::Error;
 use crate::controller::conditions::Verdict;
+use crate::controller::reason::Reason;
 use crate::controller::service::driver::{self, Seen};
 use crate::controller::service::{Outcome, connection};
 use crate::panel::PanelError;
@@ -56,7 +57,7 @@ impl Run<'_> {
         if observe_only {
             return Ok(Outcome {
                 verdict: Verdict::Ready {
-                    reason: "Observed".into(),
+                    reason: Reason::Observed,
                     message: format!("observed host {} ({})", host.id, host.state.as_str()),
                 },
                 phase: if host.state == HostState::Stopped {
@@ -82,7 +83,7 @@ impl Run<'_> {
                 && let Err(e) = vm.change_host_owner(host.id, owner).await
             {
                 return Ok(failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("handing host {} to its owner: {e}", self.name),
                 ));
             }
@@ -90,14 +91,14 @@ impl Run<'_> {
         match &host.state {
             HostState::Creating => {
                 return Ok(progressing(
-                    "Installing",
+                    Reason::Installing,
                     format!("host {} is installing its OS", self.name),
                     ServicePhase::Provisioning,
                 ));
             }
             HostState::Other(s) if s == "error" => {
                 return Ok(failed(
-                    "DeploymentFailed",
+                    Reason::DeploymentFailed,
                     format!(
                         "host {} is in state error at the panel; delete it there or fix it",
                         self.name
@@ -112,7 +113,7 @@ impl Run<'_> {
                 Ok(Some(outcome)) => return Ok(outcome),
                 Err(e) => {
                     return Ok(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("reading the recipe task of {}: {e}", self.name),
                     ));
                 }
@@ -142,13 +143,13 @@ impl Run<'_> {
                 other => other.to_string(),
             };
             return Ok(Some(failed(
-                "RecipeFailed",
+                Reason::RecipeFailed,
                 format!("the recipe of host {} failed: {output}", self.name),
             )));
         }
         if tasks.iter().any(|t| !t.status.is_terminal()) {
             return Ok(Some(progressing(
-                "RunningRecipe",
+                Reason::RunningRecipe,
                 format!(
                     "host {} is installed; its recipe {} is running",
                     self.name,
@@ -172,7 +173,7 @@ impl Run<'_> {
             return Ok(match disk {
                 Some(refusal) => Outcome {
                     phase: phase_now(running),
-                    ..stalled("DiskNotResized", refusal.message(self.name))
+                    ..stalled(Reason::DiskNotResized, refusal.message(self.name))
                 },
                 None => self.ready(running),
             });
@@ -180,7 +181,7 @@ impl Run<'_> {
         match host_busy(vm, host.id).await {
             Ok(true) => {
                 return Ok(progressing(
-                    "TaskRunning",
+                    Reason::TaskRunning,
                     format!("a task runs on host {}", self.name),
                     phase_now(running),
                 ));
@@ -188,7 +189,7 @@ impl Run<'_> {
             Ok(false) => {}
             Err(e) => {
                 return Ok(failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("listing tasks of {}: {e}", self.name),
                 ));
             }
@@ -207,7 +208,7 @@ impl Run<'_> {
             match queue_busy(vm, operation).await {
                 Ok(true) => return Ok(queued(operation, phase_now(running))),
                 Ok(false) => {}
-                Err(e) => return Ok(failed("PanelError", format!("listing tasks: {e}"))),
+                Err(e) => return Ok(failed(Reason::PanelError, format!("listing tasks: {e}"))),
             }
         }
         let (reason, note, progress) = match step {
@@ -219,14 +220,14 @@ impl Run<'_> {
                 };
                 if let Err(e) = sent {
                     return Ok(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("{operation} of {}: {e}", self.name),
                     ));
                 }
                 let (reason, what, progress) = if want_running {
-                    ("Resumed", "started", "Starting")
+                    (Reason::Resumed, "started", Reason::Starting)
                 } else {
-                    ("Suspended", "stopped", "Stopping")
+                    (Reason::Suspended, "stopped", Reason::Stopping)
                 };
                 (
                     reason,
@@ -235,7 +236,7 @@ impl Run<'_> {
                 )
             }
             Step::Reinstall => match self.reinstall(vm, host).await {
-                Ok(note) => ("Reinstalling", note, "Reinstalling"),
+                Ok(note) => (Reason::Reinstalling, note, Reason::Reinstalling),
                 Err(outcome) => return Ok(outcome),
             },
             Step::Resize {
@@ -256,12 +257,12 @@ impl Run<'_> {
                 };
                 if let Err(e) = vm.change_resources(host.id, &change).await {
                     return Ok(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("changing CPU and RAM of {}: {e}", self.name),
                     ));
                 }
                 (
-                    "Resized",
+                    Reason::Resized,
                     format!(
                         "host {}: {} CPU, {} MiB RAM{}",
                         self.name,
@@ -273,25 +274,25 @@ impl Run<'_> {
                             ""
                         }
                     ),
-                    "Resizing",
+                    Reason::Resizing,
                 )
             }
             Step::Restart => {
                 if let Err(e) = vm.restart_host(host.id).await {
                     return Ok(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("restarting {} to apply its new CPU and RAM: {e}", self.name),
                     ));
                 }
                 (
-                    "Restarted",
+                    Reason::Restarted,
                     format!(
                         "restarted host {} to apply {} CPU, {} MiB RAM",
                         self.name,
                         host.cpu_number_target(),
                         host.ram_mib_target()
                     ),
-                    "Restarting",
+                    Reason::Restarting,
                 )
             }
             Step::GrowDisk { to_mib } => {
@@ -300,17 +301,17 @@ impl Run<'_> {
                 };
                 if let Err(e) = vm.resize_disk(disk.id, to_mib, None).await {
                     return Ok(failed(
-                        "PanelError",
+                        Reason::PanelError,
                         format!("growing the disk of {} to {to_mib} MiB: {e}", self.name),
                     ));
                 }
                 (
-                    "DiskResized",
+                    Reason::DiskResized,
                     format!(
                         "host {}: disk grown from {} MiB to {to_mib} MiB",
                         self.name, disk.disk_mib
                     ),
-                    "ResizingDisk",
+                    Reason::ResizingDisk,
                 )
             }
             Step::Done { .. } => unreachable!("returned above"),
@@ -331,14 +332,14 @@ impl Run<'_> {
             Ok(false) => {}
             Ok(true) => {
                 return Ok(progressing(
-                    "TaskRunning",
+                    Reason::TaskRunning,
                     format!("a task runs on host {}", self.name),
                     phase_now(true),
                 ));
             }
             Err(e) => {
                 return Ok(failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("listing tasks of {}: {e}", self.name),
                 ));
             }
@@ -348,13 +349,13 @@ impl Run<'_> {
             .await
         {
             return Ok(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("changing the root password of {}: {e}", self.name),
             ));
         }
         self.publish(host.main_ip()).await?;
         self.event(
-            "PasswordChanged",
+            Reason::PasswordChanged,
             format!(
                 "applied the connection Secret's password to host {}",
                 self.name
@@ -362,7 +363,7 @@ impl Run<'_> {
         )
         .await;
         Ok(progressing(
-            "ChangingPassword",
+            Reason::ChangingPassword,
             format!("the root password of host {} is being changed", self.name),
             phase_now(true),
         ))
@@ -375,8 +376,10 @@ impl Run<'_> {
         let plan = HostPlan::resolve(vm, self.settings, self.desired)
             .await
             .map_err(|e| match e {
-                ResolveError::Unknown(message) => stalled("InvalidSpec", message),
-                ResolveError::Panel(e) => failed("PanelError", format!("reading catalogues: {e}")),
+                ResolveError::Unknown(message) => stalled(Reason::InvalidSpec, message),
+                ResolveError::Panel(e) => {
+                    failed(Reason::PanelError, format!("reading catalogues: {e}"))
+                }
             })?;
         let request = Reinstall {
             os: plan.os,
@@ -396,14 +399,14 @@ impl Run<'_> {
                 }
             )),
             Err(e @ PanelError::OutcomeUnknown { .. }) => Err(failed(
-                "ReinstallOutcomeUnknown",
+                Reason::ReinstallOutcomeUnknown,
                 format!(
                     "the answer to reinstalling host {} was lost ({e}); its tasks and OS are read before anything is sent again",
                     self.name
                 ),
             )),
             Err(e) => Err(failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("reinstalling host {}: {e}", self.name),
             )),
         }
@@ -414,13 +417,13 @@ impl Run<'_> {
         let email = self.refs.client.spec.email.clone();
         owner_account(vm, &email).await.map_err(|e| match e {
             OwnerError::Admin => stalled(
-                "OwnerIsAdministrator",
+                Reason::OwnerIsAdministrator,
                 format!(
                     "the VMmanager account {email:?} is an administrator; hostplane does not give clients' servers to administrators"
                 ),
             ),
             OwnerError::Panel(e) => failed(
-                "PanelError",
+                Reason::PanelError,
                 format!("finding or making the account {email:?}: {e}"),
             ),
         })
@@ -444,7 +447,7 @@ impl Run<'_> {
             Ok(Some(host)) => {
                 status.ip = host.main_ip().map(str::to_owned);
                 self.event(
-                    "TakenFromPool",
+                    Reason::TakenFromPool,
                     format!(
                         "took pooled server {} as {} on {}",
                         host.id,
@@ -454,7 +457,7 @@ impl Run<'_> {
                 )
                 .await;
                 return Ok(progressing(
-                    "TakenFromPool",
+                    Reason::TakenFromPool,
                     format!("host {} comes from the server pool", self.name),
                     ServicePhase::Provisioning,
                 ));
@@ -462,7 +465,7 @@ impl Run<'_> {
             Ok(None) => {}
             Err(e) => {
                 return Ok(failed(
-                    "PanelError",
+                    Reason::PanelError,
                     format!("taking a server from the pool: {e}"),
                 ));
             }
@@ -476,7 +479,7 @@ impl Run<'_> {
             match queue_busy(vm, task_names::CREATE).await {
                 Ok(true) => return Ok(queued(task_names::CREATE, ServicePhase::Provisioning)),
                 Ok(false) => {}
-                Err(e) => return Ok(failed("PanelError", format!("listing tasks: {e}"))),
+                Err(e) => return Ok(failed(Reason::PanelError, format!("listing tasks: {e}"))),
             }
         }
         if let Err(outcome) =
@@ -485,7 +488,7 @@ impl Run<'_> {
             return Ok(outcome);
         }
         self.event(
-            "Created",
+            Reason::Created,
             format!(
                 "created host {} ({}, {} CPU, {} MiB RAM, {} GiB disk) on {}",
                 self.name,
@@ -498,7 +501,7 @@ impl Run<'_> {
         )
         .await;
         Ok(progressing(
-            "Installing",
+            Reason::Installing,
             format!("host {} is installing its OS", self.name),
             ServicePhase::Provisioning,
         ))
@@ -508,8 +511,10 @@ impl Run<'_> {
         let plan = HostPlan::resolve(vm, self.settings, self.desired)
             .await
             .map_err(|e| match e {
-                ResolveError::Unknown(message) => stalled("InvalidSpec", message),
-                ResolveError::Panel(e) => failed("PanelError", format!("reading catalogues: {e}")),
+                ResolveError::Unknown(message) => stalled(Reason::InvalidSpec, message),
+                ResolveError::Panel(e) => {
+                    failed(Reason::PanelError, format!("reading catalogues: {e}"))
+                }
             })?;
         Ok(plan.new_host(
             self.name.to_owned(),
