@@ -40,6 +40,14 @@ pub async fn ensure(
     let display = service.spec.domain.as_deref();
     let licname = license_name(need.kind, &service.name_any(), display, &remoteid);
 
+    // The cache may lag behind this controller's own last status write (a reconcile queued
+    // while the previous one ran reads the object as it was): before looking for a license
+    // to acquire, look at the service as the API server has it, so that a license recorded a
+    // moment ago is kept as recorded (taken from the pool) rather than found anew.
+    if status.license.is_none() {
+        status.license = recorded_license(ctx, service).await?;
+    }
+
     // Observe the license recorded in status, if any.
     let mut bound: Option<(LicenseDetails, bool)> = None;
     if let Some(current) = status.license.clone() {
@@ -277,4 +285,20 @@ pub async fn ensure(
         }
     }
     Ok(Ensured { license, renews_on })
+}
+
+/// The license in the service's status as the API server has it now.
+async fn recorded_license(
+    ctx: &Context,
+    service: &HostingService,
+) -> Result<Option<ServiceLicense>, Outcome> {
+    let api: Api<HostingService> =
+        Api::namespaced(ctx.client.clone(), &service.namespace().unwrap_or_default());
+    let live = api.get_status(&service.name_any()).await.map_err(|e| {
+        failed(
+            Reason::KubernetesError,
+            format!("reading the service's recorded license: {e}"),
+        )
+    })?;
+    Ok(live.status.and_then(|s| s.license))
 }
