@@ -71,6 +71,8 @@ const POLL_SHARE: u32 = 5;
 
 #[path = "convergence/api_requests.rs"]
 mod api_requests;
+#[path = "../tests/support/fixtures.rs"]
+mod fixtures;
 #[path = "convergence/objects.rs"]
 mod objects;
 #[path = "convergence/observer.rs"]
@@ -197,9 +199,9 @@ async fn bench(
         .await
         .context("starting the simulator")?;
     let day = today();
-    let objects = (0..n)
+    let objects: Vec<_> = (0..n)
         .map(|i| service(i, &day, s.connection_secrets))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect();
     kubectl(cluster, &["create", "namespace", FLOOR_NS])?;
     kubectl(cluster, &["create", "namespace", NS])?;
 
@@ -235,7 +237,7 @@ async fn bench(
     eprintln!("floor: {:.1} s", time.as_secs_f64());
 
     // 2. The controller, then the services.
-    kubectl_apply(cluster, NS, &base_yaml(&sim))?;
+    fixtures::apply_all(&client, NS, base(&sim)).await?;
     let rss_before = memory_of("self");
     let peak_reset = reset_peak_rss();
     let options = Options {

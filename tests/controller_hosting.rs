@@ -10,7 +10,11 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use hostplane::api::common::{Date, Period};
+use hostplane::api::hosting_service::{DeletionPolicy, ManagementPolicy, Renewal};
+use hostplane::api::tariff::{Policies, ResourceKind, WeekendSuspension};
 use hostplane::simulator::{FaultSpec, SimHandle};
+use support::fixtures::{Fixture, Login, ServiceBuilder, SharedHosting};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(2);
@@ -42,70 +46,33 @@ const MUTATIONS: [&str; 7] = [
 /// The generation the Synced condition was last written for.
 const SYNCED_GENERATION: &str = r#"{.status.conditions[?(@.type=="Synced")].observedGeneration}"#;
 
+/// The shared hosting set on `sim` ([`SharedHosting`]).
+fn hosting(sim: &SimHandle) -> SharedHosting {
+    SharedHosting(Login::new(
+        sim.url("/ispmgr"),
+        common::ADMIN,
+        common::PASSWORD,
+    ))
+}
+
 /// A module on `sim`, its credentials, a tariff with the module as its own name server, and a
-/// client.
-fn base(sim: &SimHandle, tariff_preset: &str) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Secret
-metadata: {{name: isp-credentials}}
-stringData: {{username: {admin}, password: {password}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: isp1}}
-spec:
-  type: ISPmanager
-  url: {url}
-  credentialsSecretRef: {{name: isp-credentials}}
-  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
-  # A create killed or answered late is sent again after 2 s, not the default 180 s.
-  unknownOutcomeQuietSeconds: 2
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {{name: start}}
-spec:
-  productType: SharedHosting
-  processingModules: [{{name: isp1}}]
-  prices: {{1m: "3.00", 1y: "30.00"}}
-  resources:
-    - {{name: diskSpace, included: 1024, min: 1024, max: 10240, step: 1024, monthlyPrice: "0.50"}}
-    - {{name: traffic, included: 5, min: 5, max: 50, step: 5, monthlyPrice: "1.00"}}
-  hosting:
-    accountTemplate: {tariff_preset}
-    usernameTemplate: u@ID@
-    defaultDomainTemplate: "@ID@.hosting.example"
-    nameServer:
-      processingModuleRef: {{name: isp1}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: jane}}
-spec: {{displayName: Jane Doe, email: jane@example.org}}
-"#,
-        admin = common::ADMIN,
-        password = common::PASSWORD,
-        url = sim.url("/ispmgr"),
+/// client. A create killed or answered late is sent again after 2 s, not the default 180 s.
+fn base(sim: &SimHandle) -> Vec<Fixture> {
+    base_with(sim, |_| {})
+}
+
+/// [`base`] with the tariff's policies as `policies` says.
+fn base_with(sim: &SimHandle, policies: impl FnOnce(&mut Policies)) -> Vec<Fixture> {
+    let set = hosting(sim);
+    set.with(
+        set.module().quiet_seconds(2),
+        set.tariff().with(|t| policies(&mut t.policies)),
     )
 }
 
-fn service(name: &str, extra: &str) -> String {
-    format!(
-        r#"
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata: {{name: {name}}}
-spec:
-  tariffRef: {{name: start}}
-  clientRef: {{name: jane}}
-  period: 1y
-  startDate: "{today}"
-{extra}
-"#,
-        today = today()
-    )
+/// A yearly service of the base set, from today.
+fn service(name: &str) -> ServiceBuilder {
+    SharedHosting::service(name, &today())
 }
 
 fn user(sim: &SimHandle, name: &str) -> Option<hostplane::simulator::state::IspUser> {
@@ -131,15 +98,11 @@ async fn the_lifecycle_of_a_shared_hosting_service() {
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(cluster, ns, &base(&sim, "basic"));
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(
-            "blog",
-            "  resources: [{name: diskSpace, quantity: 2048}]\n  writeConnectionSecretToRef: {name: blog-login}",
-        ),
-    );
+    apply_fixtures(cluster, ns, base(&sim)).await;
+    let blog = service("blog")
+        .resource(ResourceKind::DiskSpace, 2048)
+        .connection_secret("blog-login");
+    apply_fixtures(cluster, ns, [blog.build()]).await;
 
     // Created: user from the template with the tariff's resources as limits, site, DNS zone.
     eventually(cluster, ns, "hsvc/blog", READY, "True").await;
@@ -403,7 +366,8 @@ async fn the_lifecycle_of_a_shared_hosting_service() {
     assert!(user(&sim, "ublog").is_none());
 
     // Orphan keeps the account.
-    kubectl_apply(cluster, ns, &service("keep", "  deletionPolicy: Orphan"));
+    let keep = service("keep").with(|s| s.deletion_policy = DeletionPolicy::Orphan);
+    apply_fixtures(cluster, ns, [keep.build()]).await;
     eventually(cluster, ns, "hsvc/keep", READY, "True").await;
     delete_and_wait(cluster, ns, "hsvc/keep");
     assert!(user(&sim, "ukeep").is_some(), "Orphan keeps the account");
@@ -454,12 +418,11 @@ async fn observe_only_adopts_and_reports_without_changing() {
     // The account as the provider made it, before hostplane ever saw it.
     let before = user(&sim, "legacy1").unwrap();
     sim.sim.reset_calls();
-    kubectl_apply(cluster, ns, &base(&sim, "basic"));
-    let svc = service("legacy", "  managementPolicy: ObserveOnly").replace(
-        "metadata: {name: legacy}",
-        "metadata: {name: legacy, annotations: {hostplane.dev/external-name: legacy1}}",
-    );
-    kubectl_apply(cluster, ns, &svc);
+    apply_fixtures(cluster, ns, base(&sim)).await;
+    let legacy = service("legacy")
+        .with(|s| s.management_policy = ManagementPolicy::ObserveOnly)
+        .annotation("hostplane.dev/external-name", "legacy1");
+    apply_fixtures(cluster, ns, [legacy.build()]).await;
     eventually(cluster, ns, "hsvc/legacy", READY_REASON, "Observed").await;
     let message = jsonpath(cluster, ns, "hsvc/legacy", READY_MESSAGE);
     assert!(message.contains("differs"), "{message}");
@@ -480,10 +443,10 @@ async fn a_missing_reference_stalls_until_it_appears() {
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    let base = base(&sim, "basic");
-    let (without_client, client) = base.split_at(base.rfind("---").unwrap());
-    kubectl_apply(cluster, ns, without_client);
-    kubectl_apply(cluster, ns, &service("early", ""));
+    let mut without_client = base(&sim);
+    let client = without_client.pop().expect("the client comes last");
+    apply_fixtures(cluster, ns, without_client).await;
+    apply_fixtures(cluster, ns, [service("early").build()]).await;
     eventually(cluster, ns, "hsvc/early", STALLED, "True").await;
     let message = jsonpath(cluster, ns, "hsvc/early", STALLED_MESSAGE);
     assert!(
@@ -494,7 +457,7 @@ async fn a_missing_reference_stalls_until_it_appears() {
         usernames(&sim).is_empty(),
         "nothing is created for a stalled service"
     );
-    kubectl_apply(cluster, ns, client);
+    apply_fixtures(cluster, ns, [client]).await;
     eventually(cluster, ns, "hsvc/early", READY, "True").await;
     assert!(user(&sim, "uearly").is_some());
 }
@@ -523,13 +486,9 @@ async fn faults_end_converged_with_one_account_per_service() {
         },
     );
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(cluster, ns, &base(&sim, "basic"));
+    apply_fixtures(cluster, ns, base(&sim)).await;
     let names: Vec<String> = (0..8).map(|i| format!("site{i}")).collect();
-    let all: String = names
-        .iter()
-        .map(|n| format!("---{}", service(n, "")))
-        .collect();
-    kubectl_apply(cluster, ns, &all);
+    apply_fixtures(cluster, ns, names.iter().map(|n| service(n).build())).await;
     let mut saw_error = false;
     for name in &names {
         let object = format!("hsvc/{name}");
@@ -596,13 +555,9 @@ async fn a_controller_killed_mid_create_leaves_no_duplicate_or_orphan() {
             ..FaultSpec::default()
         },
     );
-    kubectl_apply(cluster, ns, &base(&sim, "basic"));
+    apply_fixtures(cluster, ns, base(&sim)).await;
     let names: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
-    let all: String = names
-        .iter()
-        .map(|n| format!("---{}", service(n, "")))
-        .collect();
-    kubectl_apply(cluster, ns, &all);
+    apply_fixtures(cluster, ns, names.iter().map(|n| service(n).build())).await;
     let first = start_killable_controller(cluster, ns, DRIFT, Default::default());
     until("some accounts created", || usernames(&sim).len() >= 3).await;
     first.kill();
@@ -648,27 +603,28 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
     let sim_clock = sim.sim.clock().clone();
     let clock = hostplane::controller::clock::Clock::from_fn(move || sim_clock.now());
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, clock).await;
-    let base = base(&sim, "basic").replace(
-        "  hosting:\n",
-        "  policies: {autoDeletionDays: 10, weekendSuspension: Suspend}\n  hosting:\n",
-    );
-    kubectl_apply(cluster, ns, &base);
+    let base = base_with(&sim, |p| {
+        p.auto_deletion_days = Some(10);
+        p.weekend_suspension = WeekendSuspension::Suspend;
+    });
+    apply_fixtures(cluster, ns, base).await;
     // Far from the machine's date, so that a time taken from the wrong clock shows; whole
     // weeks, so that weekends fall as they would today.
     sim.sim
         .clock()
         .advance(jiff::SignedDuration::from_hours(24 * 7 * 208));
     let start = sim.sim.clock().today();
-    let monthly = |renewals: &str| {
-        service("rent", &format!("  period: 1m\n{renewals}"))
-            .replace("  period: 1y\n", "")
-            .replace(&today(), &start.to_string())
+    let monthly = |name: &str, renewals: Vec<Renewal>| {
+        service(name).with(|s| {
+            s.period = Period::OneMonth;
+            s.start_date = Date(start);
+            s.renewals = renewals;
+        })
     };
-    kubectl_apply(cluster, ns, &monthly(""));
+    apply_fixtures(cluster, ns, [monthly("rent", vec![]).build()]).await;
     // The same life with deletionPolicy Orphan: termination keeps the account too.
-    let orphan = monthly("  deletionPolicy: Orphan")
-        .replace("metadata: {name: rent}", "metadata: {name: kept}");
-    kubectl_apply(cluster, ns, &orphan);
+    let orphan = monthly("kept", vec![]).with(|s| s.deletion_policy = DeletionPolicy::Orphan);
+    apply_fixtures(cluster, ns, [orphan.build()]).await;
     eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Active").await;
     eventually(cluster, ns, "hsvc/kept", "{.status.phase}", "Active").await;
     let paid_until = jsonpath(cluster, ns, "hsvc/rent", "{.status.paidUntil}");
@@ -708,13 +664,12 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
 
     // A renewal declared in git (paid today) resumes it.
     let paid_on = sim.sim.clock().today();
-    kubectl_apply(
-        cluster,
-        ns,
-        &monthly(&format!(
-            "  renewals: [{{period: 1m, paidOn: \"{paid_on}\"}}]"
-        )),
-    );
+    let renewal = Renewal {
+        period: Period::OneMonth,
+        paid_on: Date(paid_on),
+        reference: None,
+    };
+    apply_fixtures(cluster, ns, [monthly("rent", vec![renewal]).build()]).await;
     eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Active").await;
     assert!(user(&sim, "urent").unwrap().active);
 
@@ -752,14 +707,11 @@ async fn a_service_against_the_tariffs_policies_is_stalled_and_not_created() {
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    let base = base(&sim, "basic").replace(
-        "  hosting:\n",
-        "  policies: {servicesPerClient: 1}\n  hosting:\n",
-    );
-    kubectl_apply(cluster, ns, &base);
-    kubectl_apply(cluster, ns, &service("first", ""));
+    let base = base_with(&sim, |p| p.services_per_client = Some(1));
+    apply_fixtures(cluster, ns, base).await;
+    apply_fixtures(cluster, ns, [service("first").build()]).await;
     eventually(cluster, ns, "hsvc/first", READY, "True").await;
-    kubectl_apply(cluster, ns, &service("second", ""));
+    apply_fixtures(cluster, ns, [service("second").build()]).await;
     eventually(cluster, ns, "hsvc/second", STALLED, "True").await;
     let message = jsonpath(cluster, ns, "hsvc/second", STALLED_MESSAGE);
     assert!(message.to_lowercase().contains("services"), "{message}");

@@ -15,9 +15,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+use hostplane::api::common::Period;
 use hostplane::simulator::state::License;
 use hostplane::simulator::{FaultSpec, SimHandle};
 use hostplane::testbed::LocalCluster;
+use support::fixtures::{Fixture, Login, SoftwareLicenses};
 use support::*;
 
 const LEASE: &str = "lease/hostplane-controller";
@@ -25,62 +27,20 @@ const LEASE: &str = "lease/hostplane-controller";
 const LEASE_DURATION: Duration = Duration::from_secs(6);
 
 /// A licensing module on `sim`, a license tariff, a client and `count` license services.
-fn manifests(sim: &SimHandle, prefix: &str, count: usize) -> String {
-    let mut yaml = format!(
-        r#"
-apiVersion: v1
-kind: Secret
-metadata: {{name: lic-credentials}}
-stringData: {{username: {admin}, password: {password}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: lic1}}
-spec:
-  type: Licensing
-  url: {url}
-  # An order in flight when its leader died is sent again after 2 s, not the default 180 s.
-  unknownOutcomeQuietSeconds: 2
-  credentialsSecretRef: {{name: lic-credentials}}
-  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {{name: lite}}
-spec:
-  productType: SoftwareLicense
-  processingModules: [{{name: lic1}}]
-  prices: {{1m: "4.50", 1y: "45.00"}}
-  license: {{licenseType: "3541"}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: jane}}
-spec: {{displayName: Jane Doe, email: jane@example.org}}
-"#,
-        admin = common::ADMIN,
-        password = common::PASSWORD,
-        url = sim.url("/billmgr"),
-    );
-    for i in 0..count {
-        yaml.push_str(&format!(
-            r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata: {{name: {prefix}{i}}}
-spec:
-  tariffRef: {{name: lite}}
-  clientRef: {{name: jane}}
-  period: 1y
-  startDate: "{today}"
-  licenseIp: 192.0.2.{ip}
-"#,
-            ip = i + 1,
-            today = sim.sim.clock().today()
-        ));
-    }
-    yaml
+fn manifests(sim: &SimHandle, prefix: &str, count: usize) -> Vec<Fixture> {
+    let set = SoftwareLicenses(Login::new(
+        sim.url("/billmgr"),
+        common::ADMIN,
+        common::PASSWORD,
+    ));
+    let today = sim.sim.clock().today().to_string();
+    let services = (0..count).map(|i| {
+        let ip = format!("192.0.2.{}", i + 1);
+        SoftwareLicenses::service(&format!("{prefix}{i}"), &ip, Period::OneYear, &today)
+            .build()
+            .into()
+    });
+    set.fixtures().into_iter().chain(services).collect()
 }
 
 fn names(prefix: &str, count: usize) -> Vec<String> {
@@ -308,7 +268,7 @@ async fn two_controller_processes_buy_one_license_per_need() {
     })
     .await;
     let services = names("two", 6);
-    kubectl_apply(cluster, ns, &manifests(&sim, "two", 6));
+    apply_fixtures(cluster, ns, manifests(&sim, "two", 6)).await;
     for svc in &services {
         ready(cluster, ns, svc).await;
     }
@@ -350,7 +310,7 @@ async fn a_killed_leader_is_replaced_after_its_lease_and_the_work_finishes() {
     let b = Controller::start(cluster, ns, "ctl-b");
     b.wait_ready().await;
     let services = names("kill", 6);
-    kubectl_apply(cluster, ns, &manifests(&sim, "kill", 6));
+    apply_fixtures(cluster, ns, manifests(&sim, "kill", 6)).await;
     within("two licenses bought", Duration::from_secs(90), || {
         licenses(&sim).len() >= 2
     })
@@ -405,7 +365,7 @@ async fn sigterm_finishes_in_flight_work_releases_the_lease_and_exits_zero() {
         holder(cluster, ns).starts_with(&prefix)
     })
     .await;
-    kubectl_apply(cluster, ns, &manifests(&sim, "term", 3));
+    apply_fixtures(cluster, ns, manifests(&sim, "term", 3)).await;
     within("an order in flight", Duration::from_secs(60), || {
         sim.sim.call_count("billmgr", "soft.order.param") >= 1
     })

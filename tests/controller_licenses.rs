@@ -12,10 +12,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use hostplane::api::HostingService;
+use hostplane::api::common::Period;
+use hostplane::api::hosting_service::ManagementPolicy;
+use hostplane::api::processing_module::{LicensingSettings, PeriodComparison};
+use hostplane::api::tariff::ResourceKind;
 use hostplane::controller::clock::Clock;
 use hostplane::simulator::state::License;
 use hostplane::simulator::{FaultSpec, Profile, SimHandle};
 use rust_decimal::Decimal;
+use support::fixtures::{self, Fixture, Login, ServiceBuilder, SoftwareLicenses};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(2);
@@ -27,68 +33,39 @@ fn capture() -> &'static Capture {
 
 /// A licensing module on `sim` (with `licensing` settings), a license tariff, a client and the
 /// module's pool.
-fn base(sim: &SimHandle, licensing: &str) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Secret
-metadata: {{name: lic-credentials}}
-stringData: {{username: {admin}, password: {password}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: lic1}}
-spec:
-  type: Licensing
-  url: {url}
-  # Killed or answered late: sent again after 2 s, not the default 180 s.
-  unknownOutcomeQuietSeconds: 2
-  credentialsSecretRef: {{name: lic-credentials}}
-  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
-{licensing}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {{name: lite}}
-spec:
-  productType: SoftwareLicense
-  processingModules: [{{name: lic1}}]
-  prices: {{1m: "4.50", 1y: "45.00"}}
-  license: {{licenseType: "3541"}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: jane}}
-spec: {{displayName: Jane Doe, email: jane@example.org}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: LicensePool
-metadata: {{name: pool}}
-spec:
-  licensingModuleRef: {{name: lic1}}
-"#,
-        admin = common::ADMIN,
-        password = common::PASSWORD,
-        url = sim.url("/billmgr"),
-    )
+/// The software licence set on `sim` ([`SoftwareLicenses`]) and the module's `LicensePool`.
+fn base(sim: &SimHandle) -> Vec<Fixture> {
+    base_with(sim, |_| {})
 }
 
-fn service(sim: &SimHandle, name: &str, ip: &str, period: &str) -> String {
-    format!(
-        r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata: {{name: {name}}}
-spec:
-  tariffRef: {{name: lite}}
-  clientRef: {{name: jane}}
-  period: {period}
-  startDate: "{today}"
-  licenseIp: {ip}
-"#,
-        today = sim.sim.clock().today()
-    )
+/// [`base`] with the module's licensing settings as `licensing` says.
+fn base_with(sim: &SimHandle, licensing: impl FnOnce(&mut LicensingSettings)) -> Vec<Fixture> {
+    let set = SoftwareLicenses(Login::new(
+        sim.url("/billmgr"),
+        common::ADMIN,
+        common::PASSWORD,
+    ));
+    let mut all = set.with(set.module().licensing(licensing));
+    all.push(fixtures::license_pool("pool", SoftwareLicenses::MODULE).into());
+    all
+}
+
+/// A licence service of `tariff` for `ip`, from the simulator's today.
+fn service_of(
+    sim: &SimHandle,
+    tariff: &str,
+    name: &str,
+    ip: &str,
+    period: Period,
+) -> ServiceBuilder {
+    let today = sim.sim.clock().today().to_string();
+    SoftwareLicenses::service(name, ip, period, &today)
+        .with(|s| s.tariff_ref.name = tariff.to_owned())
+}
+
+/// A licence service of the set's tariff `lite` for `ip`.
+fn service(sim: &SimHandle, name: &str, ip: &str, period: Period) -> HostingService {
+    service_of(sim, SoftwareLicenses::TARIFF, name, ip, period).build()
 }
 
 /// Waits for `Ready=True`, showing the Ready message when it does not come.
@@ -198,15 +175,15 @@ async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_ou
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(cluster, ns, &base(&sim, ""));
+    apply_fixtures(cluster, ns, base(&sim)).await;
     let names = ["lic-a", "lic-b", "lic-c"];
     let ips = ["203.0.113.1", "203.0.113.2", "203.0.113.3"];
-    let all: String = names
+    let all: Vec<HostingService> = names
         .iter()
         .zip(ips)
-        .map(|(n, ip)| service(&sim, n, ip, "1y"))
+        .map(|(n, ip)| service(&sim, n, ip, Period::OneYear))
         .collect();
-    kubectl_apply(cluster, ns, &all);
+    apply_fixtures(cluster, ns, all).await;
 
     // Bought once each, with the need's remoteid, the key generated, Ready.
     for n in names {
@@ -367,7 +344,12 @@ async fn a_license_is_bought_once_renewed_suspended_pooled_reused_and_expires_ou
 
     // The next order takes it: no purchase.
     let before = balance(&sim);
-    kubectl_apply(cluster, ns, &service(&sim, "lic-d", "203.0.113.4", "1y"));
+    apply_fixtures(
+        cluster,
+        ns,
+        [service(&sim, "lic-d", "203.0.113.4", Period::OneYear)],
+    )
+    .await;
     ready(cluster, ns, "lic-d").await;
     assert_eq!(
         license_id(cluster, ns, "lic-d"),
@@ -428,17 +410,16 @@ async fn period_comparisons_choose_the_license_period() {
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(
-        cluster,
-        ns,
-        &base(
-            &sim,
-            "  licensing:\n    periodComparisons:\n      - {servicePeriod: 1m, licensePeriod: 1y}\n",
-        ),
-    );
-    let yaml = service(&sim, "monthly", "198.51.100.1", "1m")
-        + &service(&sim, "yearly", "198.51.100.2", "1y");
-    kubectl_apply(cluster, ns, &yaml);
+    let monthly_to_yearly: PeriodComparison =
+        serde_json::from_value(serde_json::json!({"servicePeriod": "1m", "licensePeriod": "1y"}))
+            .expect("a period comparison");
+    let base = base_with(&sim, |l| l.period_comparisons = vec![monthly_to_yearly]);
+    apply_fixtures(cluster, ns, base).await;
+    let services = [
+        service(&sim, "monthly", "198.51.100.1", Period::OneMonth),
+        service(&sim, "yearly", "198.51.100.2", Period::OneYear),
+    ];
+    apply_fixtures(cluster, ns, services).await;
     ready(cluster, ns, "monthly").await;
     ready(cluster, ns, "yearly").await;
     let start = sim.sim.clock().today();
@@ -507,14 +488,14 @@ async fn lost_order_answers_never_buy_twice() {
         },
     );
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(cluster, ns, &base(&sim, ""));
+    apply_fixtures(cluster, ns, base(&sim)).await;
     let names: Vec<String> = (0..4).map(|i| format!("lost{i}")).collect();
-    let all: String = names
+    let all: Vec<HostingService> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 1), "1y"))
+        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 1), Period::OneYear))
         .collect();
-    kubectl_apply(cluster, ns, &all);
+    apply_fixtures(cluster, ns, all).await;
     for n in &names {
         ready(cluster, ns, n).await;
     }
@@ -544,14 +525,14 @@ async fn a_controller_killed_mid_order_buys_nothing_twice() {
             ..FaultSpec::default()
         },
     );
-    kubectl_apply(cluster, ns, &base(&sim, ""));
+    apply_fixtures(cluster, ns, base(&sim)).await;
     let names: Vec<String> = (0..6).map(|i| format!("kill{i}")).collect();
-    let all: String = names
+    let all: Vec<HostingService> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 10), "1y"))
+        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 10), Period::OneYear))
         .collect();
-    kubectl_apply(cluster, ns, &all);
+    apply_fixtures(cluster, ns, all).await;
     let first = start_killable_controller(cluster, ns, DRIFT, controller_clock(&sim));
     // Purchases are made one at a time (under the lease), so the first is the one in flight.
     until("a license bought", || !licenses(&sim).is_empty()).await;
@@ -599,17 +580,11 @@ async fn a_controller_killed_mid_order_buys_nothing_twice() {
 // --- License type changes (seed 003: `Option UseExistingOnUpgrade`, changepricelist) -------
 
 /// A second license tariff of another type (ISPmanager 5 Business, 4601).
-const BUSINESS: &str = r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {name: business}
-spec:
-  productType: SoftwareLicense
-  processingModules: [{name: lic1}]
-  prices: {1m: "9.00", 1y: "90.00"}
-  license: {licenseType: "4601"}
-"#;
+fn business() -> Fixture {
+    SoftwareLicenses::tariff("business", "4601", "9.00", "90.00")
+        .build()
+        .into()
+}
 
 fn change_tariff(cluster: &hostplane::testbed::LocalCluster, ns: &str, svc: &str, tariff: &str) {
     kubectl_ok(
@@ -661,16 +636,23 @@ async fn a_tariff_change_moves_the_license_to_the_new_pricelist() {
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(cluster, ns, &(base(&sim, "") + BUSINESS));
+    let mut set = base(&sim);
+    set.push(business());
+    apply_fixtures(cluster, ns, set).await;
     // A pooled Business license: not taken without the option.
-    let biz = service(&sim, "biz", "203.0.113.20", "1y").replace("name: lite", "name: business");
-    kubectl_apply(cluster, ns, &biz);
+    let biz = service_of(&sim, "business", "biz", "203.0.113.20", Period::OneYear);
+    apply_fixtures(cluster, ns, [biz.build()]).await;
     ready(cluster, ns, "biz").await;
     let pooled = license_id(cluster, ns, "biz");
     delete_and_wait(cluster, ns, "hsvc/biz");
     eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
 
-    kubectl_apply(cluster, ns, &service(&sim, "lic-a", "203.0.113.21", "1y"));
+    apply_fixtures(
+        cluster,
+        ns,
+        [service(&sim, "lic-a", "203.0.113.21", Period::OneYear)],
+    )
+    .await;
     ready(cluster, ns, "lic-a").await;
     let id = license_id(cluster, ns, "lic-a");
     let remoteid = license(&sim, &id).remoteid;
@@ -735,17 +717,14 @@ async fn a_tariff_change_takes_a_pooled_license_and_survives_a_kill_between_take
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let first = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(
-        cluster,
-        ns,
-        &(base(&sim, "  licensing: {useExistingOnUpgrade: true}\n") + BUSINESS),
-    );
-    let biz = service(&sim, "biz", "203.0.113.30", "1y").replace("name: lite", "name: business");
-    kubectl_apply(
-        cluster,
-        ns,
-        &(biz + &service(&sim, "lic-a", "203.0.113.31", "1y")),
-    );
+    let mut set = base_with(&sim, |l| l.use_existing_on_upgrade = true);
+    set.push(business());
+    apply_fixtures(cluster, ns, set).await;
+    let services = [
+        service_of(&sim, "business", "biz", "203.0.113.30", Period::OneYear).build(),
+        service(&sim, "lic-a", "203.0.113.31", Period::OneYear),
+    ];
+    apply_fixtures(cluster, ns, services).await;
     ready(cluster, ns, "biz").await;
     ready(cluster, ns, "lic-a").await;
     let pooled = license_id(cluster, ns, "biz");
@@ -860,14 +839,17 @@ async fn observe_only_license_services_report_the_license_and_change_nothing() {
         .await
         .expect("a license ordered by hand");
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(cluster, ns, &base(&sim, ""));
-    let observe =
-        |name: &str, ip: &str| service(&sim, name, ip, "1y") + "  managementPolicy: ObserveOnly\n";
-    kubectl_apply(
-        cluster,
-        ns,
-        &(observe("seen", "198.51.100.40") + &observe("missing", "198.51.100.41")),
-    );
+    apply_fixtures(cluster, ns, base(&sim)).await;
+    let observe = |name: &str, ip: &str| {
+        service_of(&sim, SoftwareLicenses::TARIFF, name, ip, Period::OneYear)
+            .with(|s| s.management_policy = ManagementPolicy::ObserveOnly)
+            .build()
+    };
+    let services = [
+        observe("seen", "198.51.100.40"),
+        observe("missing", "198.51.100.41"),
+    ];
+    apply_fixtures(cluster, ns, services).await;
     ready(cluster, ns, "seen").await;
     let object = "hsvc/seen";
     assert_eq!(jsonpath(cluster, ns, object, READY_REASON), "Observed");
@@ -1042,7 +1024,8 @@ spec:
         url = sim.base_url,
         today = sim.sim.clock().today(),
     );
-    kubectl_apply(cluster, ns, &(base(&sim, "") + &vps));
+    apply_fixtures(cluster, ns, base(&sim)).await;
+    kubectl_apply(cluster, ns, &vps);
     until("the server has its IP", || {
         !jsonpath(cluster, ns, "hsvc/panel", "{.status.ip}").is_empty()
     })
@@ -1067,23 +1050,23 @@ spec:
 
 // --- Extra nodes and the pool (reference §5.4: same addon count) --------------------------
 
-const NODES_TARIFF: &str = r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {name: nodes}
-spec:
-  productType: SoftwareLicense
-  processingModules: [{name: lic1}]
-  prices: {1m: "9.00", 1y: "90.00"}
-  resources:
-    - {name: licenseNodes, included: 0, min: 0, max: 10, step: 1, monthlyPrice: "1.00"}
-  license: {licenseType: "4601", nodesAddonId: "4602"}
-"#;
+/// A tariff of ISPmanager Business licences with extra nodes (addon 4602) at 1.00 a month each.
+fn nodes_tariff() -> Fixture {
+    SoftwareLicenses::tariff("nodes", "4601", "9.00", "90.00")
+        .resource(ResourceKind::LicenseNodes, 0, 10, 1, "1.00")
+        .with(|t| {
+            if let Some(license) = &mut t.license {
+                license.nodes_addon_id = Some("4602".into());
+            }
+        })
+        .build()
+        .into()
+}
 
-fn with_nodes(sim: &SimHandle, name: &str, ip: &str, nodes: u32) -> String {
-    service(sim, name, ip, "1y").replace("name: lite", "name: nodes")
-        + &format!("  resources: [{{name: licenseNodes, quantity: {nodes}}}]\n")
+fn with_nodes(sim: &SimHandle, name: &str, ip: &str, nodes: u64) -> HostingService {
+    service_of(sim, "nodes", name, ip, Period::OneYear)
+        .resource(ResourceKind::LicenseNodes, nodes)
+        .build()
 }
 
 /// The `nodes.hostplane.dev/*` annotations of the pool.
@@ -1111,7 +1094,9 @@ async fn a_pooled_license_with_nodes_serves_only_a_need_with_the_same_count() {
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(cluster, ns, &(base(&sim, "") + NODES_TARIFF));
+    let mut set = base(&sim);
+    set.push(nodes_tariff());
+    apply_fixtures(cluster, ns, set).await;
     eventually(cluster, ns, "lpool/pool", READY, "True").await;
     // The first order's answer is lost: its count is known all the same.
     sim.sim.faults().set(
@@ -1122,7 +1107,7 @@ async fn a_pooled_license_with_nodes_serves_only_a_need_with_the_same_count() {
             ..FaultSpec::default()
         },
     );
-    kubectl_apply(cluster, ns, &with_nodes(&sim, "three", "203.0.113.50", 3));
+    apply_fixtures(cluster, ns, [with_nodes(&sim, "three", "203.0.113.50", 3)]).await;
     ready(cluster, ns, "three").await;
     let three = license_id(cluster, ns, "three");
     assert_eq!(
@@ -1149,12 +1134,11 @@ async fn a_pooled_license_with_nodes_serves_only_a_need_with_the_same_count() {
     .await;
 
     // Two nodes, and none: not the pooled license; each buys.
-    kubectl_apply(
-        cluster,
-        ns,
-        &(with_nodes(&sim, "two", "203.0.113.51", 2)
-            + &with_nodes(&sim, "none", "203.0.113.52", 0)),
-    );
+    let services = [
+        with_nodes(&sim, "two", "203.0.113.51", 2),
+        with_nodes(&sim, "none", "203.0.113.52", 0),
+    ];
+    apply_fixtures(cluster, ns, services).await;
     ready(cluster, ns, "two").await;
     ready(cluster, ns, "none").await;
     assert_ne!(license_id(cluster, ns, "two"), three);
@@ -1176,11 +1160,12 @@ async fn a_pooled_license_with_nodes_serves_only_a_need_with_the_same_count() {
 
     // Three nodes: the pooled license, nothing bought.
     let before = balance(&sim);
-    kubectl_apply(
+    apply_fixtures(
         cluster,
         ns,
-        &with_nodes(&sim, "three-again", "203.0.113.53", 3),
-    );
+        [with_nodes(&sim, "three-again", "203.0.113.53", 3)],
+    )
+    .await;
     ready(cluster, ns, "three-again").await;
     assert_eq!(license_id(cluster, ns, "three-again"), three);
     assert_eq!(
@@ -1210,11 +1195,9 @@ async fn an_unanswered_pool_take_buys_nothing() {
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(
-        cluster,
-        ns,
-        &(base(&sim, "") + &service(&sim, "first", "203.0.113.60", "1m")),
-    );
+    let mut set = base(&sim);
+    set.push(service(&sim, "first", "203.0.113.60", Period::OneMonth).into());
+    apply_fixtures(cluster, ns, set).await;
     ready(cluster, ns, "first").await;
     let pooled = license_id(cluster, ns, "first");
     delete_and_wait(cluster, ns, "hsvc/first");
@@ -1229,7 +1212,12 @@ async fn an_unanswered_pool_take_buys_nothing() {
             ..FaultSpec::default()
         },
     );
-    kubectl_apply(cluster, ns, &service(&sim, "second", "203.0.113.61", "1m"));
+    apply_fixtures(
+        cluster,
+        ns,
+        [service(&sim, "second", "203.0.113.61", Period::OneMonth)],
+    )
+    .await;
     eventually(
         cluster,
         ns,
@@ -1267,7 +1255,7 @@ async fn strict_with_one(
     ns: &str,
     name: &str,
     ip: &str,
-    period: &str,
+    period: Period,
 ) -> (
     &'static hostplane::testbed::LocalCluster,
     SimHandle,
@@ -1277,11 +1265,9 @@ async fn strict_with_one(
     let cluster = cluster_with_namespace(ns);
     let sim = strict_sim().await;
     let controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(
-        cluster,
-        ns,
-        &(base(&sim, "") + &service(&sim, name, ip, period)),
-    );
+    let mut set = base(&sim);
+    set.push(service(&sim, name, ip, period).into());
+    apply_fixtures(cluster, ns, set).await;
     ready(cluster, ns, name).await;
     (cluster, sim, controller)
 }
@@ -1307,14 +1293,14 @@ async fn strict_orders_answered_without_an_id_or_lost_buy_exactly_once() {
         },
     );
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    kubectl_apply(cluster, ns, &base(&sim, ""));
+    apply_fixtures(cluster, ns, base(&sim)).await;
     let names: Vec<String> = (0..4).map(|i| format!("strict{i}")).collect();
-    let all: String = names
+    let all: Vec<HostingService> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 40), "1y"))
+        .map(|(i, n)| service(&sim, n, &format!("192.0.2.{}", i + 40), Period::OneYear))
         .collect();
-    kubectl_apply(cluster, ns, &all);
+    apply_fixtures(cluster, ns, all).await;
     for n in &names {
         ready(cluster, ns, n).await;
     }
@@ -1360,7 +1346,8 @@ async fn strict_orders_answered_without_an_id_or_lost_buy_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_a_lost_prolong_answer_never_prolongs_twice() {
     let ns = "licenses-strict-prolong";
-    let (cluster, sim, _controller) = strict_with_one(ns, "renewed", "203.0.113.70", "1y").await;
+    let (cluster, sim, _controller) =
+        strict_with_one(ns, "renewed", "203.0.113.70", Period::OneYear).await;
     let id = license_id(cluster, ns, "renewed");
     let start = expiry(&license(&sim, &id));
 
@@ -1428,7 +1415,8 @@ async fn strict_a_lost_prolong_answer_never_prolongs_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_a_pool_take_applied_with_its_answer_lost_buys_nothing() {
     let ns = "licenses-strict-take";
-    let (cluster, sim, _controller) = strict_with_one(ns, "first", "203.0.113.80", "1m").await;
+    let (cluster, sim, _controller) =
+        strict_with_one(ns, "first", "203.0.113.80", Period::OneMonth).await;
     let pooled = license_id(cluster, ns, "first");
     delete_and_wait(cluster, ns, "hsvc/first");
     eventually(cluster, ns, "lpool/pool", "{.status.pooled}", "1").await;
@@ -1448,7 +1436,12 @@ async fn strict_a_pool_take_applied_with_its_answer_lost_buys_nothing() {
             ..FaultSpec::NONE
         },
     );
-    kubectl_apply(cluster, ns, &service(&sim, "second", "203.0.113.81", "1m"));
+    apply_fixtures(
+        cluster,
+        ns,
+        [service(&sim, "second", "203.0.113.81", Period::OneMonth)],
+    )
+    .await;
     ready(cluster, ns, "second").await;
     assert!(sim.sim.faults().list().is_empty(), "every fault was hit");
     assert_eq!(license_id(cluster, ns, "second"), pooled);
@@ -1489,13 +1482,17 @@ async fn a_licence_named_before_the_tag_is_adopted_and_tagged_under_both_dialect
         sim.sim.set_dialect(profile.dialect());
         let _controller =
             start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-        kubectl_apply(cluster, ns, &base(&sim, ""));
+        apply_fixtures(cluster, ns, base(&sim)).await;
         // Paused until its old licence is in place.
-        let paused = service(&sim, "old", "203.0.113.90", "1y").replace(
-            "metadata: {name: old}",
-            "metadata: {name: old, annotations: {hostplane.dev/paused: \"true\"}}",
-        );
-        kubectl_apply(cluster, ns, &paused);
+        let paused = service_of(
+            &sim,
+            SoftwareLicenses::TARIFF,
+            "old",
+            "203.0.113.90",
+            Period::OneYear,
+        )
+        .annotation("hostplane.dev/paused", "true");
+        apply_fixtures(cluster, ns, [paused.build()]).await;
         let uid = jsonpath(cluster, ns, "hsvc/old", "{.metadata.uid}");
         let remoteid = hostplane::pools::naming::RemoteId::for_service(
             ns,

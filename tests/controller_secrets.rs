@@ -9,72 +9,32 @@ mod support;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
+use hostplane::api::HostingService;
 use hostplane::simulator::SimHandle;
+use support::fixtures::{self, Fixture, Login, SharedHosting};
 use support::*;
 
 const STALLED_REASON: &str = r#"{.status.conditions[?(@.type=="Stalled")].reason}"#;
 const APPLIED: &str = r"{.metadata.annotations.hostplane\.dev/password-applied}";
 
-fn base(sim: &SimHandle) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Secret
-metadata: {{name: isp-credentials}}
-stringData: {{username: {admin}, password: {password}}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: strangers}}
-stringData: {{note: kept by someone else}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: isp1}}
-spec:
-  type: ISPmanager
-  url: {url}
-  credentialsSecretRef: {{name: isp-credentials}}
-  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {{name: start}}
-spec:
-  productType: SharedHosting
-  processingModules: [{{name: isp1}}]
-  prices: {{1m: "3.00", 1y: "30.00"}}
-  hosting:
-    accountTemplate: basic
-    usernameTemplate: u@ID@
-    defaultDomainTemplate: "@ID@.hosting.example"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: jane}}
-spec: {{displayName: Jane Doe, email: jane@example.org}}
-"#,
-        admin = common::ADMIN,
-        password = common::PASSWORD,
-        url = sim.url("/ispmgr"),
-    )
+/// The shared hosting set, and a Secret that someone else keeps.
+fn base(sim: &SimHandle) -> Vec<Fixture> {
+    let set = SharedHosting(Login::new(
+        sim.url("/ispmgr"),
+        common::ADMIN,
+        common::PASSWORD,
+    ));
+    let strangers = fixtures::secret("strangers", &[("note", "kept by someone else")]);
+    let mut all = set.fixtures();
+    all.push(strangers.into());
+    all
 }
 
-fn service(name: &str, secret: &str) -> String {
-    format!(
-        r#"
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata: {{name: {name}}}
-spec:
-  tariffRef: {{name: start}}
-  clientRef: {{name: jane}}
-  period: 1y
-  startDate: "{today}"
-  writeConnectionSecretToRef: {{name: {secret}}}
-"#,
-        today = jiff::Zoned::now().date()
-    )
+/// A service whose connection details go to the Secret `secret`.
+fn service(name: &str, secret: &str) -> HostingService {
+    SharedHosting::service(name, &jiff::Zoned::now().date().to_string())
+        .connection_secret(secret)
+        .build()
 }
 
 fn secret_json(cluster: &hostplane::testbed::LocalCluster, ns: &str, name: &str) -> String {
@@ -97,20 +57,16 @@ async fn only_a_secret_of_its_own_is_written() {
     let ns = "hosting-secrets";
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
-    kubectl_apply(cluster, ns, &base(&sim));
+    apply_fixtures(cluster, ns, base(&sim)).await;
     let credentials_before = secret_json(cluster, ns, "isp-credentials");
     let strangers_before = secret_json(cluster, ns, "strangers");
     let _controller = start_controller(cluster, ns, Duration::from_secs(300)).await;
-    kubectl_apply(
-        cluster,
-        ns,
-        &format!(
-            "{}---{}---{}",
-            service("thief", "isp-credentials"),
-            service("squatter", "strangers"),
-            service("owner", "owner-login")
-        ),
-    );
+    let services = [
+        service("thief", "isp-credentials"),
+        service("squatter", "strangers"),
+        service("owner", "owner-login"),
+    ];
+    apply_fixtures(cluster, ns, services).await;
 
     for (name, why) in [
         ("thief", "credentials of ProcessingModule isp1"),
@@ -168,9 +124,9 @@ async fn a_legacy_fingerprint_is_accepted_once_and_rewritten_without_a_password_
     let ns = "hosting-secrets-legacy";
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
-    kubectl_apply(cluster, ns, &base(&sim));
+    apply_fixtures(cluster, ns, base(&sim)).await;
     let _controller = start_controller(cluster, ns, Duration::from_secs(300)).await;
-    kubectl_apply(cluster, ns, &service("blog", "blog-login"));
+    apply_fixtures(cluster, ns, [service("blog", "blog-login")]).await;
     eventually(cluster, ns, "hsvc/blog", READY, "True").await;
     let password = secret_key(cluster, ns, "blog-login", "password");
     let uid = jsonpath(cluster, ns, "secret/blog-login", "{.metadata.uid}");

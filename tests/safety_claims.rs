@@ -10,7 +10,10 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use hostplane::api::common::Period;
+use hostplane::api::{HostingService, ModuleType, ProductType};
 use hostplane::simulator::SimHandle;
+use support::fixtures::{self, Fixture, ServiceBuilder, SharedHosting};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(2);
@@ -20,73 +23,43 @@ fn today() -> String {
 }
 
 /// A module `name` on `sim` with its credentials Secret.
-fn module(sim: &SimHandle, name: &str, priority: u32) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Secret
-metadata: {{name: {name}-credentials}}
-stringData: {{username: {admin}, password: {password}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: {name}}}
-spec:
-  type: ISPmanager
-  url: {url}
-  priority: {priority}
-  unknownOutcomeQuietSeconds: 2
-  credentialsSecretRef: {{name: {name}-credentials}}
-  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
-"#,
-        admin = common::ADMIN,
-        password = common::PASSWORD,
-        url = sim.url("/ispmgr"),
-    )
+fn module(sim: &SimHandle, name: &str, priority: u32) -> Vec<Fixture> {
+    let secret = format!("{name}-credentials");
+    let module = fixtures::module(name, ModuleType::ISPmanager, &sim.url("/ispmgr"), &secret)
+        .priority(priority)
+        .quiet_seconds(2)
+        .limits(8, 500);
+    vec![
+        fixtures::credentials(&secret, common::ADMIN, common::PASSWORD).into(),
+        module.build().into(),
+    ]
 }
 
 /// A tariff on `modules` with `template` for usernames, and a client.
-fn tariff(modules: &[&str], template: &str) -> String {
-    let modules: Vec<String> = modules.iter().map(|m| format!("{{name: {m}}}")).collect();
-    format!(
-        r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {{name: start}}
-spec:
-  productType: SharedHosting
-  processingModules: [{modules}]
-  prices: {{1m: "3.00", 1y: "30.00"}}
-  hosting:
-    accountTemplate: basic
-    usernameTemplate: "{template}"
-    defaultDomainTemplate: "@ID@.hosting.example"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: jane}}
-spec: {{displayName: Jane Doe, email: jane@example.org}}
-"#,
-        modules = modules.join(", ")
-    )
+fn tariff(modules: &[&str], template: &str) -> Vec<Fixture> {
+    let tariff = fixtures::tariff(SharedHosting::TARIFF, ProductType::SharedHosting, modules)
+        .price(Period::OneMonth, "3.00")
+        .price(Period::OneYear, "30.00")
+        .hosting("basic", template, "@ID@.hosting.example", None);
+    vec![
+        tariff.build().into(),
+        fixtures::client(SharedHosting::CLIENT, "Jane Doe", "jane@example.org").into(),
+    ]
 }
 
-fn service(name: &str, extra: &str) -> String {
-    format!(
-        r#"
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata: {{name: {name}}}
-spec:
-  tariffRef: {{name: start}}
-  clientRef: {{name: jane}}
-  period: 1y
-  startDate: "{today}"
-{extra}
-"#,
-        today = today()
-    )
+fn service(name: &str) -> ServiceBuilder {
+    SharedHosting::service(name, &today())
+}
+
+/// What a controller killed between the claim and the create leaves: the claim of `username`
+/// on `module`, with its finalizer and the attempt's time, and nothing at the panel.
+fn claimed(name: &str, username: &str, module: &str, pending: jiff::Timestamp) -> HostingService {
+    service(name)
+        .finalizer("hostplane.dev/cleanup")
+        .annotation("hostplane.dev/external-name", username)
+        .annotation("hostplane.dev/claimed-module", module)
+        .annotation("hostplane.dev/create-pending", &pending.to_string())
+        .build()
 }
 
 fn user(sim: &SimHandle, name: &str) -> Option<hostplane::simulator::state::IspUser> {
@@ -111,11 +84,12 @@ async fn one_module(
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(
+    apply_fixtures(
         cluster,
         ns,
-        &(module(&sim, "isp1", 1) + &tariff(&["isp1"], template)),
-    );
+        [module(&sim, "isp1", 1), tariff(&["isp1"], template)].concat(),
+    )
+    .await;
     (cluster, sim, controller)
 }
 
@@ -133,23 +107,14 @@ async fn twins_of_one_username_never_share_an_account() {
     let ns = "claims-twins";
     let (cluster, sim, _controller) = one_module(ns, "user@ID@").await;
     // `@ID@` drops `-`: both services are `usershop1`.
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(
-            "shop-1",
-            "  writeConnectionSecretToRef: {name: shop-1-login}",
-        ),
-    );
+    let first = service("shop-1").connection_secret("shop-1-login");
+    apply_fixtures(cluster, ns, [first.build()]).await;
     eventually(cluster, ns, "hsvc/shop-1", READY, "True").await;
     let first = user(&sim, "usershop1").expect("the first account");
     let creates = sim.sim.call_count("ispmgr", "user.add.finish");
 
-    kubectl_apply(
-        cluster,
-        ns,
-        &service("shop1", "  writeConnectionSecretToRef: {name: shop1-login}"),
-    );
+    let twin = service("shop1").connection_secret("shop1-login");
+    apply_fixtures(cluster, ns, [twin.build()]).await;
     eventually(cluster, ns, "hsvc/shop1", READY_REASON, "NameConflict").await;
     eventually(cluster, ns, "hsvc/shop1", STALLED, "True").await;
     let message = jsonpath(cluster, ns, "hsvc/shop1", STALLED_MESSAGE);
@@ -195,9 +160,9 @@ async fn domain_twins_on_one_panel_never_share_an_account() {
     let ns = "claims-domains";
     let (cluster, sim, _controller) = one_module(ns, "@DOMAIN@").await;
     // `@DOMAIN@` is the first label: both are `shop`.
-    kubectl_apply(cluster, ns, &service("a", "  domain: shop.a.com"));
+    apply_fixtures(cluster, ns, [service("a").domain("shop.a.com").build()]).await;
     eventually(cluster, ns, "hsvc/a", READY, "True").await;
-    kubectl_apply(cluster, ns, &service("b", "  domain: shop.b.org"));
+    apply_fixtures(cluster, ns, [service("b").domain("shop.b.org").build()]).await;
     eventually(cluster, ns, "hsvc/b", READY_REASON, "NameConflict").await;
     untouched(cluster, ns, "hsvc/b");
     assert_eq!(usernames(&sim), BTreeSet::from(["shop".to_owned()]));
@@ -228,16 +193,14 @@ async fn an_account_hostplane_did_not_create_is_never_adopted() {
     let before = user(&sim, "ushop").unwrap();
     sim.sim.reset_calls();
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(
+    apply_fixtures(
         cluster,
         ns,
-        &(module(&sim, "isp1", 1) + &tariff(&["isp1"], "u@ID@")),
-    );
-    kubectl_apply(
-        cluster,
-        ns,
-        &service("shop", "  writeConnectionSecretToRef: {name: shop-login}"),
-    );
+        [module(&sim, "isp1", 1), tariff(&["isp1"], "u@ID@")].concat(),
+    )
+    .await;
+    let shop = service("shop").connection_secret("shop-login");
+    apply_fixtures(cluster, ns, [shop.build()]).await;
     eventually(cluster, ns, "hsvc/shop", READY_REASON, "AccountExists").await;
     eventually(cluster, ns, "hsvc/shop", STALLED, "True").await;
     untouched(cluster, ns, "hsvc/shop");
@@ -281,26 +244,18 @@ async fn the_claimed_module_wins_over_placement_after_a_crash() {
     let cluster = cluster_with_namespace(ns);
     let (sim1, sim2) = (common::start().await, common::start().await);
     // isp1 comes first by priority: placement alone would choose it.
-    kubectl_apply(
-        cluster,
-        ns,
-        &(module(&sim1, "isp1", 1)
-            + "---"
-            + &module(&sim2, "isp2", 2)
-            + &tariff(&["isp1", "isp2"], "u@ID@")),
-    );
+    let set = [
+        module(&sim1, "isp1", 1),
+        module(&sim2, "isp2", 2),
+        tariff(&["isp1", "isp2"], "u@ID@"),
+    ];
+    apply_fixtures(cluster, ns, set.concat()).await;
     // What a controller killed between the claim and the create leaves: the claim on isp2,
     // with its finalizer and the attempt's time, and nothing at either panel.
     let pending = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60))
         .round(jiff::Unit::Second)
         .unwrap();
-    let claimed = service("site", "").replace(
-        "metadata: {name: site}",
-        &format!(
-            "metadata: {{name: site, finalizers: [hostplane.dev/cleanup], annotations: {{hostplane.dev/external-name: usite, hostplane.dev/claimed-module: isp2, hostplane.dev/create-pending: \"{pending}\"}}}}"
-        ),
-    );
-    kubectl_apply(cluster, ns, &claimed);
+    apply_fixtures(cluster, ns, [claimed("site", "usite", "isp2", pending)]).await;
     let _controller = start_controller(cluster, ns, DRIFT).await;
     eventually(cluster, ns, "hsvc/site", READY, "True").await;
     assert!(user(&sim2, "usite").is_some(), "on the claimed module");
@@ -318,20 +273,15 @@ async fn a_create_whose_answer_is_unknown_waits_its_quiet_period() {
     let ns = "claims-quiet";
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
-    kubectl_apply(
+    apply_fixtures(
         cluster,
         ns,
-        &(module(&sim, "isp1", 1) + &tariff(&["isp1"], "u@ID@")),
-    );
+        [module(&sim, "isp1", 1), tariff(&["isp1"], "u@ID@")].concat(),
+    )
+    .await;
     // An attempt sent just now whose answer never came, and nothing at the panel (yet).
     let pending = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
-    let claimed = service("late", "").replace(
-        "metadata: {name: late}",
-        &format!(
-            "metadata: {{name: late, finalizers: [hostplane.dev/cleanup], annotations: {{hostplane.dev/external-name: ulate, hostplane.dev/claimed-module: isp1, hostplane.dev/create-pending: \"{pending}\"}}}}"
-        ),
-    );
-    kubectl_apply(cluster, ns, &claimed);
+    apply_fixtures(cluster, ns, [claimed("late", "ulate", "isp1", pending)]).await;
     let _controller = start_controller(cluster, ns, DRIFT).await;
     // The quiet period (2 s here) is waited out with OutcomeUnknown, then the create is sent
     // once.
@@ -348,7 +298,7 @@ async fn a_create_whose_answer_is_unknown_waits_its_quiet_period() {
 async fn a_paused_service_is_not_deleted_at_the_panel_until_unpaused() {
     let ns = "claims-paused";
     let (cluster, sim, _controller) = one_module(ns, "u@ID@").await;
-    kubectl_apply(cluster, ns, &service("held", ""));
+    apply_fixtures(cluster, ns, [service("held").build()]).await;
     eventually(cluster, ns, "hsvc/held", READY, "True").await;
     kubectl_ok(
         cluster,
@@ -384,7 +334,7 @@ async fn a_paused_service_is_not_deleted_at_the_panel_until_unpaused() {
 async fn a_service_deleted_after_its_module_keeps_its_finalizer() {
     let ns = "claims-module-gone";
     let (cluster, sim, _controller) = one_module(ns, "u@ID@").await;
-    kubectl_apply(cluster, ns, &service("lonely", ""));
+    apply_fixtures(cluster, ns, [service("lonely").build()]).await;
     eventually(cluster, ns, "hsvc/lonely", READY, "True").await;
     delete_and_wait(cluster, ns, "pm/isp1");
     kubectl_ok(

@@ -1,6 +1,7 @@
 //! The objects the bench applies: module, tariff, client, services.
 
 use super::*;
+use crate::fixtures::{Fixture, Login, SharedHosting};
 
 pub(super) fn today() -> String {
     jiff::Timestamp::now()
@@ -10,47 +11,12 @@ pub(super) fn today() -> String {
 }
 
 /// A module on the simulator, its credentials, a tariff that is its own name server, a
-/// client: the shape of `tests/controller_hosting.rs`.
-pub(super) fn base_yaml(sim: &SimHandle) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Secret
-metadata: {{name: isp-credentials}}
-stringData: {{username: {ADMIN}, password: {PASSWORD}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: isp1}}
-spec:
-  type: ISPmanager
-  url: {url}
-  credentialsSecretRef: {{name: isp-credentials}}
-  limits: {{maxConcurrentOperations: {MODULE_CONCURRENCY}, requestsPerSecond: {MODULE_RPS}, burst: {MODULE_RPS}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {{name: start}}
-spec:
-  productType: SharedHosting
-  processingModules: [{{name: isp1}}]
-  prices: {{1m: "3.00", 1y: "30.00"}}
-  resources:
-    - {{name: diskSpace, included: 1024, min: 1024, max: 10240, step: 1024, monthlyPrice: "0.50"}}
-    - {{name: traffic, included: 5, min: 5, max: 50, step: 5, monthlyPrice: "1.00"}}
-  hosting:
-    accountTemplate: basic
-    usernameTemplate: u@ID@
-    defaultDomainTemplate: "@ID@.hosting.example"
-    nameServer:
-      processingModuleRef: {{name: isp1}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: jane}}
-spec: {{displayName: Jane Doe, email: jane@example.org}}
-"#,
-        url = sim.url("/ispmgr"),
+/// client: the shared hosting set of the tests ([`SharedHosting`]), with the bench's limits.
+pub(super) fn base(sim: &SimHandle) -> Vec<Fixture> {
+    let set = SharedHosting(Login::new(sim.url("/ispmgr"), ADMIN, PASSWORD));
+    set.with(
+        set.module().limits(MODULE_CONCURRENCY, MODULE_RPS),
+        set.tariff(),
     )
 }
 
@@ -58,28 +24,15 @@ pub(super) fn service_name(i: usize) -> String {
     format!("s{i:05}")
 }
 
-pub(super) fn service(
-    i: usize,
-    today: &str,
-    connection_secret: bool,
-) -> anyhow::Result<HostingService> {
+/// The `i`th yearly service of the set, from `today`.
+pub(super) fn service(i: usize, today: &str, connection_secret: bool) -> HostingService {
     let name = service_name(i);
-    let mut spec = json!({
-        "tariffRef": {"name": "start"},
-        "clientRef": {"name": "jane"},
-        "period": "1y",
-        "startDate": today,
-    });
+    let service = SharedHosting::service(&name, today);
     if connection_secret {
-        spec["writeConnectionSecretToRef"] = json!({"name": format!("{name}-login")});
+        service.connection_secret(&format!("{name}-login")).build()
+    } else {
+        service.build()
     }
-    serde_json::from_value(json!({
-        "apiVersion": "hostplane.dev/v1alpha1",
-        "kind": "HostingService",
-        "metadata": {"name": name},
-        "spec": spec,
-    }))
-    .context("building a HostingService")
 }
 
 /// `(status, reason)` of the Ready condition in a status.

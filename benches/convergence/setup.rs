@@ -16,13 +16,6 @@ pub(super) fn kubectl(cluster: &LocalCluster, args: &[&str]) -> anyhow::Result<S
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-pub(super) fn kubectl_apply(cluster: &LocalCluster, ns: &str, yaml: &str) -> anyhow::Result<()> {
-    let file = tempfile::NamedTempFile::new()?;
-    std::fs::write(file.path(), yaml)?;
-    let path = file.path().to_str().context("temp path is not UTF-8")?;
-    kubectl(cluster, &["apply", "-n", ns, "-f", path]).map(drop)
-}
-
 pub(super) fn install_crds(cluster: &LocalCluster) -> anyhow::Result<()> {
     let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
     let crds = crds.to_str().context("crds path is not UTF-8")?;

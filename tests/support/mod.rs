@@ -2,6 +2,8 @@
 //! polling for a condition, and a controller started (and stoppable) in-process.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use std::path::Path;
 use std::process::Output;
 use std::sync::Once;
@@ -39,6 +41,21 @@ pub fn kubectl_apply(cluster: &LocalCluster, ns: &str, yaml: &str) {
     );
 }
 
+/// Applies typed fixtures ([`fixtures`]) to `ns` through the API.
+pub async fn apply_fixtures(
+    cluster: &LocalCluster,
+    ns: &str,
+    objects: impl IntoIterator<Item = impl Into<fixtures::Fixture>>,
+) {
+    let client = cluster
+        .client()
+        .await
+        .expect("a client of the local API server");
+    fixtures::apply_all(&client, ns, objects.into_iter().map(Into::into))
+        .await
+        .expect("applying fixtures");
+}
+
 /// The shared cluster with the CRDs installed and a fresh namespace.
 pub fn cluster_with_namespace(ns: &str) -> &'static LocalCluster {
     static CRDS: Once = Once::new();
@@ -56,6 +73,10 @@ pub fn cluster_with_namespace(ns: &str) -> &'static LocalCluster {
                 crds.to_str().unwrap(),
             ],
         );
+        // kubectl cached the server's kinds before the CRDs existed; 1.20 does not look again
+        // for a short name it misses (`hsvc`), so the first `kubectl get hsvc/...` would fail.
+        // Fixtures go through the API, so no kubectl apply refreshes that cache: do it here.
+        kubectl_ok(cluster, &["api-resources", "--api-group=hostplane.dev"]);
     });
     kubectl_ok(cluster, &["create", "namespace", ns]);
     cluster
