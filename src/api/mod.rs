@@ -42,6 +42,13 @@ pub const EXTERNAL_NAME_ANNOTATION: &str = "hostplane.dev/external-name";
 pub const PAUSED_ANNOTATION: &str = "hostplane.dev/paused";
 /// Annotation whose change forces a reconcile; echoed in status.
 pub const RECONCILE_REQUESTED_AT_ANNOTATION: &str = "hostplane.dev/reconcile-requested-at";
+/// Label of the objects a `hostplane test-order` run creates (the HostingService and its
+/// connection Secret), valued with the tariff's name: a run finds a killed run's leftovers by
+/// it, and `kubectl get hsvc -l hostplane.dev/test-order` shows them to people.
+pub const TEST_ORDER_LABEL: &str = "hostplane.dev/test-order";
+/// Label that marks a Client as the provider's test client (value `"true"`): the owner of test
+/// orders, kept between runs, never a customer.
+pub const TEST_CLIENT_LABEL: &str = "hostplane.dev/test-client";
 
 /// The kinds of the API, in the order they are documented and installed.
 pub const KINDS: [&str; 6] = [
