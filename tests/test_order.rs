@@ -183,6 +183,17 @@ async fn a_hosting_test_order_passes_checks_the_login_and_leaves_nothing_behind(
     assert_eq!(check(&r, "limit limit_traff (traffic)").1, "5120");
     assert_eq!(check(&r, "site").2, "pass");
     assert_eq!(check(&r, "DNS zone").2, "pass");
+    let domain = format!("{}.hosting.example", service.replace('-', ""));
+    for gone in [
+        format!("removed: account {username}"),
+        format!("removed: site {domain}"),
+        format!("removed: DNS zone {domain} on isp1"),
+    ] {
+        assert_eq!(
+            check(&r, &gone),
+            ("gone".into(), "gone".into(), "pass".into())
+        );
+    }
     let (_, login, verdict) = check(&r, "login link");
     assert_eq!(verdict, "pass", "{login}");
     assert!(login.contains("session"), "{login}");
@@ -531,6 +542,15 @@ async fn licence_orders_buy_only_when_allowed_and_leave_the_licence_in_the_pool(
     );
     assert_eq!(check(&r, "licence IP").1, "192.0.2.10");
     assert_eq!(check(&r, "licence status").1, "Active");
+    let bought = check(&r, "licence").1;
+    assert_eq!(
+        check(&r, &format!("licence {bought} pooled")),
+        (
+            "free.lic at 0.0.0.0".into(),
+            "free.lic at 0.0.0.0".into(),
+            "pass".into()
+        )
+    );
     assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 1);
     assert_eq!(orders_left(cluster, ns), "");
     let pooled = licences(&sim);
@@ -603,6 +623,11 @@ async fn a_server_test_order_passes_and_leaves_no_server() {
     assert_eq!(check(&r, "RAM MiB").1, "4096", "the resource asked for");
     assert_eq!(check(&r, "disk MiB").1, "10240");
     assert!(r["license"].is_null(), "no panel, no licence");
+    let host = hostplane::controller::service::virtual_server::default_host_name(
+        ns,
+        r["service"].as_str().unwrap(),
+    );
+    assert_eq!(check(&r, &format!("removed: server {host}")).2, "pass");
     assert_eq!(r["module"], "vm");
     assert_eq!(orders_left(cluster, ns), "");
     assert_eq!(hosts(), hosts_before, "the server is deleted");

@@ -12,6 +12,7 @@ use crate::controller::service::desired::{DesiredAccount, panel_limit};
 use crate::controller::service::virtual_server::{DesiredServer, Observed, os_matches};
 use crate::panel::ispmanager::{Domain, User};
 use crate::panel::licensing::License;
+use crate::pools::license_pool::{FREE_IP, FREE_LICNAME};
 
 /// The verdict of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -106,12 +107,15 @@ pub struct HostingFacts {
     /// The tariff's name server (module name) and the zones it lists; `None` when the tariff
     /// names no name server.
     pub dns: Option<(String, Vec<Domain>)>,
-    /// The login link's answer: `Ok(what)` when it logged in, `Err(what)` otherwise.
-    pub login: Result<String, String>,
 }
 
-/// The checks of a shared hosting order.
-pub fn hosting(expected: &DesiredAccount, facts: &HostingFacts) -> Vec<Check> {
+/// The checks of a shared hosting order; `login` is the login link's answer: `Ok(what)` when
+/// it logged in, `Err(what)` otherwise.
+pub fn hosting(
+    expected: &DesiredAccount,
+    facts: &HostingFacts,
+    login: &Result<String, String>,
+) -> Vec<Check> {
     let name = &expected.username;
     let mut checks = Vec::new();
     let Some(user) = &facts.user else {
@@ -160,7 +164,7 @@ pub fn hosting(expected: &DesiredAccount, facts: &HostingFacts) -> Vec<Check> {
             ));
         }
     }
-    checks.push(match &facts.login {
+    checks.push(match login {
         Ok(what) => Check::judged(
             "login link",
             "the panel logs the account in",
@@ -271,6 +275,28 @@ pub fn license(
     ]
 }
 
+/// After the order is deleted: `what` is gone at the panel.
+pub fn removed(what: &str, still_there: bool) -> Check {
+    Check::compare(
+        format!("removed: {what}"),
+        "gone",
+        if still_there { "still there" } else { "gone" },
+    )
+}
+
+/// After a licence order is deleted: the licence is in the pool (seed 000: renamed
+/// `free.lic`, IP `0.0.0.0`), never thrown away.
+pub fn pooled(id: &str, found: Option<&License>) -> Check {
+    Check::compare(
+        format!("licence {id} pooled"),
+        format!("{FREE_LICNAME} at {FREE_IP}"),
+        found.map_or_else(
+            || MISSING.to_owned(),
+            |l| format!("{} at {}", l.licname, l.ip),
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -321,13 +347,14 @@ mod tests {
                 "isp1".into(),
                 vec![domain("toabc234.hosting.example", "utoabc234")],
             )),
-            login: Ok("a session (HTTP 200)".into()),
         }
     }
 
+    const LOGGED_IN: Result<String, String> = Ok(String::new());
+
     #[test]
     fn an_account_as_the_tariff_promises_passes_every_check() {
-        let checks = hosting(&expected(), &facts("2048"));
+        let checks = hosting(&expected(), &facts("2048"), &LOGGED_IN);
         assert!(all_passed(&checks), "{checks:#?}");
         let names: Vec<&str> = checks.iter().map(|c| c.check.as_str()).collect();
         assert_eq!(
@@ -346,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_limit_the_panel_holds_otherwise_fails_with_both_values() {
-        let checks = hosting(&expected(), &facts("1024"));
+        let checks = hosting(&expected(), &facts("1024"), &LOGGED_IN);
         assert!(!all_passed(&checks));
         let failed: Vec<&Check> = checks
             .iter()
@@ -364,7 +391,7 @@ mod tests {
     fn a_missing_account_site_zone_or_refused_login_fails_and_no_name_server_skips() {
         let mut f = facts("2048");
         f.user = None;
-        let checks = hosting(&expected(), &f);
+        let checks = hosting(&expected(), &f, &LOGGED_IN);
         assert_eq!(checks.len(), 1);
         assert_eq!(checks[0].found, "missing");
         assert_eq!(checks[0].result, Verdict::Fail);
@@ -372,8 +399,8 @@ mod tests {
         let mut f = facts("2048");
         f.sites.clear();
         f.dns = Some(("ns".into(), vec![]));
-        f.login = Err("refused: Invalid or expired key".into());
-        let checks = hosting(&expected(), &f);
+        let refused = Err("refused: Invalid or expired key".into());
+        let checks = hosting(&expected(), &f, &refused);
         let failed: Vec<&str> = checks
             .iter()
             .filter(|c| c.result == Verdict::Fail)
@@ -383,7 +410,7 @@ mod tests {
 
         let mut f = facts("2048");
         f.dns = None;
-        let checks = hosting(&expected(), &f);
+        let checks = hosting(&expected(), &f, &LOGGED_IN);
         let zone = checks.iter().find(|c| c.check == "DNS zone").unwrap();
         assert_eq!(zone.result, Verdict::Skip);
         assert!(all_passed(&checks));
@@ -435,6 +462,42 @@ mod tests {
         );
         let missing = server("h", &server_wanted(), None);
         assert_eq!(missing[0].result, Verdict::Fail);
+    }
+
+    #[test]
+    fn what_is_left_after_the_deletion_fails_and_a_pooled_licence_passes() {
+        assert_eq!(removed("account u1", false).result, Verdict::Pass);
+        let left = removed("DNS zone z.example on ns", true);
+        assert_eq!(
+            (
+                left.check.as_str(),
+                left.expected.as_str(),
+                left.found.as_str(),
+                left.result
+            ),
+            (
+                "removed: DNS zone z.example on ns",
+                "gone",
+                "still there",
+                Verdict::Fail
+            )
+        );
+        let mut l = License {
+            id: "7".into(),
+            licname: "free.lic".into(),
+            ip: "0.0.0.0".into(),
+            pricelist: "3541".into(),
+            period: "1".into(),
+            status: LicenseStatus::Suspended,
+            createdate: "2026-01-01".into(),
+            expiredate: "2026-02-01".into(),
+            remoteid: String::new(),
+        };
+        assert_eq!(pooled("7", Some(&l)).result, Verdict::Pass);
+        l.ip = "192.0.2.7".into();
+        assert_eq!(pooled("7", Some(&l)).found, "free.lic at 192.0.2.7");
+        assert_eq!(pooled("7", Some(&l)).result, Verdict::Fail);
+        assert_eq!(pooled("7", None).result, Verdict::Fail);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! claims, same crash safety; nothing is created at a panel by this command. Once the
 //! service is Ready, the panel is asked with read calls only whether the account, server or
 //! licence is what the tariff promises ([`checks`]), and the order is deleted
-//! (`deletionPolicy: Delete`: the account goes, a licence goes to the pool) unless kept.
+//! (`deletionPolicy: Delete`: the account goes, a licence goes to the pool) unless kept. The
+//! panels are then read once more: what the order made must be gone (account, site, zone,
+//! server) and its licence pooled, so that "leaves nothing behind" is a check too.
 //!
 //! Licences cost money: an order that needs one and finds none in the pool is refused unless
 //! purchases are allowed ([`purchase`]).
@@ -170,7 +172,7 @@ pub async fn run(
             },
         }
     };
-    let (module, checks) = match outcome {
+    let verified = match outcome {
         None => anyhow::bail!(
             "interrupted; the test order hsvc/{name} {}",
             match &cleanup {
@@ -186,6 +188,24 @@ pub async fn run(
         },
         Some(Ok(found)) => found,
     };
+    let (module, mut checks, ready) = (verified.module, verified.checks, verified.ready);
+    if let (Cleanup::Deleted, Some(service)) = (&cleanup, &ready) {
+        let panels = Panels::new();
+        let subject = panel::Subject {
+            kube,
+            panels: &panels,
+            service,
+            tariff: &tariff,
+            client: &client,
+            keep: false,
+        };
+        let left = panel::verify_removed(&subject).await.map_err(|e| {
+            e.context(format!(
+                "the test order hsvc/{name} was deleted, but what it left at the panel could not be read"
+            ))
+        })?;
+        checks.extend(left);
+    }
     Ok(Report {
         namespace: ns.clone(),
         tariff: request.tariff.clone(),
@@ -200,6 +220,15 @@ pub async fn run(
     })
 }
 
+/// What [`place_and_verify`] found.
+struct Verified {
+    /// The module the order was placed on.
+    module: Option<String>,
+    checks: Vec<Check>,
+    /// The service as it was when Ready (its status names what was made at the panel).
+    ready: Option<HostingService>,
+}
+
 /// Places the order, waits for Ready and checks at the panel.
 async fn place_and_verify(
     kube: &kube::Client,
@@ -208,7 +237,7 @@ async fn place_and_verify(
     tariff: &Tariff,
     client: &crate::api::Client,
     progress: &dyn Progress,
-) -> anyhow::Result<(Option<String>, Vec<Check>)> {
+) -> anyhow::Result<Verified> {
     let ns = &request.namespace;
     let name = service.name_any();
     order::place(kube, service).await?;
@@ -216,7 +245,13 @@ async fn place_and_verify(
     let module = status.and_then(|s| s.processing_module);
     let service = match ready {
         Ok(service) => service,
-        Err(found) => return Ok((module, vec![checks::ready(Err(&found))])),
+        Err(found) => {
+            return Ok(Verified {
+                module,
+                checks: vec![checks::ready(Err(&found))],
+                ready: None,
+            });
+        }
     };
     if let Some(secret) = &service.spec.write_connection_secret_to_ref {
         cleanup::label_secret(kube, ns, &secret.name, &request.tariff).await?;
@@ -234,5 +269,9 @@ async fn place_and_verify(
     let (module, found) = panel::verify(&subject).await?;
     let mut checks = vec![checks::ready(Ok(()))];
     checks.extend(found);
-    Ok((Some(module), checks))
+    Ok(Verified {
+        module: Some(module),
+        checks,
+        ready: Some(service),
+    })
 }

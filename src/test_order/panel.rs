@@ -1,5 +1,5 @@
-//! The read calls at the panels, after the service is Ready: what the account, server or
-//! licence looks like there. Only list and view functions are sent (plus the one GET of the
+//! The read calls at the panels, after the service is Ready (what the account, server or
+//! licence looks like there) and after it is deleted (what is left of it). Only list and view functions are sent (plus the one GET of the
 //! login link, see [`super::login`]); the checklist is then computed from the answers by
 //! [`super::checks`].
 
@@ -15,11 +15,12 @@ use crate::api::tariff::ProductType;
 use crate::api::{Client, HostingService, ProcessingModule, Tariff};
 use crate::controller::panels::{PanelClient, Panels, Recipe, ca_of};
 use crate::controller::service::connection::LOGIN_URL;
-use crate::controller::service::desired;
+use crate::controller::service::desired::{self, DesiredAccount};
 use crate::controller::service::virtual_server::{
-    self, default_host_name, desired_server, license_type_for, main_disk, vm5_observed,
-    vm6_observed,
+    self, DesiredServer, Observed, default_host_name, desired_server, license_type_for, main_disk,
+    vm5_observed, vm6_observed,
 };
+use crate::panel::licensing::License;
 
 /// Everything one verification needs from the cluster.
 pub struct Subject<'a> {
@@ -88,7 +89,11 @@ pub async fn verify(subject: &Subject<'_>) -> anyhow::Result<(String, Vec<Check>
     Ok((module.name_any(), checks))
 }
 
-async fn hosting(subject: &Subject<'_>, module: &ProcessingModule) -> anyhow::Result<Vec<Check>> {
+/// What the tariff promises for the account and what ispmanager (and the name server) list.
+async fn hosting_seen(
+    subject: &Subject<'_>,
+    module: &ProcessingModule,
+) -> anyhow::Result<(DesiredAccount, HostingFacts)> {
     let expected = desired::account(
         &subject.service.name_any(),
         &subject.client.name_any(),
@@ -135,16 +140,13 @@ async fn hosting(subject: &Subject<'_>, module: &ProcessingModule) -> anyhow::Re
             Some((ns_module.name_any(), zones))
         }
     };
+    Ok((expected, HostingFacts { user, sites, dns }))
+}
+
+async fn hosting(subject: &Subject<'_>, module: &ProcessingModule) -> anyhow::Result<Vec<Check>> {
+    let (expected, seen) = hosting_seen(subject, module).await?;
     let login = login_link(subject, module).await?;
-    Ok(checks::hosting(
-        &expected,
-        &HostingFacts {
-            user,
-            sites,
-            dns,
-            login,
-        },
-    ))
+    Ok(checks::hosting(&expected, &seen, &login))
 }
 
 /// The login link's verdict ([`login::judge`]); the link is read from the connection Secret.
@@ -195,7 +197,11 @@ async fn login_link(
     Ok(verdict)
 }
 
-async fn server(subject: &Subject<'_>, module: &ProcessingModule) -> anyhow::Result<Vec<Check>> {
+/// The server's name, what the tariff promises for it, and what VMmanager shows of it.
+async fn server_seen(
+    subject: &Subject<'_>,
+    module: &ProcessingModule,
+) -> anyhow::Result<(String, DesiredServer, Option<Observed>)> {
     let settings = virtual_server::settings_of(module);
     let expected = desired_server(
         &subject.service.spec,
@@ -237,19 +243,32 @@ async fn server(subject: &Subject<'_>, module: &ProcessingModule) -> anyhow::Res
         }
         _ => anyhow::bail!("module {} is not a VMmanager module", module.name_any()),
     };
+    Ok((name, expected, observed))
+}
+
+/// The licensing module of a server's control-panel licence, when its tariff option needs one.
+async fn panel_licence_module(
+    subject: &Subject<'_>,
+    module: &ProcessingModule,
+) -> anyhow::Result<Option<(ProcessingModule, String)>> {
+    let Some(license_type) = license_type_for(&subject.tariff.spec, &subject.service.spec) else {
+        return Ok(None);
+    };
+    let Some(lic_ref) = module
+        .spec
+        .vmmanager
+        .as_ref()
+        .and_then(|v| v.licensing_module_ref.as_ref())
+    else {
+        anyhow::bail!("module {} names no licensing module", module.name_any());
+    };
+    Ok(Some((subject.module(&lic_ref.name).await?, license_type)))
+}
+
+async fn server(subject: &Subject<'_>, module: &ProcessingModule) -> anyhow::Result<Vec<Check>> {
+    let (name, expected, observed) = server_seen(subject, module).await?;
     let mut checks = checks::server(&name, &expected, observed.as_ref());
-    if license_type_for(&subject.tariff.spec, &subject.service.spec).is_some() {
-        let Some(lic_ref) = module
-            .spec
-            .vmmanager
-            .as_ref()
-            .and_then(|v| v.licensing_module_ref.as_ref())
-        else {
-            anyhow::bail!("module {} names no licensing module", module.name_any());
-        };
-        let lic_module = subject.module(&lic_ref.name).await?;
-        let license_type =
-            license_type_for(&subject.tariff.spec, &subject.service.spec).unwrap_or_default();
+    if let Some((lic_module, license_type)) = panel_licence_module(subject, module).await? {
         let ip = subject
             .service
             .status
@@ -261,6 +280,75 @@ async fn server(subject: &Subject<'_>, module: &ProcessingModule) -> anyhow::Res
     Ok(checks)
 }
 
+/// What the panels still hold of the order once it is deleted: nothing of an account or a
+/// server, and its licence in the pool.
+pub async fn verify_removed(subject: &Subject<'_>) -> anyhow::Result<Vec<Check>> {
+    let module = subject.placed_module().await?;
+    let mut checks = Vec::new();
+    let licence_module = match subject.tariff.spec.product_type {
+        ProductType::SharedHosting => {
+            let (expected, seen) = hosting_seen(subject, &module).await?;
+            checks.push(checks::removed(
+                &format!("account {}", expected.username),
+                seen.user.is_some(),
+            ));
+            let has = |list: &[crate::panel::ispmanager::Domain]| {
+                list.iter().any(|d| d.name == expected.domain)
+            };
+            checks.push(checks::removed(
+                &format!("site {}", expected.domain),
+                has(&seen.sites),
+            ));
+            if let Some((ns, zones)) = &seen.dns {
+                checks.push(checks::removed(
+                    &format!("DNS zone {} on {ns}", expected.domain),
+                    has(zones),
+                ));
+            }
+            None
+        }
+        ProductType::VirtualServer => {
+            let (name, _, observed) = server_seen(subject, &module).await?;
+            checks.push(checks::removed(
+                &format!("server {name}"),
+                observed.is_some(),
+            ));
+            panel_licence_module(subject, &module)
+                .await?
+                .map(|(m, _)| m)
+        }
+        ProductType::SoftwareLicense => Some(module),
+    };
+    if let Some(lic_module) = licence_module
+        && let Some(id) = subject
+            .service
+            .status
+            .as_ref()
+            .and_then(|s| s.license.as_ref())
+            .map(|l| l.id.clone())
+    {
+        let found = licence_view(subject, &lic_module, &id).await?;
+        checks.push(checks::pooled(&id, found.as_ref()));
+    }
+    Ok(checks)
+}
+
+/// A licence's form at the licensing server (`soft.edit` without `sok`: a read).
+async fn licence_view(
+    subject: &Subject<'_>,
+    module: &ProcessingModule,
+    id: &str,
+) -> anyhow::Result<Option<License>> {
+    let PanelClient::Licensing(lic) = subject.client_of(module).await? else {
+        anyhow::bail!("module {} is not a licensing module", module.name_any());
+    };
+    Ok(lic
+        .view(id)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading licence {id} at {}: {e}", module.name_any()))?
+        .map(|d| d.license))
+}
+
 async fn license(
     subject: &Subject<'_>,
     module: &ProcessingModule,
@@ -268,9 +356,6 @@ async fn license(
     license_type: &str,
     ip: &str,
 ) -> anyhow::Result<Vec<Check>> {
-    let PanelClient::Licensing(lic) = subject.client_of(module).await? else {
-        anyhow::bail!("module {} is not a licensing module", module.name_any());
-    };
     let id = subject
         .service
         .status
@@ -278,11 +363,7 @@ async fn license(
         .and_then(|s| s.license.as_ref())
         .map(|l| l.id.clone());
     let found = match &id {
-        Some(id) => lic
-            .view(id)
-            .await
-            .map_err(|e| anyhow::anyhow!("reading licence {id} at {}: {e}", module.name_any()))?
-            .map(|d| d.license),
+        Some(id) => licence_view(subject, module, id).await?,
         None => None,
     };
     Ok(checks::license(
