@@ -149,6 +149,7 @@ pub async fn run(
         progress.note(note);
     }
     let client = order::ensure_test_client(kube, ns).await?;
+    let client = order::fit_test_client(kube, client, &tariff.spec).await?;
     progress.note(&format!(
         "ordering hsvc/{name} on tariff {} for client {} ({})",
         request.tariff,

@@ -202,6 +202,53 @@ pub async fn ensure_test_client(kube: &kube::Client, namespace: &str) -> anyhow:
     }
 }
 
+/// The account number the test client gets when it has none: tariffs whose username
+/// template uses `@ACCOUNT_ID@` need one, and three digits keep such usernames short.
+pub const TEST_ACCOUNT_ID: u64 = 999;
+
+/// What the test client lacks to be sold `tariff`, as a merge patch of its spec: one of the
+/// tariff's allowed client groups (a group the tariff forbids is never added) and an account
+/// number. `None` when it lacks nothing.
+pub fn client_fit(client: &ClientSpec, tariff: &TariffSpec) -> Option<serde_json::Value> {
+    let policies = &tariff.policies;
+    let mut patch = serde_json::Map::new();
+    let allowed = &policies.allowed_client_groups;
+    if !allowed.is_empty() && !client.groups.iter().any(|g| allowed.contains(g)) {
+        let mut groups = client.groups.clone();
+        if let Some(group) = allowed
+            .iter()
+            .find(|g| !policies.forbidden_client_groups.contains(g))
+        {
+            groups.push(group.clone());
+            patch.insert("groups".into(), serde_json::json!(groups));
+        }
+    }
+    if client.account_id.is_none() {
+        patch.insert("accountId".into(), serde_json::json!(TEST_ACCOUNT_ID));
+    }
+    (!patch.is_empty()).then(|| serde_json::json!({ "spec": patch }))
+}
+
+/// Makes the test client one the tariff sells to ([`client_fit`]); it is the provider's test
+/// client, never a customer, so its groups are the test's to set.
+pub async fn fit_test_client(
+    kube: &kube::Client,
+    client: Client,
+    tariff: &TariffSpec,
+) -> anyhow::Result<Client> {
+    let Some(patch) = client_fit(&client.spec, tariff) else {
+        return Ok(client);
+    };
+    let api: Api<Client> = Api::namespaced(kube.clone(), &client.namespace().unwrap_or_default());
+    Ok(api
+        .patch(
+            &client.name_any(),
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?)
+}
+
 /// Where the service stands while it is waited for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Standing {
@@ -386,6 +433,30 @@ hosting: {{accountTemplate: basic}}
         );
         let name = service_name();
         assert!(name.starts_with("to-") && name.len() == 9, "{name}");
+    }
+
+    #[test]
+    fn the_test_client_gets_an_allowed_group_and_an_account_number_once() {
+        let client = test_client("shop").spec;
+        let open = tariff("");
+        assert_eq!(
+            client_fit(&client, &open),
+            Some(serde_json::json!({"spec": {"accountId": 999}}))
+        );
+        let groups = tariff(
+            "policies: {allowedClientGroups: [blocked, business], forbiddenClientGroups: [blocked]}",
+        );
+        assert_eq!(
+            client_fit(&client, &groups),
+            Some(serde_json::json!({"spec": {"groups": ["business"], "accountId": 999}}))
+        );
+        let fitted = ClientSpec {
+            groups: vec!["business".into()],
+            account_id: Some(42),
+            ..client
+        };
+        assert_eq!(client_fit(&fitted, &groups), None);
+        assert_eq!(client_fit(&fitted, &open), None);
     }
 
     #[test]

@@ -62,11 +62,11 @@ pub fn license_cost(tariff: &TariffSpec, service: &HostingServiceSpec) -> Option
                 .prices
                 .get(period)
                 .map(|p| Money(p.0 + tariff.setup_fee.unwrap_or(Money::ZERO).0));
-            (
-                license.license_type.clone(),
-                "the SoftwareLicense tariff, setup fee included".to_owned(),
-                price,
-            )
+            let what = match tariff.setup_fee {
+                Some(fee) if !fee.0.is_zero() => "the SoftwareLicense tariff, setup fee included",
+                _ => "the SoftwareLicense tariff",
+            };
+            (license.license_type.clone(), what.to_owned(), price)
         }
         ProductType::VirtualServer => {
             let license_type = license_type_for(tariff, service)?;

@@ -53,26 +53,21 @@ pub fn text(report: &Report) -> String {
             c.check, c.expected, c.found
         );
     }
-    let failed = report
-        .checks
-        .iter()
-        .filter(|c| c.result == Verdict::Fail)
-        .count();
-    let _ = writeln!(
-        out,
-        "\n{} of {} checks passed{}.",
-        report
-            .checks
-            .iter()
-            .filter(|c| c.result == Verdict::Pass)
-            .count(),
-        report.checks.len(),
-        if failed == 0 {
-            String::new()
-        } else {
-            format!(", {failed} FAILED")
-        }
+    let count = |v: Verdict| report.checks.iter().filter(|c| c.result == v).count();
+    let mut summary = format!(
+        "{} of {} checks passed",
+        count(Verdict::Pass),
+        report.checks.len()
     );
+    for (n, what) in [
+        (count(Verdict::Skip), "skipped"),
+        (count(Verdict::Fail), "FAILED"),
+    ] {
+        if n > 0 {
+            let _ = write!(summary, ", {n} {what}");
+        }
+    }
+    let _ = writeln!(out, "\n{summary}.");
     let _ = writeln!(
         out,
         "{}",
