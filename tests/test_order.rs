@@ -221,12 +221,30 @@ async fn a_hosting_test_order_passes_checks_the_login_and_leaves_nothing_behind(
     assert!(table.contains("login link"), "{table}");
     assert!(table.contains("checks passed."), "{table}");
     assert!(!table.contains("FAIL"), "{table}");
+    // A kept order stays, also through the next run, which takes it for no leftover.
+    let kept = report(&test_order(cluster, &["start", "-n", ns, "--keep", "-o", "json"]).await);
+    assert_eq!(kept["cleanup"]["result"], "kept");
+    let kept = format!("hsvc/{}", kept["service"].as_str().unwrap());
+    let out3 = test_order(cluster, &["start", "-n", ns]).await;
+    assert_eq!(out3.status.code(), Some(0), "{}", text(&out3.stderr));
+    assert_eq!(jsonpath(cluster, ns, &kept, READY), "True");
+    delete_and_wait(cluster, ns, &kept);
     for output in [&out.stdout, &out.stderr, &out2.stdout, &out2.stderr] {
         let output = text(output);
         assert!(!shows_a_key(&output), "a login key leaked: {output}");
         assert!(!output.contains(common::PASSWORD), "{output}");
     }
     assert_eq!(hosting_state(&sim), before);
+    // The kept order's Secret stays without a garbage collector (the local API server has
+    // none); the next run removes it as a leftover whose service is gone.
+    let left = orders_left(cluster, ns);
+    assert!(
+        left.starts_with("secret/") && left.ends_with("-login\n"),
+        "{left}"
+    );
+    let out4 = test_order(cluster, &["start", "-n", ns]).await;
+    assert_eq!(out4.status.code(), Some(0), "{}", text(&out4.stderr));
+    assert_eq!(orders_left(cluster, ns), "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

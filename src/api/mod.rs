@@ -46,6 +46,8 @@ pub const RECONCILE_REQUESTED_AT_ANNOTATION: &str = "hostplane.dev/reconcile-req
 /// connection Secret), valued with the tariff's name: a run finds a killed run's leftovers by
 /// it, and `kubectl get hsvc -l hostplane.dev/test-order` shows them to people.
 pub const TEST_ORDER_LABEL: &str = "hostplane.dev/test-order";
+/// Annotation of a test order kept on purpose (`--keep`): the next run leaves it alone.
+pub const TEST_ORDER_KEPT_ANNOTATION: &str = "hostplane.dev/test-order-kept";
 /// Label that marks a Client as the provider's test client (value `"true"`): the owner of test
 /// orders, kept between runs, never a customer.
 pub const TEST_CLIENT_LABEL: &str = "hostplane.dev/test-client";

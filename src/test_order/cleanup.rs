@@ -9,11 +9,11 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 
 use super::Progress;
-use crate::api::{HostingService, TEST_ORDER_LABEL};
+use crate::api::{HostingService, TEST_ORDER_KEPT_ANNOTATION, TEST_ORDER_LABEL};
 
 /// How long the controller gets to remove an order at the panel.
 pub const REMOVAL_TIMEOUT: Duration = Duration::from_secs(180);
@@ -111,6 +111,29 @@ where
     }
 }
 
+/// Merges `metadata` (labels, annotations) into object `name`.
+async fn merge_metadata<K>(
+    api: &Api<K>,
+    name: &str,
+    metadata: serde_json::Value,
+) -> anyhow::Result<()>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({ "metadata": metadata });
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Marks a kept order ([`TEST_ORDER_KEPT_ANNOTATION`]) so that the next run does not take it
+/// for a killed run's leftover.
+pub async fn mark_kept(kube: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<()> {
+    let services: Api<HostingService> = Api::namespaced(kube.clone(), namespace);
+    let kept = serde_json::json!({ "annotations": { TEST_ORDER_KEPT_ANNOTATION: "true" } });
+    merge_metadata(&services, name, kept).await
+}
+
 /// Marks the order's connection Secret with the test-order label, so a run killed after its
 /// service is gone still finds the Secret.
 pub async fn label_secret(
@@ -121,20 +144,15 @@ pub async fn label_secret(
 ) -> anyhow::Result<()> {
     let secrets: Api<Secret> = Api::namespaced(kube.clone(), namespace);
     if secrets.get_opt(name).await?.is_some() {
-        let patch = serde_json::json!({ "metadata": { "labels": { TEST_ORDER_LABEL: tariff } } });
-        secrets
-            .patch(
-                name,
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(&patch),
-            )
-            .await?;
+        let label = serde_json::json!({ "labels": { TEST_ORDER_LABEL: tariff } });
+        merge_metadata(&secrets, name, label).await?;
     }
     Ok(())
 }
 
 /// Removes what killed runs of `tariff` left in the namespace: their services (each waited
-/// for) and any labelled Secret whose service is gone. Returns the services removed.
+/// for; an order kept with `--keep` is not a leftover) and any labelled Secret whose service
+/// is gone. Returns the services removed.
 pub async fn sweep(
     kube: &kube::Client,
     namespace: &str,
@@ -148,6 +166,7 @@ pub async fn sweep(
         .await?
         .items
         .iter()
+        .filter(|s| !s.annotations().contains_key(TEST_ORDER_KEPT_ANNOTATION))
         .map(|s| s.name_any())
         .collect();
     for name in &leftovers {

@@ -164,7 +164,12 @@ pub async fn run(
     };
     let keep = request.keep && matches!(outcome, Some(Ok(_)));
     let cleanup = if keep {
-        Cleanup::Kept
+        match cleanup::mark_kept(kube, ns, &name).await {
+            Ok(()) => Cleanup::Kept,
+            Err(e) => Cleanup::Failed {
+                reason: format!("kept, but not marked as kept ({e:#}): the next run removes it"),
+            },
+        }
     } else {
         match cleanup::remove(kube, ns, &name, progress).await {
             Ok(()) => Cleanup::Deleted,
