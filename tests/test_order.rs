@@ -529,6 +529,41 @@ async fn licence_orders_buy_only_when_allowed_and_leave_the_licence_in_the_pool(
     assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 0);
     assert_eq!(balance(), paid);
     assert_eq!(orders_left(cluster, ns), "");
+    // What the controller does for a service that may not buy (the annotation every test
+    // order without --allow-purchase carries, in case the pool empties after the pre-check):
+    // it stalls and buys nothing.
+    let today = hostplane::controller::clock::Clock::system().today();
+    kubectl_apply(
+        cluster,
+        ns,
+        &format!(
+            r#"
+apiVersion: hostplane.dev/v1alpha1
+kind: Client
+metadata: {{name: jane}}
+spec: {{displayName: Jane Doe, email: jane@example.org}}
+---
+apiVersion: hostplane.dev/v1alpha1
+kind: HostingService
+metadata:
+  name: no-buy
+  annotations: {{hostplane.dev/license-purchase: Forbidden}}
+spec:
+  tariffRef: {{name: lite}}
+  clientRef: {{name: jane}}
+  period: 1m
+  startDate: "{today}"
+  licenseIp: 192.0.2.12
+"#
+        ),
+    );
+    eventually(cluster, ns, "hsvc/no-buy", STALLED, "True").await;
+    let why = jsonpath(cluster, ns, "hsvc/no-buy", STALLED_MESSAGE);
+    assert!(why.contains("nothing was bought"), "{why}");
+    delete_and_wait(cluster, ns, "hsvc/no-buy");
+    assert_eq!(sim.sim.call_count("billmgr", "soft.order.param"), 0);
+    assert_eq!(balance(), paid);
+
     let out = test_order(cluster, &["lite", "-n", ns]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(

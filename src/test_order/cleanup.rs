@@ -58,7 +58,7 @@ pub async fn remove(
                     .iter()
                     .find(|c| c.type_ == crate::controller::conditions::READY)
             })
-            .map(|c| format!("{}: {}", c.reason, c.message))
+            .map(|c| super::order::reason_and_message(&c.reason, &c.message))
             .unwrap_or_default();
         if why != last {
             progress.note(&format!(

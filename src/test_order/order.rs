@@ -17,8 +17,8 @@ use crate::api::hosting_service::{
 };
 use crate::api::tariff::{ProductType, ResourceKind};
 use crate::api::{
-    Client, ClientSpec, HostingService, HostingServiceSpec, TEST_CLIENT_LABEL, TEST_ORDER_LABEL,
-    TariffSpec,
+    Client, ClientSpec, HostingService, HostingServiceSpec, LICENSE_PURCHASE_ANNOTATION,
+    PURCHASE_FORBIDDEN, TEST_CLIENT_LABEL, TEST_ORDER_LABEL, TariffSpec,
 };
 use crate::billing::policy;
 use crate::controller::conditions::{READY, STALLED, status_of};
@@ -152,9 +152,17 @@ pub fn service(
         management_policy: ManagementPolicy::Full,
         write_connection_secret_to_ref: secret,
     };
+    let needs_license = super::purchase::license_cost(tariff, &spec).is_some();
     let mut service = HostingService::new(name, spec);
     service.metadata.namespace = Some(request.namespace.clone());
     service.metadata.labels = Some(labels(&request.tariff));
+    if needs_license && !request.allow_purchase {
+        // The controller enforces what the pre-check promised (see `purchase`).
+        service.metadata.annotations = Some(BTreeMap::from([(
+            LICENSE_PURCHASE_ANNOTATION.to_owned(),
+            PURCHASE_FORBIDDEN.to_owned(),
+        )]));
+    }
     Ok(service)
 }
 
@@ -258,6 +266,15 @@ pub enum Standing {
     Waiting(String),
 }
 
+/// `Reason: message`, or the reason alone when there is no message.
+pub fn reason_and_message(reason: &str, message: &str) -> String {
+    if message.is_empty() {
+        reason.to_owned()
+    } else {
+        format!("{reason}: {message}")
+    }
+}
+
 /// The service's standing from its status.
 pub fn standing(service: &HostingService) -> Standing {
     let Some(status) = &service.status else {
@@ -270,7 +287,7 @@ pub fn standing(service: &HostingService) -> Standing {
         conditions
             .iter()
             .find(|c| c.type_ == type_)
-            .map(|c| format!("{}: {}", c.reason, c.message))
+            .map(|c| reason_and_message(&c.reason, &c.message))
             .unwrap_or_default()
     };
     if status_of(conditions, STALLED) == Some(ConditionStatus::True) {
@@ -464,6 +481,10 @@ hosting: {{accountTemplate: basic}}
         let t = tariff("");
         let t = TariffSpec {
             product_type: ProductType::SoftwareLicense,
+            license: Some(crate::api::tariff::LicenseSettings {
+                license_type: "3541".into(),
+                nodes_addon_id: None,
+            }),
             ..t
         };
         let e = service("to-x", &request(Vec::new()), &t, day("2026-01-10")).unwrap_err();
@@ -473,5 +494,11 @@ hosting: {{accountTemplate: basic}}
         let s = service("to-x", &with_ip, &t, day("2026-01-10")).unwrap();
         assert_eq!(s.spec.license_ip.as_deref(), Some("192.0.2.7"));
         assert!(s.spec.write_connection_secret_to_ref.is_none());
+        assert!(crate::controller::service::licenses::purchase_forbidden(&s));
+        with_ip.allow_purchase = true;
+        let s = service("to-x", &with_ip, &t, day("2026-01-10")).unwrap();
+        assert!(!crate::controller::service::licenses::purchase_forbidden(
+            &s
+        ));
     }
 }

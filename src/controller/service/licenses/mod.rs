@@ -78,6 +78,7 @@ mod pool;
 mod prolong;
 mod release;
 
+pub use acquire::purchase_forbidden;
 use acquire::*;
 use book::*;
 use change_type::*;
