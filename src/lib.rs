@@ -4,7 +4,8 @@
 //! service's lifecycle, pure), `pools` (license and server pool decisions, pure), `naming`
 //! (username and domain templates), `validation` (offline checks for CI and people), `panel`
 //! (the panel clients), `simulator` (the panels' HTTP APIs for tests and the demo), `cli` (the
-//! `hostplane` command), `controller` (the reconcilers), `testbed` (a real local
+//! `hostplane` command), `controller` (the reconcilers), `doctor` (read-only panel checks),
+//! `test_order` (a tariff's test order, checked at the panel), `testbed` (a real local
 //! kube-apiserver for tests and the demo).
 
 pub mod api;
@@ -16,5 +17,6 @@ pub mod naming;
 pub mod panel;
 pub mod pools;
 pub mod simulator;
+pub mod test_order;
 pub mod testbed;
 pub mod validation;

@@ -951,14 +951,7 @@ async fn the_pool_reports_virtual_servers_waiting_for_a_panel_license() {
     let ns = "licenses-vps-fixchilds";
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
-    sim.sim.transact(|s| {
-        s.vm6.settings.task_ms = 100;
-        s.vm6
-            .settings
-            .task_ms_by_name
-            .insert("host_create".into(), 400);
-        ((), true)
-    });
+    common::quick_vm6_tasks(&sim);
     sim.sim.faults().set(
         "billmgr",
         "soft.order.param",

@@ -18,12 +18,8 @@ const DRIFT: Duration = Duration::from_secs(30);
 /// A simulator whose VMmanager 6 tasks are quick.
 async fn sim() -> SimHandle {
     let sim = common::start().await;
+    common::quick_vm6_tasks(&sim);
     sim.sim.transact(|s| {
-        s.vm6.settings.task_ms = 100;
-        s.vm6
-            .settings
-            .task_ms_by_name
-            .insert("host_create".into(), 400);
         s.vmmgr.install_polls = 2;
         ((), true)
     });

@@ -243,3 +243,44 @@ async fn bad_requests_get_the_panel_shape_never_a_crash() {
     assert_eq!(status, 404);
     assert!(body.contains(r#""$type":"missed""#), "{body}");
 }
+
+/// `isp_template_binds_limits`: a user made with a template keeps the template's value of every
+/// limit the template sets, on create and on edit; limits the template leaves out take what is
+/// sent. Off (the default), the values sent are stored.
+#[tokio::test]
+async fn a_template_that_binds_its_limits_overrides_what_is_sent() {
+    let sim = start().await;
+    let auth = format!("authinfo={ADMIN}:{PASSWORD}&out=json");
+    let quota = |sim: &hostplane::simulator::SimHandle, user: &str, limit: &str| {
+        sim.sim
+            .read(|s| s.ispmgr.users[user].limits.get(limit).cloned())
+    };
+    let create = |name: &str| {
+        format!(
+            "{auth}&func=user.add.finish&sok=ok&name={name}&passwd=Str0ng-Pass-1&preset=basic&limit_quota=4096&limit_cpu=50"
+        )
+    };
+    let (status, _) = post(sim.url("/ispmgr"), &create("free1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(quota(&sim, "free1", "limit_quota").as_deref(), Some("4096"));
+
+    let mut dialect = sim.sim.dialect();
+    dialect.isp_template_binds_limits = true;
+    sim.sim.set_dialect(dialect);
+    post(sim.url("/ispmgr"), &create("bound1")).await;
+    assert_eq!(
+        quota(&sim, "bound1", "limit_quota").as_deref(),
+        Some("1024")
+    );
+    assert_eq!(
+        quota(&sim, "bound1", "limit_cpu").as_deref(),
+        Some("50"),
+        "basic sets no CPU limit"
+    );
+    let edit = format!("{auth}&func=user.edit&sok=ok&elid=bound1&limit_quota=8192");
+    post(sim.url("/ispmgr"), &edit).await;
+    assert_eq!(
+        quota(&sim, "bound1", "limit_quota").as_deref(),
+        Some("1024")
+    );
+}

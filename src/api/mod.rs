@@ -42,6 +42,23 @@ pub const EXTERNAL_NAME_ANNOTATION: &str = "hostplane.dev/external-name";
 pub const PAUSED_ANNOTATION: &str = "hostplane.dev/paused";
 /// Annotation whose change forces a reconcile; echoed in status.
 pub const RECONCILE_REQUESTED_AT_ANNOTATION: &str = "hostplane.dev/reconcile-requested-at";
+/// Annotation that forbids a service to buy a licence: with the value `Forbidden`, a licence
+/// it needs comes from the pool (or an existing one is matched) and otherwise it stalls
+/// (`PurchaseNotAllowed`) instead of ordering one. `hostplane test-order` sets it unless it is
+/// run with `--allow-purchase`, so that a pooled licence taken by someone else meanwhile never
+/// turns a test into a purchase.
+pub const LICENSE_PURCHASE_ANNOTATION: &str = "hostplane.dev/license-purchase";
+/// The value of [`LICENSE_PURCHASE_ANNOTATION`] that forbids buying.
+pub const PURCHASE_FORBIDDEN: &str = "Forbidden";
+/// Label of the objects a `hostplane test-order` run creates (the HostingService and its
+/// connection Secret), valued with the tariff's name: a run finds a killed run's leftovers by
+/// it, and `kubectl get hsvc -l hostplane.dev/test-order` shows them to people.
+pub const TEST_ORDER_LABEL: &str = "hostplane.dev/test-order";
+/// Annotation of a test order kept on purpose (`--keep`): the next run leaves it alone.
+pub const TEST_ORDER_KEPT_ANNOTATION: &str = "hostplane.dev/test-order-kept";
+/// Label that marks a Client as the provider's test client (value `"true"`): the owner of test
+/// orders, kept between runs, never a customer.
+pub const TEST_CLIENT_LABEL: &str = "hostplane.dev/test-client";
 
 /// The kinds of the API, in the order they are documented and installed.
 pub const KINDS: [&str; 6] = [

@@ -17,6 +17,7 @@ use anyhow::{Context, bail};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
+use super::Output;
 use crate::api::ProcessingModule;
 use crate::api::common::LocalObjectReference;
 use crate::api::processing_module::{ModuleType, TlsSettings, VmManagerApiVersion};
@@ -62,39 +63,14 @@ enum Product {
     Licensing,
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum Output {
-    Text,
-    Json,
-}
-
 pub fn run(args: Args) -> ExitCode {
-    crate::panel::transport::install_crypto_provider();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("hostplane doctor: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let reports = match runtime.block_on(reports(&args)) {
-        Ok(reports) => reports,
-        Err(e) => {
-            eprintln!("hostplane doctor: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
-    match args.output {
-        Output::Text => print!("{}", doctor::text(&reports)),
-        Output::Json => match serde_json::to_string_pretty(&reports) {
-            Ok(json) => println!("{json}"),
-            Err(e) => {
-                eprintln!("hostplane doctor: {e}");
-                return ExitCode::from(2);
-            }
-        },
-    }
-    ExitCode::from(doctor::exit_status(&reports))
+    super::report_command(
+        "doctor",
+        args.output,
+        reports(&args),
+        |reports| doctor::text(reports),
+        |reports| doctor::exit_status(reports),
+    )
 }
 
 async fn reports(args: &Args) -> anyhow::Result<Vec<Report>> {

@@ -8,6 +8,7 @@ pub mod demo_ready;
 pub mod doctor;
 mod quote;
 mod simulate;
+mod test_order;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -42,6 +43,10 @@ enum Command {
     /// each panel's answers have; exit 0 when every panel is ready for managementPolicy Full,
     /// 1 when one lacks a needed fact, 2 when the check could not run.
     Doctor(doctor::Args),
+    /// Place a test order of a tariff (seed 002): a real HostingService for the test client,
+    /// checked at the panel with read calls once Ready, then deleted; exit 0 when every check
+    /// passed, 1 when one failed, 2 when the order could not run.
+    TestOrder(test_order::Args),
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster).
     Controller(controller::Args),
     /// The local demo: a real local API server with the CRDs installed and the example
@@ -56,6 +61,51 @@ enum Command {
     },
 }
 
+/// The output format of the commands that print a report.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+/// Runs a command that prints a report: `work` on a fresh runtime, its report printed as
+/// `text` or JSON, the exit status from `status`. A command that could not run (an `Err`, no
+/// runtime) exits 2 with the error on stderr, named after `command`.
+fn report_command<R: serde::Serialize>(
+    command: &str,
+    output: Output,
+    work: impl Future<Output = anyhow::Result<R>>,
+    text: impl Fn(&R) -> String,
+    status: impl Fn(&R) -> u8,
+) -> ExitCode {
+    crate::panel::transport::install_crypto_provider();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hostplane {command}: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = match runtime.block_on(work) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("hostplane {command}: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match output {
+        Output::Text => print!("{}", text(&report)),
+        Output::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("hostplane {command}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    }
+    ExitCode::from(status(&report))
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -65,6 +115,7 @@ pub fn run() -> ExitCode {
         Command::Quote(args) => quote::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::TestOrder(args) => test_order::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Controller(args) => controller::run(args),
         Command::LocalCluster { kubeconfig } => {

@@ -112,6 +112,9 @@ reasons! {
     /// The service's module is gone while it still holds an external resource: the finalizer
     /// stays until the module is back or a person lets go.
     ModuleMissing,
+    /// No pooled license fits and the service may not buy one (`hostplane.dev/license-purchase:
+    /// Forbidden`, e.g. a test order without `--allow-purchase`); looked at again in a while.
+    PurchaseNotAllowed,
     /// A disk cannot shrink; the spec asks for a smaller one.
     DiskNotResized,
     /// `hostplane.dev/paused`: nothing is done for the object until the annotation goes.

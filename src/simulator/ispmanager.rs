@@ -281,6 +281,9 @@ fn create_user(call: &mut Call<'_>) -> Result<Node, MgrErr> {
             .ok_or_else(|| MgrErr::value("preset", &preset, format!("No template '{preset}'")))?
     };
     limits.extend(limits_from(call));
+    if call.dialect.isp_template_binds_limits {
+        bind_to_template(&call.state.ispmgr.presets, &preset, &mut limits);
+    }
     let webdomain = call
         .param("webdomain_name")
         .or(call.param("domain"))
@@ -354,6 +357,9 @@ fn edit_user(call: &mut Call<'_>, name: &str) -> Result<Node, MgrErr> {
     }
     // Omitted limits stay as they are (reference §2.1).
     user.limits.extend(explicit);
+    if call.dialect.isp_template_binds_limits {
+        bind_to_template(&call.state.ispmgr.presets, &user.preset, &mut user.limits);
+    }
     if let Some(fullname) = fullname {
         user.fullname = fullname;
     }
@@ -362,6 +368,18 @@ fn edit_user(call: &mut Call<'_>, name: &str) -> Result<Node, MgrErr> {
     }
     call.changed = true;
     Ok(ok())
+}
+
+/// A user bound to its template ([`super::Dialect::isp_template_binds_limits`]): the
+/// template's value wins for every limit the template sets.
+fn bind_to_template(
+    presets: &BTreeMap<String, BTreeMap<String, String>>,
+    preset: &str,
+    limits: &mut BTreeMap<String, String>,
+) {
+    if let Some(template) = presets.get(preset) {
+        limits.extend(template.clone());
+    }
 }
 
 fn delete_users(call: &mut Call<'_>) -> Result<Node, MgrErr> {

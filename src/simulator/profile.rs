@@ -63,6 +63,13 @@ pub struct Dialect {
     pub soft_lists_remoteid: bool,
     /// Where `soft.order.param` puts the new licence's id.
     pub order_id: IdPlacement,
+    /// ispmanager users made with a template stay bound to it: every limit the template sets
+    /// keeps the template's value, whatever `limit_*` a create or an edit sends; only limits
+    /// the template leaves out take the values sent. Off in both profiles, where the panel
+    /// stores the limits sent per user (§2.3). On: a panel whose templates lock their limits,
+    /// or a template that disagrees with the tariff, which is what `hostplane test-order`
+    /// exists to catch before a customer does.
+    pub isp_template_binds_limits: bool,
 }
 
 impl Default for Dialect {
@@ -81,6 +88,7 @@ impl Profile {
                 vm5_lists_state: false,
                 soft_lists_remoteid: false,
                 order_id: IdPlacement::ItemId,
+                isp_template_binds_limits: false,
             },
             Profile::Complete => Dialect {
                 isp_unknown_user_is_error: true,
@@ -88,6 +96,7 @@ impl Profile {
                 vm5_lists_state: true,
                 soft_lists_remoteid: true,
                 order_id: IdPlacement::Id,
+                isp_template_binds_limits: false,
             },
         }
     }
@@ -104,6 +113,7 @@ pub struct DialectChange {
     pub vm5_lists_state: Option<bool>,
     pub soft_lists_remoteid: Option<bool>,
     pub order_id: Option<IdPlacement>,
+    pub isp_template_binds_limits: Option<bool>,
 }
 
 impl DialectChange {
@@ -122,6 +132,10 @@ impl DialectChange {
         set(&mut d.isp_lists_inactive, self.isp_lists_inactive);
         set(&mut d.vm5_lists_state, self.vm5_lists_state);
         set(&mut d.soft_lists_remoteid, self.soft_lists_remoteid);
+        set(
+            &mut d.isp_template_binds_limits,
+            self.isp_template_binds_limits,
+        );
         if let Some(placement) = self.order_id {
             d.order_id = placement;
         }

@@ -22,6 +22,19 @@ pub async fn start() -> SimHandle {
         .expect("simulator starts")
 }
 
+/// Makes VMmanager 6 tasks quick (100 ms, a host create 400 ms), so that servers install
+/// within a test's patience.
+pub fn quick_vm6_tasks(sim: &SimHandle) {
+    sim.sim.transact(|s| {
+        s.vm6.settings.task_ms = 100;
+        s.vm6
+            .settings
+            .task_ms_by_name
+            .insert("host_create".into(), 400);
+        ((), true)
+    });
+}
+
 /// Retries fast enough for tests.
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {

@@ -1,6 +1,7 @@
 //! Acquiring a licence: the lookup, a pooled one taken, or one bought, exactly once.
 
 use super::*;
+use crate::api::{LICENSE_PURCHASE_ANNOTATION, PURCHASE_FORBIDDEN};
 
 pub(super) struct Order<'a> {
     pub(super) remoteid: &'a str,
@@ -194,6 +195,21 @@ pub(super) async fn acquire(
         return Ok((view(choice.license_id).await?, true));
     }
 
+    // A service that may not buy (a test order without --allow-purchase) stops here; it is
+    // looked at again in a while, when a licence may have come back to the pool.
+    if purchase_forbidden(service) {
+        return Err(Outcome {
+            requeue: Some(Duration::from_secs(60)),
+            ..stalled(
+                Reason::PurchaseNotAllowed,
+                format!(
+                    "no pooled license of type {} fits and {LICENSE_PURCHASE_ANNOTATION} is {PURCHASE_FORBIDDEN}: nothing was bought",
+                    need.license_type
+                ),
+            )
+        });
+    }
+
     // Buy, once: the remoteid finds this order again if the answer is lost. The node count
     // is recorded before the order, under the remoteid, so that it is known even when the
     // answer is lost.
@@ -272,6 +288,15 @@ async fn adopt_lost_order(
     )
     .await;
     Ok((details, false))
+}
+
+/// Whether the service's [`LICENSE_PURCHASE_ANNOTATION`] forbids buying a licence.
+pub fn purchase_forbidden(service: &HostingService) -> bool {
+    service
+        .annotations()
+        .get(LICENSE_PURCHASE_ANNOTATION)
+        .map(String::as_str)
+        == Some(PURCHASE_FORBIDDEN)
 }
 
 /// The need's order is settled (its license is known): the recorded attempt goes, so that a

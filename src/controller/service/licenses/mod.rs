@@ -83,6 +83,7 @@ mod purchase;
 mod release;
 
 use crate::controller::reason::Reason;
+pub use acquire::purchase_forbidden;
 use acquire::*;
 use book::*;
 use change_type::*;

@@ -20,14 +20,24 @@ pub fn license_type_for(
     tariff: &crate::api::TariffSpec,
     service: &crate::api::HostingServiceSpec,
 ) -> Option<String> {
+    let option = control_panel_option(tariff, service)?;
+    (option.license_type != "nopanel").then(|| option.license_type.clone())
+}
+
+/// The control-panel option of the tariff the service has: its `controlPanel`, else the
+/// addon's default; `None` when the tariff has no addon or the choice is not one of its
+/// options.
+pub fn control_panel_option<'t>(
+    tariff: &'t crate::api::TariffSpec,
+    service: &crate::api::HostingServiceSpec,
+) -> Option<&'t crate::api::tariff::ControlPanelOption> {
     let addon = tariff
         .virtual_server
         .as_ref()?
         .control_panel_license
         .as_ref()?;
     let chosen = service.control_panel.as_deref().unwrap_or(&addon.default);
-    let option = addon.options.iter().find(|o| o.name == chosen)?;
-    (option.license_type != "nopanel").then(|| option.license_type.clone())
+    addon.options.iter().find(|o| o.name == chosen)
 }
 
 /// The server a service asks for.

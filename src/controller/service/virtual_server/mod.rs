@@ -47,10 +47,12 @@ use crate::controller::context::Context;
 use crate::controller::reason::Reason;
 
 pub use desired::{
-    DesiredServer, default_host_name, desired_server, license_need, license_type_for,
+    DesiredServer, control_panel_option, default_host_name, desired_server, license_need,
+    license_type_for,
 };
-pub use vm5::vm5_user_name;
-pub use vm6::{HostPlan, OwnerError, ResolveError, owner_account};
+pub use plan::{Observed, os_matches};
+pub use vm5::{main_disk, observed as vm5_observed, vm5_user_name};
+pub use vm6::{HostPlan, OwnerError, ResolveError, observed as vm6_observed, owner_account};
 
 /// How often a service whose server is installing, or has a task running, is looked at again.
 pub const TASK_POLL: Duration = Duration::from_secs(3);

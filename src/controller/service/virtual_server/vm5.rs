@@ -432,7 +432,7 @@ pub fn vm5_user_name(client: &str) -> String {
 }
 
 /// The VM's main disk: its first virtual disk.
-fn main_disk(volumes: &[Vm5Volume]) -> Option<&Vm5Volume> {
+pub fn main_disk(volumes: &[Vm5Volume]) -> Option<&Vm5Volume> {
     volumes.iter().find(|v| v.is_vdisk())
 }
 
@@ -440,7 +440,7 @@ fn main_disk(volumes: &[Vm5Volume]) -> Option<&Vm5Volume> {
 /// is then unknown (never reinstalled on a guess) and the disk is read from `vm.volume`. A VM
 /// whose power the panel does not report is taken to be as the service wants it, so that no
 /// start or stop is sent on a guess.
-fn observed(machine: &Vm, want_running: bool) -> Observed {
+pub fn observed(machine: &Vm, want_running: bool) -> Observed {
     Observed {
         running: machine.powered.unwrap_or(want_running),
         os: if machine.vmi.is_empty() {

@@ -736,7 +736,7 @@ impl Run<'_> {
 }
 
 /// What the planner needs to know of a host.
-fn observed(host: &Host) -> Observed {
+pub fn observed(host: &Host) -> Observed {
     let mut os = Vec::new();
     if !host.os_name.is_empty() {
         os.push(host.os_name.clone());
