@@ -14,7 +14,7 @@ use hostplane::api::common::{Date, Period};
 use hostplane::api::hosting_service::{DeletionPolicy, ManagementPolicy, Renewal};
 use hostplane::api::tariff::{Policies, ResourceKind, WeekendSuspension};
 use hostplane::simulator::{FaultSpec, SimHandle};
-use support::fixtures::{Fixture, Login, ServiceBuilder, SharedHosting};
+use support::fixtures::{self, Fixture, Login, ServiceBuilder, SharedHosting};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(2);
@@ -716,4 +716,78 @@ async fn a_service_against_the_tariffs_policies_is_stalled_and_not_created() {
     let message = jsonpath(cluster, ns, "hsvc/second", STALLED_MESSAGE);
     assert!(message.to_lowercase().contains("services"), "{message}");
     assert!(user(&sim, "usecond").is_none());
+}
+
+/// The zones a separate name server holds for the tariff's domains (the account's own panel
+/// deletes an account's zones with it; a separate one does not).
+fn zones(sim: &SimHandle) -> BTreeSet<String> {
+    sim.sim.read(|s| s.ispmgr.dns.keys().cloned().collect())
+}
+
+/// On a separate name server the zone is the administrator's, so deleting the account leaves
+/// it: hostplane claims the zone it creates and deletes it with the account. A zone that was
+/// there before is someone else's and stays; `Orphan` keeps its zone with its account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_on_a_separate_name_server_goes_with_its_account_and_only_its_own() {
+    capture();
+    let ns = "hosting-dns";
+    let cluster = cluster_with_namespace(ns);
+    let (sim, dns_sim) = (common::start().await, common::start().await);
+    let _controller = start_controller(cluster, ns, DRIFT).await;
+    // A zone someone made before hostplane came.
+    common::isp(
+        &dns_sim,
+        hostplane::panel::mgr::AuthMode::Authinfo,
+        hostplane::panel::mgr::Format::Json,
+    )
+    .create_dns_domain("", "theirs.example", "192.0.2.9", &["ns1.example.".into()])
+    .await
+    .expect("a zone made by hand");
+    let set = hosting(&sim);
+    let dns_module = fixtures::module(
+        "dns1",
+        hostplane::api::ModuleType::ISPmanager,
+        &dns_sim.url("/ispmgr"),
+        SharedHosting::SECRET,
+    );
+    let tariff = set
+        .tariff()
+        .hosting("basic", "u@ID@", "@ID@.hosting.example", Some("dns1"));
+    let mut all = set.with(set.module(), tariff);
+    all.push(dns_module.build().into());
+    apply_fixtures(cluster, ns, all).await;
+    let services = [
+        service("mine").build(),
+        service("theirs").domain("theirs.example").build(),
+        service("kept")
+            .with(|s| s.deletion_policy = DeletionPolicy::Orphan)
+            .build(),
+    ];
+    apply_fixtures(cluster, ns, services).await;
+    for name in ["mine", "theirs", "kept"] {
+        eventually(cluster, ns, &format!("hsvc/{name}"), READY, "True").await;
+    }
+    let before = zones(&dns_sim);
+    assert!(before.contains("mine.hosting.example"), "{before:?}");
+    assert!(before.contains("kept.hosting.example"), "{before:?}");
+    assert!(zones(&sim).is_empty(), "the zones are on the name server");
+
+    for name in ["mine", "theirs", "kept"] {
+        delete_and_wait(cluster, ns, &format!("hsvc/{name}"));
+    }
+    let after = zones(&dns_sim);
+    assert!(
+        !after.contains("mine.hosting.example"),
+        "its own zone goes: {after:?}"
+    );
+    assert!(
+        after.contains("theirs.example"),
+        "a stranger's zone stays: {after:?}"
+    );
+    assert!(
+        after.contains("kept.hosting.example"),
+        "Orphan keeps its zone: {after:?}"
+    );
+    assert!(user(&sim, "umine").is_none() && user(&sim, "utheirs").is_none());
+    assert!(user(&sim, "ukept").is_some());
 }

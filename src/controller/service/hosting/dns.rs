@@ -1,5 +1,11 @@
 //! The DNS zone of a shared hosting service's domain, on the tariff's name server (the
 //! account's own ispmanager, or a separate one), and the address its records point at.
+//!
+//! On the account's own server the zone is the account's and goes with it. On a separate name
+//! server it belongs to the administrator, so deleting the account leaves it behind: the zone
+//! is claimed on the service ([`DNS_ZONE_ANNOTATION`]) before it is created, and removed with
+//! the account ([`remove_zone`]). A zone that was there before the claim is someone else's and
+//! is never claimed, so never removed.
 
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
@@ -11,7 +17,13 @@ use crate::api::ProcessingModule;
 use crate::api::hosting_service::HostingServiceStatus;
 use crate::controller::context::Context;
 use crate::controller::reason::Reason;
+use crate::controller::service::claim;
+use crate::controller::service::driver::Removed;
 use crate::panel::PanelError;
+use crate::panel::ispmanager::is_not_found;
+
+/// The zone the service created on a separate name server: `MODULE/DOMAIN`.
+pub const DNS_ZONE_ANNOTATION: &str = "hostplane.dev/dns-zone";
 
 /// The DNS zone of the service's domain on the tariff's name server, made once per domain.
 pub(super) async fn ensure_dns(
@@ -68,6 +80,19 @@ pub(super) async fn ensure_dns(
             .await
             .map_err(|e| failed(Reason::PanelError, format!("listing DNS zones: {e}")))?;
         if !zones.iter().any(|z| z.name == desired.domain) {
+            if ns_module.meta().uid != module.meta().uid {
+                // Claimed before it exists: a zone created now is removed with the account,
+                // even if this reconcile stops right after the create.
+                let claimed = format!("{}/{}", ns_module.name_any(), desired.domain);
+                claim::set_annotation(ctx, service, DNS_ZONE_ANNOTATION, Some(claimed))
+                    .await
+                    .map_err(|e| {
+                        failed(
+                            Reason::KubernetesError,
+                            format!("recording the DNS zone before creating it: {e}"),
+                        )
+                    })?;
+            }
             let ns_names = vec![format!(
                 "ns1.{}.",
                 host_of(&ns_module.spec.url).unwrap_or_default()
@@ -81,7 +106,20 @@ pub(super) async fn ensure_dns(
                 )
                 .await
             {
-                Ok(()) | Err(PanelError::Exists { .. }) => {}
+                Ok(()) => {}
+                Err(PanelError::Exists { .. }) => {
+                    // Made by someone else between the listing and the create: not ours.
+                    if ns_module.meta().uid != module.meta().uid {
+                        claim::set_annotation(ctx, service, DNS_ZONE_ANNOTATION, None)
+                            .await
+                            .map_err(|e| {
+                                failed(
+                                    Reason::KubernetesError,
+                                    format!("withdrawing the DNS zone claim: {e}"),
+                                )
+                            })?;
+                    }
+                }
                 Err(e) => {
                     return Err(failed(
                         Reason::PanelError,
@@ -128,4 +166,57 @@ pub(super) async fn module_ip(url: &str) -> Option<String> {
     }
     let mut addrs = tokio::net::lookup_host((host.as_str(), 443)).await.ok()?;
     addrs.next().map(|a| a.ip().to_string())
+}
+
+/// Removes the zone the service claimed on a separate name server, once its account is gone
+/// (`removed` says what became of it: a kept account keeps its zone). "Not found" counts as
+/// done; a failure is retried like the account's removal.
+pub(super) async fn remove_zone(
+    service: &HostingService,
+    ctx: &Context,
+    removed: &Removed,
+) -> Result<(), String> {
+    let Some(claimed) = service.annotations().get(DNS_ZONE_ANNOTATION) else {
+        return Ok(());
+    };
+    if matches!(removed, Removed::Kept) {
+        return Ok(());
+    }
+    let Some((module_name, domain)) = claimed.split_once('/') else {
+        return Err(format!(
+            "{DNS_ZONE_ANNOTATION} {claimed:?} is not MODULE/DOMAIN"
+        ));
+    };
+    let ns = service.namespace().unwrap_or_default();
+    let ns_module = Context::get(&ctx.modules, &ns, module_name).ok_or_else(|| {
+        format!("the name server module {module_name:?} holding zone {domain} does not exist")
+    })?;
+    let dns = ctx
+        .panels
+        .ispmanager(&ctx.client, &ns_module)
+        .await
+        .map_err(|e| format!("name server {module_name}: {e}"))?;
+    let deleted = match dns.delete_dns_domain(domain).await {
+        Ok(()) => true,
+        Err(e) if is_not_found(&e) => false,
+        Err(e) => {
+            return Err(format!(
+                "deleting the DNS zone {domain} on {module_name}: {e}"
+            ));
+        }
+    };
+    // Settled: a terminated service lives on, and must not try again.
+    claim::set_annotation(ctx, service, DNS_ZONE_ANNOTATION, None)
+        .await
+        .map_err(|e| format!("clearing {DNS_ZONE_ANNOTATION}: {e}"))?;
+    if deleted {
+        ctx.event(
+            service,
+            EventType::Normal,
+            Reason::Deleted,
+            format!("DNS zone {domain} on {module_name}"),
+        )
+        .await;
+    }
+    Ok(())
 }

@@ -360,7 +360,7 @@ pub async fn remove(
         &removed,
     )
     .await;
-    Ok(())
+    dns::remove_zone(service, ctx, &removed).await
 }
 
 /// The external name recorded for the service: in status once converged, else its claim.
