@@ -13,15 +13,18 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use hostplane::api::HostingService;
+use hostplane::api::ModuleType;
+use hostplane::api::common::LocalObjectReference;
 use hostplane::api::common::Period;
 use hostplane::api::hosting_service::ManagementPolicy;
+use hostplane::api::processing_module::VmManagerApiVersion;
 use hostplane::api::processing_module::{LicensingSettings, PeriodComparison};
 use hostplane::api::tariff::ResourceKind;
 use hostplane::controller::clock::Clock;
 use hostplane::simulator::state::License;
 use hostplane::simulator::{FaultSpec, Profile, SimHandle};
 use rust_decimal::Decimal;
-use support::fixtures::{self, Fixture, Login, ServiceBuilder, SoftwareLicenses};
+use support::fixtures::{self, Fixture, Login, ServiceBuilder, SoftwareLicenses, VirtualServers};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(2);
@@ -961,64 +964,42 @@ async fn the_pool_reports_virtual_servers_waiting_for_a_panel_license() {
         },
     );
     let _controller = start_controller_with_clock(cluster, ns, DRIFT, controller_clock(&sim)).await;
-    let vps = format!(
-        r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: vm}}
-spec:
-  type: VMmanager
-  url: {url}
-  # Killed or answered late: sent again after 2 s, not the default 180 s.
-  unknownOutcomeQuietSeconds: 2
-  credentialsSecretRef: {{name: lic-credentials}}
-  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
-  vmmanager: {{apiVersion: V6, licensingModuleRef: {{name: lic1}}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {{name: vps}}
-spec:
-  productType: VirtualServer
-  processingModules: [{{name: vm}}]
-  prices: {{1m: "6.00", 1y: "60.00"}}
-  virtualServer:
-    cpuCores: 1
-    memoryMiB: 1024
-    diskGiB: 10
-    operatingSystems: ["Debian 12"]
-    defaultOperatingSystem: Debian 12
-    controlPanelLicense:
-      default: nopanel
-      options:
-        - {{name: nopanel, licenseType: nopanel, displayName: Without control panel}}
-        - {{name: ispmanager-lite, licenseType: "3541", displayName: ISPmanager Lite, prices: {{1m: "4.00", 1y: "40.00"}}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata: {{name: panel}}
-spec:
-  tariffRef: {{name: vps}}
-  clientRef: {{name: jane}}
-  period: 1y
-  startDate: "{today}"
-  controlPanel: ispmanager-lite
----
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata: {{name: bare}}
-spec:
-  tariffRef: {{name: vps}}
-  clientRef: {{name: jane}}
-  period: 1y
-  startDate: "{today}"
-"#,
-        url = sim.base_url,
-        today = sim.sim.clock().today(),
-    );
-    apply_fixtures(cluster, ns, base(&sim)).await;
-    kubectl_apply(cluster, ns, &vps);
+    // A VMmanager 6 module that takes its control-panel licences from lic1, a tariff selling
+    // servers with or without ISPmanager Lite, and one server of each.
+    let servers = VirtualServers(Login::new(
+        sim.base_url.clone(),
+        common::ADMIN,
+        common::PASSWORD,
+    ));
+    let module = fixtures::module(
+        VirtualServers::MODULE,
+        ModuleType::VMmanager,
+        &sim.base_url,
+        SoftwareLicenses::SECRET,
+    )
+    .quiet_seconds(2)
+    .vmmanager(VmManagerApiVersion::V6, |v| {
+        v.licensing_module_ref = Some(LocalObjectReference {
+            name: SoftwareLicenses::MODULE.into(),
+        });
+    });
+    let tariff = servers
+        .tariff()
+        .with(|t| t.resources.clear())
+        .with_virtual_server(|v| v.operating_systems = vec!["Debian 12".into()])
+        .control_panel("ispmanager-lite", "3541", "4.00", "40.00");
+    let today = sim.sim.clock().today().to_string();
+    let mut set = base(&sim);
+    set.extend([
+        module.build().into(),
+        tariff.build().into(),
+        VirtualServers::service("panel", &today)
+            .with(|s| s.control_panel = Some("ispmanager-lite".into()))
+            .build()
+            .into(),
+        VirtualServers::service("bare", &today).build().into(),
+    ]);
+    apply_fixtures(cluster, ns, set).await;
     until("the server has its IP", || {
         !jsonpath(cluster, ns, "hsvc/panel", "{.status.ip}").is_empty()
     })

@@ -10,7 +10,10 @@ mod support;
 
 use std::time::Duration;
 
+use hostplane::api::hosting_service::{DeletionPolicy, ManagementPolicy};
+use hostplane::api::processing_module::{DeploymentComplete, ModuleTimeouts, VmManagerApiVersion};
 use hostplane::simulator::{FaultSpec, SimHandle};
+use support::fixtures::{self, Fixture, Login, ServiceBuilder, VirtualServers};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(30);
@@ -41,70 +44,20 @@ fn today(sim: &SimHandle) -> String {
     sim.sim.clock().today().to_string()
 }
 
-/// Credentials, a VMmanager module (`vmmanager` block as given), a VPS tariff on it, a
-/// client.
-fn base(url: &str, vmmanager: &str, recipe: &str) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Secret
-metadata: {{name: vm-credentials}}
-stringData: {{username: {admin}, password: {password}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: vm}}
-spec:
-  type: VMmanager
-  url: {url}
-  unknownOutcomeQuietSeconds: 2
-  credentialsSecretRef: {{name: vm-credentials}}
-  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
-  vmmanager: {vmmanager}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {{name: vps}}
-spec:
-  productType: VirtualServer
-  processingModules: [{{name: vm}}]
-  prices: {{1m: "6.00", 1y: "60.00"}}
-  resources:
-    - {{name: memory, included: 1024, min: 1024, max: 8192, step: 1024, monthlyPrice: "1.50"}}
-    - {{name: diskSpace, included: 10240, min: 10240, max: 102400, step: 10240, monthlyPrice: "1.00"}}
-  virtualServer:
-    cpuCores: 1
-    memoryMiB: 1024
-    diskGiB: 10
-    operatingSystems: ["Debian 12", "Ubuntu 22.04", "ISPsystem__Debian-12-amd64", "ISPsystem__Ubuntu-22.04-amd64"]
-    defaultOperatingSystem: Debian 12
-{recipe}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: jane}}
-spec: {{displayName: Jane Doe, email: jane@example.org}}
-"#,
-        admin = common::ADMIN,
-        password = common::PASSWORD,
-    )
+/// The virtual server set on `sim` ([`VirtualServers`]).
+fn set(url: String) -> VirtualServers {
+    VirtualServers(Login::new(url, common::ADMIN, common::PASSWORD))
 }
 
-fn service(sim: &SimHandle, name: &str, extra: &str) -> String {
-    format!(
-        r#"
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata: {{name: {name}}}
-spec:
-  tariffRef: {{name: vps}}
-  clientRef: {{name: jane}}
-  period: 1y
-  startDate: "{today}"
-{extra}
-"#,
-        today = today(sim)
-    )
+/// Credentials, a VMmanager 6 module, the VPS tariff on it, a client.
+fn base(sim: &SimHandle) -> Vec<Fixture> {
+    let set = set(sim.base_url.clone());
+    set.with(set.module(VmManagerApiVersion::V6), set.tariff())
+}
+
+/// A server of the set's tariff, from the simulator's today.
+fn service(sim: &SimHandle, name: &str) -> ServiceBuilder {
+    VirtualServers::service(name, &today(sim))
 }
 
 type Vm6Host = hostplane::simulator::state_vm6::Host;
@@ -151,16 +104,9 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     let cluster = cluster_with_namespace(ns);
     let sim = sim().await;
     let _controller = controller(cluster, ns, &sim).await;
-    kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(
-            &sim,
-            "web",
-            "  writeConnectionSecretToRef: {name: web-connection}",
-        ),
-    );
+    apply_fixtures(cluster, ns, base(&sim)).await;
+    let web = service(&sim, "web").connection_secret("web-connection");
+    apply_fixtures(cluster, ns, [web.build()]).await;
 
     eventually(cluster, ns, "hsvc/web", READY, "True").await;
     eventually(cluster, ns, "hsvc/web", "{.status.phase}", "Active").await;
@@ -309,11 +255,8 @@ async fn the_lifecycle_of_a_vmmanager6_server() {
     );
 
     // Orphan keeps the host; Delete removes it.
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(&sim, "keep", "  deletionPolicy: Orphan"),
-    );
+    let keep = service(&sim, "keep").with(|s| s.deletion_policy = DeletionPolicy::Orphan);
+    apply_fixtures(cluster, ns, [keep.build()]).await;
     eventually(cluster, ns, "hsvc/keep", READY, "True").await;
     kubectl_ok(cluster, &["delete", "hsvc/keep", "-n", ns, "--wait=true"]);
     kubectl_ok(cluster, &["delete", "hsvc/web", "-n", ns, "--wait=true"]);
@@ -341,8 +284,8 @@ async fn a_same_named_foreign_host_on_vmmanager6_is_never_touched() {
     let cluster = cluster_with_namespace(ns);
     let sim = sim().await;
     let _controller = controller(cluster, ns, &sim).await;
-    kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
-    kubectl_apply(cluster, ns, &service(&sim, "web", ""));
+    apply_fixtures(cluster, ns, base(&sim)).await;
+    apply_fixtures(cluster, ns, [service(&sim, "web").build()]).await;
     eventually(cluster, ns, "hsvc/web", READY, "True").await;
     let ours = host(&sim, &host_name(ns, "web")).expect("our host");
 
@@ -352,7 +295,7 @@ async fn a_same_named_foreign_host_on_vmmanager6_is_never_touched() {
     let before = foreign_host(&sim, &ours, &host_name(ns, "other"));
     let untouched = |id: u64| sim.sim.read(|s| s.vm6.hosts.get(&id).cloned());
     let (twin_then, before_then) = (untouched(twin).unwrap(), untouched(before).unwrap());
-    kubectl_apply(cluster, ns, &service(&sim, "other", ""));
+    apply_fixtures(cluster, ns, [service(&sim, "other").build()]).await;
     eventually(cluster, ns, "hsvc/other", READY_REASON, "HostExists").await;
     assert_eq!(
         jsonpath(
@@ -376,28 +319,24 @@ async fn a_same_named_foreign_host_on_vmmanager6_is_never_touched() {
     assert_eq!(untouched(before), Some(before_then), "the earlier stranger");
 }
 
-/// A VMmanager 5 module (its `spec` extended by `module_extra`) and service `name` with a
+/// A VMmanager 5 module (its per-call `timeouts` as given) and service `name` with a
 /// VMmanager 5 image, once Ready and Active.
 async fn vm5_service(
     cluster: &hostplane::testbed::LocalCluster,
     ns: &str,
     sim: &SimHandle,
     name: &str,
-    module_extra: &str,
+    timeouts: Option<ModuleTimeouts>,
 ) {
-    kubectl_apply(
-        cluster,
-        ns,
-        &base(&sim.url("/vmmgr"), "{apiVersion: V5}", "").replace(
-            "  vmmanager: {apiVersion: V5}",
-            &format!("  vmmanager: {{apiVersion: V5}}\n{module_extra}"),
-        ),
-    );
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(sim, name, "  operatingSystem: ISPsystem__Debian-12-amd64"),
-    );
+    let set = set(sim.url("/vmmgr"));
+    let mut module = set.module(VmManagerApiVersion::V5);
+    if let Some(timeouts) = timeouts {
+        module = module.with(|m| m.timeouts = timeouts);
+    }
+    apply_fixtures(cluster, ns, set.with(module, set.tariff())).await;
+    let server =
+        service(sim, name).with(|s| s.operating_system = Some("ISPsystem__Debian-12-amd64".into()));
+    apply_fixtures(cluster, ns, [server.build()]).await;
     let object = format!("hsvc/{name}");
     eventually(cluster, ns, &object, READY, "True").await;
     eventually(cluster, ns, &object, "{.status.phase}", "Active").await;
@@ -409,7 +348,7 @@ async fn a_vmmanager5_server_becomes_ready_after_its_install() {
     let cluster = cluster_with_namespace(ns);
     let sim = sim().await;
     let _controller = controller(cluster, ns, &sim).await;
-    vm5_service(cluster, ns, &sim, "old", "").await;
+    vm5_service(cluster, ns, &sim, "old", None).await;
     let vm = sim
         .sim
         .read(|s| {
@@ -481,7 +420,7 @@ async fn a_vmmanager5_server_follows_vmpowered_and_leaves_an_admin_disabled_vm_a
     sim.sim
         .set_dialect(hostplane::simulator::Profile::Strict.dialect());
     let _controller = controller(cluster, ns, &sim).await;
-    vm5_service(cluster, ns, &sim, "vm", "").await;
+    vm5_service(cluster, ns, &sim, "vm", None).await;
     let name = host_name(ns, "vm");
     let vm_of = || {
         sim.sim.read(|s| {
@@ -599,7 +538,10 @@ async fn a_create_answered_after_the_mutation_timeout_is_looked_up_not_repeated(
         ns,
         &sim,
         "slow",
-        "  timeouts: {mutationSeconds: 1, readSeconds: 5}",
+        Some(ModuleTimeouts {
+            mutation_seconds: 1,
+            read_seconds: 5,
+        }),
     )
     .await;
     let name = host_name(ns, "slow");
@@ -626,8 +568,8 @@ async fn a_lost_create_answer_makes_exactly_one_host() {
         },
     );
     let _controller = controller(cluster, ns, &sim).await;
-    kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
-    kubectl_apply(cluster, ns, &service(&sim, "once", ""));
+    apply_fixtures(cluster, ns, base(&sim)).await;
+    apply_fixtures(cluster, ns, [service(&sim, "once").build()]).await;
     eventually(cluster, ns, "hsvc/once", READY, "True").await;
     let named: Vec<_> = hosts(&sim)
         .into_iter()
@@ -651,16 +593,19 @@ async fn ready_waits_for_the_recipe_when_the_module_says_so() {
         ((), true)
     });
     let _controller = controller(cluster, ns, &sim).await;
-    kubectl_apply(
-        cluster,
-        ns,
-        &base(
-            &sim.base_url,
-            "{apiVersion: V6, useRecipes: true, deploymentComplete: AfterRecipe, serializeOperations: true}",
-            "    recipe: Docker CE",
-        ),
-    );
-    kubectl_apply(cluster, ns, &service(&sim, "app", ""));
+    let set = set(sim.base_url.clone());
+    let module = set
+        .module(VmManagerApiVersion::V6)
+        .vmmanager(VmManagerApiVersion::V6, |v| {
+            v.use_recipes = true;
+            v.deployment_complete = DeploymentComplete::AfterRecipe;
+            v.serialize_operations = true;
+        });
+    let tariff = set
+        .tariff()
+        .with_virtual_server(|v| v.recipe = Some("Docker CE".into()));
+    apply_fixtures(cluster, ns, set.with(module, tariff)).await;
+    apply_fixtures(cluster, ns, [service(&sim, "app").build()]).await;
     eventually(cluster, ns, "hsvc/app", READY_REASON, "RunningRecipe").await;
     let h = host(&sim, &host_name("vps-recipe", "app")).expect("a host");
     assert_eq!(h.state, "active", "the template is installed");
@@ -682,29 +627,21 @@ async fn ready_waits_for_the_recipe_when_the_module_says_so() {
     assert!(recipe_done, "Ready only after the recipe");
 }
 
-fn pool(config_os: &str) -> String {
-    format!(
-        r#"
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: user-pool}}
-spec: {{displayName: Server pool, email: pool@example.org}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ServerPool
-metadata: {{name: ready}}
-spec:
-  vmmanagerModuleRef: {{name: vm}}
-  poolClientRef: {{name: user-pool}}
-  configurations:
-    - {{name: small, operatingSystem: "{config_os}", cpuCores: 1, memoryMiB: 1024, diskGiB: 10}}
-  statisticsWindowDays: 3
-  sizeBySales:
-    - {{maxSold: 3, servers: 2}}
-    - {{servers: 4}}
-  maxMonthsInPool: 1
-"#
-    )
+/// The pool client and a server pool at the set's module: 2 servers of one configuration while
+/// at most 3 were sold in the window, 4 above; a month at most in the pool.
+fn pool(config_os: &str) -> Vec<Fixture> {
+    let pool = fixtures::server_pool("ready", VirtualServers::MODULE, "user-pool")
+        .configuration("small", config_os, 1, 1024, 10)
+        .size(Some(3), 2)
+        .size(None, 4)
+        .with(|p| {
+            p.statistics_window_days = 3;
+            p.max_months_in_pool = 1;
+        });
+    vec![
+        fixtures::client("user-pool", "Server pool", "pool@example.org").into(),
+        pool.build().into(),
+    ]
 }
 
 fn pooled(sim: &SimHandle) -> Vec<Vm6Host> {
@@ -720,8 +657,8 @@ async fn the_server_pool_fills_from_sales_hands_out_and_ages_out() {
     let cluster = cluster_with_namespace(ns);
     let sim = sim().await;
     let _controller = controller(cluster, ns, &sim).await;
-    kubectl_apply(cluster, ns, &base(&sim.base_url, "{apiVersion: V6}", ""));
-    kubectl_apply(cluster, ns, &pool("Debian 12"));
+    apply_fixtures(cluster, ns, base(&sim)).await;
+    apply_fixtures(cluster, ns, pool("Debian 12")).await;
     // No sales: nothing pre-created.
     eventually(cluster, ns, "spool/ready", READY, "True").await;
     assert_eq!(
@@ -731,7 +668,7 @@ async fn the_server_pool_fills_from_sales_hands_out_and_ages_out() {
     assert!(pooled(&sim).is_empty());
 
     // One sale → two servers kept ready.
-    kubectl_apply(cluster, ns, &service(&sim, "first", ""));
+    apply_fixtures(cluster, ns, [service(&sim, "first").build()]).await;
     eventually(cluster, ns, "hsvc/first", READY, "True").await;
     eventually(cluster, ns, "spool/ready", "{.status.desiredServers}", "2").await;
     eventually(cluster, ns, "spool/ready", "{.status.readyServers}", "2").await;
@@ -753,7 +690,7 @@ async fn the_server_pool_fills_from_sales_hands_out_and_ages_out() {
     // An order of the same configuration takes a pooled server: no host is created for it.
     let creates_before = sim.sim.call_count("vm6", "host.create");
     let pool_ids: Vec<u64> = in_pool.iter().map(|h| h.id).collect();
-    kubectl_apply(cluster, ns, &service(&sim, "second", ""));
+    apply_fixtures(cluster, ns, [service(&sim, "second").build()]).await;
     eventually(cluster, ns, "hsvc/second", READY, "True").await;
     let taken = host(&sim, &host_name("vps-pool", "second")).expect("the taken host");
     assert!(pool_ids.contains(&taken.id), "a pooled server was taken");
@@ -801,32 +738,27 @@ async fn the_server_pool_fills_from_sales_hands_out_and_ages_out() {
 
 /// A VMmanager 6 module with a licensing module, and a tariff selling an ISPmanager Lite
 /// control-panel license with its servers.
-fn panel_tariff(sim: &SimHandle) -> String {
-    let licensing = format!(
-        r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: lic}}
-spec:
-  type: Licensing
-  url: {url}/billmgr
-  unknownOutcomeQuietSeconds: 2
-  credentialsSecretRef: {{name: vm-credentials}}
-"#,
-        url = sim.base_url
-    );
-    let addon = r#"    controlPanelLicense:
-      default: nopanel
-      options:
-        - {name: nopanel, licenseType: nopanel, displayName: Without control panel}
-        - {name: ispmanager-lite, licenseType: "3541", displayName: ISPmanager Lite, prices: {1m: "4.00", 1y: "40.00"}}
-"#;
-    base(
-        &sim.base_url,
-        "{apiVersion: V6, licensingModuleRef: {name: lic}}",
-        addon,
-    ) + &licensing
+fn panel_tariff(sim: &SimHandle) -> Vec<Fixture> {
+    let set = set(sim.base_url.clone());
+    let module = set
+        .module(VmManagerApiVersion::V6)
+        .vmmanager(VmManagerApiVersion::V6, |v| {
+            v.licensing_module_ref =
+                Some(hostplane::api::common::LocalObjectReference { name: "lic".into() });
+        });
+    let tariff = set
+        .tariff()
+        .control_panel("ispmanager-lite", "3541", "4.00", "40.00");
+    let licensing = fixtures::module(
+        "lic",
+        hostplane::api::ModuleType::Licensing,
+        &sim.url("/billmgr"),
+        VirtualServers::SECRET,
+    )
+    .quiet_seconds(2);
+    let mut all = set.with(module, tariff);
+    all.push(licensing.build().into());
+    all
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -835,17 +767,13 @@ async fn an_observe_only_server_with_a_control_panel_makes_read_calls_only() {
     let cluster = cluster_with_namespace(ns);
     let sim = sim().await;
     let _controller = controller(cluster, ns, &sim).await;
-    kubectl_apply(cluster, ns, &panel_tariff(&sim));
+    apply_fixtures(cluster, ns, panel_tariff(&sim)).await;
     // A server with its panel license, left at the panels by an orphaned service.
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(
-            &sim,
-            "source",
-            "  controlPanel: ispmanager-lite\n  deletionPolicy: Orphan",
-        ),
-    );
+    let source = service(&sim, "source").with(|s| {
+        s.control_panel = Some("ispmanager-lite".into());
+        s.deletion_policy = DeletionPolicy::Orphan;
+    });
+    apply_fixtures(cluster, ns, [source.build()]).await;
     eventually(cluster, ns, "hsvc/source", READY, "True").await;
     delete_and_wait(cluster, ns, "hsvc/source");
     let panels = || {
@@ -858,19 +786,14 @@ async fn an_observe_only_server_with_a_control_panel_makes_read_calls_only() {
     sim.sim.reset_calls();
 
     // Observed with a spec that differs everywhere it can: suspended, another CPU count.
-    let watcher = service(
-        &sim,
-        "watcher",
-        "  controlPanel: ispmanager-lite\n  suspended: true\n  managementPolicy: ObserveOnly",
-    )
-    .replace(
-        "metadata: {name: watcher}",
-        &format!(
-            "metadata: {{name: watcher, annotations: {{hostplane.dev/external-name: {}}}}}",
-            host_name(ns, "source")
-        ),
-    );
-    kubectl_apply(cluster, ns, &watcher);
+    let watcher = service(&sim, "watcher")
+        .with(|s| {
+            s.control_panel = Some("ispmanager-lite".into());
+            s.suspended = true;
+            s.management_policy = ManagementPolicy::ObserveOnly;
+        })
+        .annotation("hostplane.dev/external-name", &host_name(ns, "source"));
+    apply_fixtures(cluster, ns, [watcher.build()]).await;
     eventually(cluster, ns, "hsvc/watcher", READY_REASON, "Observed").await;
     kubectl_ok(
         cluster,
@@ -926,12 +849,9 @@ async fn a_control_panel_license_is_ordered_once_for_the_server_ip_and_pooled_on
     let cluster = cluster_with_namespace(ns);
     let sim = sim().await;
     let _controller = controller(cluster, ns, &sim).await;
-    kubectl_apply(cluster, ns, &panel_tariff(&sim));
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(&sim, "panel", "  controlPanel: ispmanager-lite"),
-    );
+    apply_fixtures(cluster, ns, panel_tariff(&sim)).await;
+    let server = service(&sim, "panel").with(|s| s.control_panel = Some("ispmanager-lite".into()));
+    apply_fixtures(cluster, ns, [server.build()]).await;
     eventually(cluster, ns, "hsvc/panel", READY, "True").await;
     let ip = jsonpath(cluster, ns, "hsvc/panel", "{.status.ip}");
     let licenses: Vec<_> = sim
@@ -1008,11 +928,8 @@ async fn a_control_panel_license_is_ordered_once_for_the_server_ip_and_pooled_on
     // Deleted while it still holds its license: the server goes, the license goes to the
     // pool (the pooled one above is taken for it first, so nothing is bought at all).
     let orders = sim.sim.call_count("billmgr", "soft.order.param");
-    kubectl_apply(
-        cluster,
-        ns,
-        &service(&sim, "held", "  controlPanel: ispmanager-lite"),
-    );
+    let server = service(&sim, "held").with(|s| s.control_panel = Some("ispmanager-lite".into()));
+    apply_fixtures(cluster, ns, [server.build()]).await;
     eventually(cluster, ns, "hsvc/held", READY, "True").await;
     let held = jsonpath(cluster, ns, "hsvc/held", "{.status.license.id}");
     assert_eq!(held, license.id.to_string(), "the pooled license is reused");

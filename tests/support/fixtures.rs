@@ -13,11 +13,16 @@ use std::fmt::Debug;
 
 use hostplane::api::common::{LocalObjectReference, Money, Period};
 use hostplane::api::hosting_service::{HostingServiceSpec, ResourceQuantity};
-use hostplane::api::processing_module::{LicensingSettings, ModuleType, ProcessingModuleSpec};
-use hostplane::api::tariff::{ResourceKind, TariffSpec};
+use hostplane::api::processing_module::{
+    LicensingSettings, ModuleType, ProcessingModuleSpec, VmManagerApiVersion, VmManagerSettings,
+};
+use hostplane::api::server_pool::{PoolConfiguration, SalesBucket};
+use hostplane::api::tariff::{
+    ControlPanelLicense, ControlPanelOption, ResourceKind, TariffSpec, VirtualServerSettings,
+};
 use hostplane::api::{
     Client, ClientSpec, HostingService, LicensePool, LicensePoolSpec, ProcessingModule,
-    ProductType, Tariff,
+    ProductType, ServerPool, ServerPoolSpec, Tariff,
 };
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
@@ -41,6 +46,7 @@ pub enum Fixture {
     Client(Client),
     Service(HostingService),
     LicensePool(LicensePool),
+    ServerPool(ServerPool),
 }
 
 macro_rules! fixture_from {
@@ -58,7 +64,8 @@ fixture_from!(
     Tariff(Tariff),
     Client(Client),
     Service(HostingService),
-    LicensePool(LicensePool)
+    LicensePool(LicensePool),
+    ServerPool(ServerPool)
 );
 
 /// Creates or updates `object` in `ns` (server-side apply, forced: the fixture is the truth).
@@ -91,6 +98,7 @@ pub async fn apply_all(
             Fixture::Client(o) => drop(apply(client, ns, o).await?),
             Fixture::Service(o) => drop(apply(client, ns, o).await?),
             Fixture::LicensePool(o) => drop(apply(client, ns, o).await?),
+            Fixture::ServerPool(o) => drop(apply(client, ns, o).await?),
         }
     }
     Ok(())
@@ -169,6 +177,18 @@ impl ModuleBuilder {
         let mut settings: LicensingSettings = spec_of("licensing settings", json!({}));
         change(&mut settings);
         self.with(|s| s.licensing = Some(settings))
+    }
+
+    /// The VMmanager settings of `version`, from the API's defaults changed by `change`.
+    pub fn vmmanager(
+        self,
+        version: VmManagerApiVersion,
+        change: impl FnOnce(&mut VmManagerSettings),
+    ) -> Self {
+        let mut settings: VmManagerSettings = spec_of("VMmanager settings", json!({}));
+        settings.api_version = version;
+        change(&mut settings);
+        self.with(|s| s.vmmanager = Some(settings))
     }
 
     pub fn priority(self, priority: u32) -> Self {
@@ -252,6 +272,60 @@ impl TariffBuilder {
         self.with(|s| s.hosting = Some(hosting))
     }
 
+    /// Virtual servers of `cpu` cores, `memory_mib` and `disk_gib`, with the operating systems
+    /// `systems` (the first is the default).
+    pub fn virtual_server(
+        self,
+        cpu: u32,
+        memory_mib: u32,
+        disk_gib: u32,
+        systems: &[&str],
+    ) -> Self {
+        let settings: VirtualServerSettings = spec_of(
+            "virtual server block",
+            json!({"cpuCores": cpu, "memoryMiB": memory_mib, "diskGiB": disk_gib,
+                   "operatingSystems": systems, "defaultOperatingSystem": systems.first()}),
+        );
+        self.with(|s| s.virtual_server = Some(settings))
+    }
+
+    /// Any field of the virtual server block ([`Self::virtual_server`] first).
+    pub fn with_virtual_server(self, change: impl FnOnce(&mut VirtualServerSettings)) -> Self {
+        self.with(|s| {
+            change(
+                s.virtual_server
+                    .as_mut()
+                    .expect("a virtual server block to change"),
+            )
+        })
+    }
+
+    /// Control-panel licences sold with the servers: `nopanel` (the default, free) and
+    /// `option` of the pricelist `license_type` at `monthly` / `yearly`.
+    pub fn control_panel(
+        self,
+        option: &str,
+        license_type: &str,
+        monthly: &str,
+        yearly: &str,
+    ) -> Self {
+        let none: ControlPanelOption = spec_of(
+            "control panel option",
+            json!({"name": "nopanel", "licenseType": "nopanel", "displayName": "Without control panel"}),
+        );
+        let mut panel: ControlPanelOption = spec_of(
+            "control panel option",
+            json!({"name": option, "licenseType": license_type, "displayName": option}),
+        );
+        panel.prices.one_month = Some(money(monthly));
+        panel.prices.one_year = Some(money(yearly));
+        let license = ControlPanelLicense {
+            default: "nopanel".into(),
+            options: vec![none, panel],
+        };
+        self.with_virtual_server(|v| v.control_panel_license = Some(license))
+    }
+
     /// A standalone software licence of the pricelist `license_type`.
     pub fn license(self, license_type: &str) -> Self {
         let license = spec_of("license block", json!({"licenseType": license_type}));
@@ -285,6 +359,56 @@ pub fn license_pool(name: &str, module: &str) -> LicensePool {
         json!({"licensingModuleRef": {"name": module}}),
     );
     LicensePool::new(name, spec)
+}
+
+/// A server pool at the VMmanager module `module`, its servers owned by `pool_client`.
+pub fn server_pool(name: &str, module: &str, pool_client: &str) -> ServerPoolBuilder {
+    let spec: ServerPoolSpec = spec_of(
+        "ServerPool",
+        json!({"vmmanagerModuleRef": {"name": module}, "poolClientRef": {"name": pool_client},
+               "configurations": [], "sizeBySales": [], "maxMonthsInPool": 1}),
+    );
+    ServerPoolBuilder(ServerPool::new(name, spec))
+}
+
+pub struct ServerPoolBuilder(ServerPool);
+
+impl ServerPoolBuilder {
+    /// One configuration of pre-created servers.
+    pub fn configuration(
+        self,
+        name: &str,
+        operating_system: &str,
+        cpu: u32,
+        memory_mib: u32,
+        disk_gib: u32,
+    ) -> Self {
+        let configuration = PoolConfiguration {
+            name: name.to_owned(),
+            operating_system: operating_system.to_owned(),
+            cpu_cores: cpu,
+            memory_mib,
+            disk_gib,
+            recipe: None,
+        };
+        self.with(|s| s.configurations.push(configuration))
+    }
+
+    /// `servers` per configuration while at most `max_sold` were sold in the window (`None`:
+    /// above every other bucket).
+    pub fn size(self, max_sold: Option<u32>, servers: u32) -> Self {
+        self.with(|s| s.size_by_sales.push(SalesBucket { max_sold, servers }))
+    }
+
+    /// Any other field of the spec.
+    pub fn with(mut self, change: impl FnOnce(&mut ServerPoolSpec)) -> Self {
+        change(&mut self.0.spec);
+        self
+    }
+
+    pub fn build(self) -> ServerPool {
+        self.0
+    }
 }
 
 /// A service of `tariff` for `client`, ordered for `period` from `start_date`.
@@ -486,5 +610,71 @@ impl SoftwareLicenses {
     /// `start_date`.
     pub fn service(name: &str, ip: &str, period: Period, start_date: &str) -> ServiceBuilder {
         service(name, Self::TARIFF, Self::CLIENT, period, start_date).license_ip(ip)
+    }
+}
+
+/// The virtual server set: the VMmanager module `vm` at `url` (credentials in
+/// `vm-credentials`; a create answered late is looked up again after 2 s), the tariff `vps`
+/// (1 CPU, 1024 MiB, 10 GiB, Debian 12 by default; memory and disk resources; 1m 6.00,
+/// 1y 60.00) and the client `jane`.
+pub struct VirtualServers(pub Login);
+
+impl VirtualServers {
+    pub const MODULE: &'static str = "vm";
+    pub const SECRET: &'static str = "vm-credentials";
+    pub const TARIFF: &'static str = "vps";
+    pub const CLIENT: &'static str = "jane";
+
+    /// The module speaking `version`.
+    pub fn module(&self, version: VmManagerApiVersion) -> ModuleBuilder {
+        module(
+            Self::MODULE,
+            ModuleType::VMmanager,
+            &self.0.url,
+            Self::SECRET,
+        )
+        .quiet_seconds(2)
+        .limits(8, 500)
+        .vmmanager(version, |_| {})
+    }
+
+    pub fn tariff(&self) -> TariffBuilder {
+        tariff(Self::TARIFF, ProductType::VirtualServer, &[Self::MODULE])
+            .price(Period::OneMonth, "6.00")
+            .price(Period::OneYear, "60.00")
+            .resource(ResourceKind::Memory, 1024, 8192, 1024, "1.50")
+            .resource(ResourceKind::DiskSpace, 10240, 102400, 10240, "1.00")
+            .virtual_server(
+                1,
+                1024,
+                10,
+                &[
+                    "Debian 12",
+                    "Ubuntu 22.04",
+                    "ISPsystem__Debian-12-amd64",
+                    "ISPsystem__Ubuntu-22.04-amd64",
+                ],
+            )
+    }
+
+    /// The whole set, with the module and the tariff as given.
+    pub fn with(&self, module: ModuleBuilder, tariff: TariffBuilder) -> Vec<Fixture> {
+        vec![
+            credentials(Self::SECRET, &self.0.username, &self.0.password).into(),
+            module.build().into(),
+            tariff.build().into(),
+            client(Self::CLIENT, "Jane Doe", "jane@example.org").into(),
+        ]
+    }
+
+    /// A yearly server of the set's tariff for its client, from `start_date`.
+    pub fn service(name: &str, start_date: &str) -> ServiceBuilder {
+        service(
+            name,
+            Self::TARIFF,
+            Self::CLIENT,
+            Period::OneYear,
+            start_date,
+        )
     }
 }
