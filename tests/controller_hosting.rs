@@ -14,7 +14,7 @@ use hostplane::api::common::{Date, Period};
 use hostplane::api::hosting_service::{DeletionPolicy, ManagementPolicy, Renewal};
 use hostplane::api::tariff::{Policies, ResourceKind, WeekendSuspension};
 use hostplane::simulator::{FaultSpec, SimHandle};
-use support::fixtures::{self, Fixture, Login, ServiceBuilder, SharedHosting};
+use support::fixtures::{self, Fixture, FixtureSet, Login, ServiceBuilder, SharedHosting};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(2);

@@ -24,7 +24,9 @@ use hostplane::controller::clock::Clock;
 use hostplane::simulator::state::License;
 use hostplane::simulator::{FaultSpec, Profile, SimHandle};
 use rust_decimal::Decimal;
-use support::fixtures::{self, Fixture, Login, ServiceBuilder, SoftwareLicenses, VirtualServers};
+use support::fixtures::{
+    self, Fixture, FixtureSet, Login, ServiceBuilder, SoftwareLicenses, VirtualServers,
+};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(2);
@@ -48,7 +50,7 @@ fn base_with(sim: &SimHandle, licensing: impl FnOnce(&mut LicensingSettings)) ->
         common::ADMIN,
         common::PASSWORD,
     ));
-    let mut all = set.with(set.module().licensing(licensing));
+    let mut all = set.with(set.module().licensing(licensing), set.lite());
     all.push(fixtures::license_pool("pool", SoftwareLicenses::MODULE).into());
     all
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use hostplane::api::hosting_service::{DeletionPolicy, ManagementPolicy};
 use hostplane::api::processing_module::{DeploymentComplete, ModuleTimeouts, VmManagerApiVersion};
 use hostplane::simulator::{FaultSpec, SimHandle};
-use support::fixtures::{self, Fixture, Login, ServiceBuilder, VirtualServers};
+use support::fixtures::{self, Fixture, FixtureSet, Login, ServiceBuilder, VirtualServers};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(30);

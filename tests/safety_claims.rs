@@ -13,7 +13,7 @@ use std::time::Duration;
 use hostplane::api::common::Period;
 use hostplane::api::{HostingService, ModuleType, ProductType};
 use hostplane::simulator::SimHandle;
-use support::fixtures::{self, Fixture, ServiceBuilder, SharedHosting};
+use support::fixtures::{self, Fixture, FixtureSet, ServiceBuilder, SharedHosting};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(2);

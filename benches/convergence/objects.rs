@@ -1,7 +1,7 @@
 //! The objects the bench applies: module, tariff, client, services.
 
 use super::*;
-use crate::fixtures::{Fixture, Login, SharedHosting};
+use crate::fixtures::{Fixture, FixtureSet, Login, SharedHosting};
 
 pub(super) fn today() -> String {
     jiff::Timestamp::now()

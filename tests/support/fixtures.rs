@@ -492,18 +492,45 @@ impl Login {
     }
 }
 
+/// What each set shares: a panel module with its credentials Secret, a tariff on it, and the
+/// client `jane`.
+pub trait FixtureSet {
+    const MODULE: &'static str;
+    const SECRET: &'static str;
+    const TARIFF: &'static str;
+    const CLIENT: &'static str = "jane";
+
+    fn login(&self) -> &Login;
+
+    /// The whole set, with the module and the tariff as given.
+    fn with(&self, module: ModuleBuilder, tariff: TariffBuilder) -> Vec<Fixture> {
+        let login = self.login();
+        vec![
+            credentials(Self::SECRET, &login.username, &login.password).into(),
+            module.build().into(),
+            tariff.build().into(),
+            client(Self::CLIENT, "Jane Doe", "jane@example.org").into(),
+        ]
+    }
+}
+
 /// The shared hosting set most tests and the convergence bench start from: the ispmanager
 /// module `isp1` at `url` (credentials in `isp-credentials`), the tariff `start` (1m 3.00,
 /// 1y 30.00; disk and traffic resources; account template `basic`, usernames `u@ID@`, the
 /// module its own name server) and the client `jane`.
 pub struct SharedHosting(pub Login);
 
-impl SharedHosting {
-    pub const MODULE: &'static str = "isp1";
-    pub const SECRET: &'static str = "isp-credentials";
-    pub const TARIFF: &'static str = "start";
-    pub const CLIENT: &'static str = "jane";
+impl FixtureSet for SharedHosting {
+    const MODULE: &'static str = "isp1";
+    const SECRET: &'static str = "isp-credentials";
+    const TARIFF: &'static str = "start";
 
+    fn login(&self) -> &Login {
+        &self.0
+    }
+}
+
+impl SharedHosting {
     pub fn module(&self) -> ModuleBuilder {
         module(
             Self::MODULE,
@@ -521,24 +548,6 @@ impl SharedHosting {
             .resource(ResourceKind::DiskSpace, 1024, 10240, 1024, "0.50")
             .resource(ResourceKind::Traffic, 5, 50, 5, "1.00")
             .hosting("basic", "u@ID@", "@ID@.hosting.example", Some(Self::MODULE))
-    }
-
-    pub fn credentials(&self) -> Secret {
-        credentials(Self::SECRET, &self.0.username, &self.0.password)
-    }
-
-    pub fn client(&self) -> Client {
-        client(Self::CLIENT, "Jane Doe", "jane@example.org")
-    }
-
-    /// The whole set, with the module and the tariff as given.
-    pub fn with(&self, module: ModuleBuilder, tariff: TariffBuilder) -> Vec<Fixture> {
-        vec![
-            self.credentials().into(),
-            module.build().into(),
-            tariff.build().into(),
-            self.client().into(),
-        ]
     }
 
     /// The whole set as described.
@@ -564,12 +573,17 @@ impl SharedHosting {
 /// the client `jane`.
 pub struct SoftwareLicenses(pub Login);
 
-impl SoftwareLicenses {
-    pub const MODULE: &'static str = "lic1";
-    pub const SECRET: &'static str = "lic-credentials";
-    pub const TARIFF: &'static str = "lite";
-    pub const CLIENT: &'static str = "jane";
+impl FixtureSet for SoftwareLicenses {
+    const MODULE: &'static str = "lic1";
+    const SECRET: &'static str = "lic-credentials";
+    const TARIFF: &'static str = "lite";
 
+    fn login(&self) -> &Login {
+        &self.0
+    }
+}
+
+impl SoftwareLicenses {
     pub fn module(&self) -> ModuleBuilder {
         module(
             Self::MODULE,
@@ -589,21 +603,14 @@ impl SoftwareLicenses {
             .license(license_type)
     }
 
-    /// The whole set, with the module as given.
-    pub fn with(&self, module: ModuleBuilder) -> Vec<Fixture> {
-        vec![
-            credentials(Self::SECRET, &self.0.username, &self.0.password).into(),
-            module.build().into(),
-            Self::tariff(Self::TARIFF, "3541", "4.50", "45.00")
-                .build()
-                .into(),
-            client(Self::CLIENT, "Jane Doe", "jane@example.org").into(),
-        ]
+    /// The tariff `lite`: ISPmanager Lite licences.
+    pub fn lite(&self) -> TariffBuilder {
+        Self::tariff(Self::TARIFF, "3541", "4.50", "45.00")
     }
 
     /// The whole set as described.
     pub fn fixtures(&self) -> Vec<Fixture> {
-        self.with(self.module())
+        self.with(self.module(), self.lite())
     }
 
     /// A licence service of the set's tariff for the IP `ip`, ordered for `period` from
@@ -619,12 +626,17 @@ impl SoftwareLicenses {
 /// 1y 60.00) and the client `jane`.
 pub struct VirtualServers(pub Login);
 
-impl VirtualServers {
-    pub const MODULE: &'static str = "vm";
-    pub const SECRET: &'static str = "vm-credentials";
-    pub const TARIFF: &'static str = "vps";
-    pub const CLIENT: &'static str = "jane";
+impl FixtureSet for VirtualServers {
+    const MODULE: &'static str = "vm";
+    const SECRET: &'static str = "vm-credentials";
+    const TARIFF: &'static str = "vps";
 
+    fn login(&self) -> &Login {
+        &self.0
+    }
+}
+
+impl VirtualServers {
     /// The module speaking `version`.
     pub fn module(&self, version: VmManagerApiVersion) -> ModuleBuilder {
         module(
@@ -655,16 +667,6 @@ impl VirtualServers {
                     "ISPsystem__Ubuntu-22.04-amd64",
                 ],
             )
-    }
-
-    /// The whole set, with the module and the tariff as given.
-    pub fn with(&self, module: ModuleBuilder, tariff: TariffBuilder) -> Vec<Fixture> {
-        vec![
-            credentials(Self::SECRET, &self.0.username, &self.0.password).into(),
-            module.build().into(),
-            tariff.build().into(),
-            client(Self::CLIENT, "Jane Doe", "jane@example.org").into(),
-        ]
     }
 
     /// A yearly server of the set's tariff for its client, from `start_date`.
