@@ -765,3 +765,63 @@ async fn a_service_against_the_tariffs_policies_is_stalled_and_not_created() {
     assert!(message.to_lowercase().contains("services"), "{message}");
     assert!(user(&sim, "usecond").is_none());
 }
+
+/// Issue 15: a tariff edit is never retroactive. A monthly service is running when its tariff
+/// disables the monthly period; unpaid, it is still suspended (not `Stalled` and left running
+/// at the panel for free).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_service_is_suspended_after_its_tariff_disables_its_period() {
+    capture();
+    let ns = "hosting-disabled-period";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let sim_clock = sim.sim.clock().clone();
+    let clock = hostplane::controller::clock::Clock::from_fn(move || sim_clock.now());
+    let _controller = start_controller_with_clock(cluster, ns, DRIFT, clock).await;
+    let base = base(&sim, "basic").replace(
+        "  hosting:\n",
+        "  policies: {weekendSuspension: Suspend}\n  hosting:\n",
+    );
+    kubectl_apply(cluster, ns, &base);
+    sim.sim
+        .clock()
+        .advance(jiff::SignedDuration::from_hours(24 * 7 * 208));
+    let start = sim.sim.clock().today();
+    let monthly = service("late", "  period: 1m")
+        .replace("  period: 1y\n", "")
+        .replace(&today(), &start.to_string());
+    kubectl_apply(cluster, ns, &monthly);
+    eventually(cluster, ns, "hsvc/late", "{.status.phase}", "Active").await;
+    assert!(user(&sim, "ulate").unwrap().active);
+
+    // The provider stops selling monthly terms; the running service keeps its history.
+    kubectl_apply(
+        cluster,
+        ns,
+        &base.replace(
+            "  prices: {1m: \"3.00\", 1y: \"30.00\"}\n",
+            "  prices: {1m: \"3.00\", 1y: \"30.00\"}\n  disabledPeriods: [1m]\n",
+        ),
+    );
+    assert!(
+        kubectl_ok(cluster, &["get", "tariff/start", "-n", ns, "-o", "yaml"])
+            .contains("disabledPeriods"),
+        "the tariff edit reached the cluster"
+    );
+    request_reconcile(cluster, ns, "hsvc/late", "after-tariff-edit");
+    eventually(cluster, ns, "hsvc/late", "{.status.phase}", "Active").await;
+    assert_ne!(jsonpath(cluster, ns, "hsvc/late", STALLED), "True");
+
+    // 35 days on, unpaid: suspended at the panel, whatever the tariff sells today.
+    sim.sim
+        .clock()
+        .advance(jiff::SignedDuration::from_hours(24 * 35));
+    request_reconcile(cluster, ns, "hsvc/late", "after-expiry");
+    eventually(cluster, ns, "hsvc/late", "{.status.phase}", "Suspended").await;
+    assert!(
+        !user(&sim, "ulate").unwrap().active,
+        "suspended at the panel"
+    );
+    assert!(jsonpath(cluster, ns, "hsvc/late", READY_MESSAGE).contains("non-payment"));
+    assert_ne!(jsonpath(cluster, ns, "hsvc/late", STALLED), "True");
+}
