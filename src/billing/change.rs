@@ -23,9 +23,10 @@ use serde::Serialize;
 
 use super::dates::{add_days, days_between};
 use super::exact::Exact;
+use super::prices::PriceLines;
 use super::prices::{self, PriceKind};
 use super::service::{PaidPeriod, Term, TermKind};
-use super::term::{self, Share};
+use super::term::{self, Chain, Share, Span};
 use super::{BillingError, Result, policy, round};
 use crate::api::common::{Date, Money, Period};
 use crate::api::hosting_service::HostingServiceSpec;
@@ -45,6 +46,23 @@ pub struct TariffChangeOutcome {
     /// `FullPayment`: the first day of the new term.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_term_start: Option<Date>,
+    /// The term the change opens in the paid period (`ChangePeriod` that moves the expiry,
+    /// `FullPayment`), for the replay ([`super::service::PaidPeriod::apply_change`]).
+    #[serde(skip)]
+    pub opens: Option<ChangeTerm>,
+}
+
+/// A term a tariff change opens: its dates, chain, period and what it is worth on the new
+/// tariff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeTerm {
+    pub period: Period,
+    pub chain: Chain,
+    pub span: Span,
+    pub price: PriceLines,
+    /// Whether the paid days after the change day are given up for this term (`ChangePeriod`,
+    /// whose credit bought it; `FullPayment` from the current date, which forfeits them).
+    pub replaces_from_change_day: bool,
 }
 
 /// Changes `service`, paid as `paid` on tariff `from`, to tariff `to` on day `on`; `period` is
@@ -69,6 +87,7 @@ pub fn change_tariff(
         refund: round(refund),
         paid_until,
         new_term_start: None,
+        opens: None,
     };
 
     if change.policy == TariffChangePolicy::FullPayment {
@@ -76,10 +95,17 @@ pub fn change_tariff(
             RenewFrom::CurrentDate => on,
             RenewFrom::ExpirationDate => paid.paid_until().max(on),
         };
-        let (_, span) = term::open(&to.charging, start, period)?;
+        let (chain, span) = term::open(&to.charging, start, period)?;
         let price = prices::lines(to, service, period, PriceKind::Order, span.share)?;
         return Ok(TariffChangeOutcome {
             new_term_start: Some(span.start),
+            opens: Some(ChangeTerm {
+                period,
+                chain,
+                span,
+                replaces_from_change_day: span.start == on,
+                price: price.clone(),
+            }),
             ..outcome(price.total.0, Decimal::ZERO, span.end)
         });
     }
@@ -103,16 +129,53 @@ pub fn change_tariff(
             // ChangePeriod: the credit buys days of the new tariff at its price, compared as
             // exact fractions (a ratio of two rounded decimals floored 20 to 19, issue 15).
             let left = days_between(on, paid.paid_until());
-            let paid_until = if debit.is_positive() {
-                let days = credit
-                    .floor_ratio(left, debit)
-                    .ok_or(BillingError::DateOutOfRange)?;
-                add_days(on, days)?
-            } else {
-                paid.paid_until()
-            };
-            outcome(Decimal::ZERO, Decimal::ZERO, paid_until)
+            if !debit.is_positive() {
+                return Ok(outcome(Decimal::ZERO, Decimal::ZERO, paid.paid_until()));
+            }
+            let days = credit
+                .floor_ratio(left, debit)
+                .ok_or(BillingError::DateOutOfRange)?;
+            let paid_until = add_days(on, days)?;
+            TariffChangeOutcome {
+                opens: Some(bought_days(to, service, on, days, period)?),
+                ..outcome(Decimal::ZERO, Decimal::ZERO, paid_until)
+            }
         }
+    })
+}
+
+/// The term `ChangePeriod` opens: `days` from the change day, worth what they cost on the new
+/// tariff (its price for `period` × days / the period's nominal days), so that a later change
+/// or addon refund values them at what they are worth, never above the credit that bought
+/// them. Renewals continue from its end.
+fn bought_days(
+    to: &TariffSpec,
+    service: &HostingServiceSpec,
+    on: Date,
+    days: i64,
+    period: Period,
+) -> Result<ChangeTerm> {
+    let end = add_days(on, days)?;
+    let share = Share {
+        numerator: days,
+        denominator: term::NOMINAL_DAYS_PER_MONTH * i64::from(period.months()),
+    };
+    let price = prices::lines(to, service, period, PriceKind::Renewal, share)?;
+    let unit = term::month_unit(&to.charging);
+    Ok(ChangeTerm {
+        period,
+        chain: Chain {
+            anchor: end,
+            months: 0,
+            unit,
+        },
+        span: Span {
+            start: on,
+            end,
+            share,
+        },
+        price,
+        replaces_from_change_day: true,
     })
 }
 
@@ -147,7 +210,7 @@ fn value_on(
 ) -> Result<Exact> {
     let kind = match term.kind {
         TermKind::Order => PriceKind::Order,
-        TermKind::Renewal { .. } => PriceKind::Renewal,
+        TermKind::Renewal { .. } | TermKind::TariffChange { .. } => PriceKind::Renewal,
     };
     if policy::check_orderable(to, term.period).is_ok() {
         let lines = prices::lines(to, service, term.period, kind, term.share)?;

@@ -46,6 +46,7 @@ pub mod downtime;
 mod error;
 pub mod events;
 pub mod exact;
+pub mod history;
 pub mod late_fee;
 pub mod lifecycle;
 pub mod policy;
@@ -63,6 +64,8 @@ mod exact_properties;
 mod history_tests;
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod replay_tests;
 #[cfg(test)]
 mod seed_examples;
 #[cfg(test)]

@@ -69,22 +69,6 @@ fn tariff_changes<'a>(
                      (policies.tariffChange.policy: Forbidden)"
                 ),
             ));
-        } else if matches!(
-            from.policies.tariff_change.policy,
-            TariffChangePolicy::ChangePeriod | TariffChangePolicy::FullPayment
-        ) {
-            // The billing of such a change is priced (`hostplane quote` shows it), but the
-            // replay behind paidUntil and suspension does not move the expiry yet; refusing
-            // beats suspending a paid service, or serving an unpaid one, on the wrong day.
-            found.push((
-                field,
-                format!(
-                    "tariff {from_name:?} bills a change by {:?}, which moves the expiry; \
-                     hostplane does not carry that into paidUntil and suspension yet, so the \
-                     change cannot be declared",
-                    from.policies.tariff_change.policy
-                ),
-            ));
         } else if from.currency != to.currency {
             found.push((
                 field,

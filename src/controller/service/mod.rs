@@ -84,15 +84,23 @@ pub struct Refs {
 }
 
 impl Refs {
+    /// `earlier` are the tariffs the service's declared tariff changes moved from
+    /// ([`crate::controller::tariff_history`]): they price the days before each change.
     pub fn new(
         service: &HostingService,
         tariff: Arc<Tariff>,
+        earlier: &[Arc<Tariff>],
         client: Arc<Client>,
         today: jiff::civil::Date,
         defaults: &crate::billing::policy::ProductDefaults,
     ) -> Result<Self, crate::billing::BillingError> {
-        let spec = defaults.apply(&tariff.spec);
-        let standing = lifecycle::standing(&spec, &service.spec, &client.spec, today)?;
+        let standing = {
+            let spec = defaults.apply(&tariff.spec);
+            let tariffs = crate::controller::tariff_history::lookup(&tariff, earlier);
+            let history =
+                crate::billing::history::History::new(&tariff.spec, &tariffs, &service.spec);
+            lifecycle::evaluate_history(&history, &spec, &client.spec, today)?.standing
+        };
         Ok(Self {
             tariff,
             client,
@@ -174,6 +182,7 @@ fn admit(
     Refs::new(
         service,
         tariff,
+        &earlier,
         client,
         today,
         &ctx.settings.product_defaults,
