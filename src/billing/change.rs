@@ -14,9 +14,11 @@
 //! | `FullPayment` | the new tariff's order price for the period (no setup fee: not a new order) | 0 | a new term from the change day, or from the expiry with `renewFrom: ExpirationDate` |
 //! | `Forbidden` | — an error | | |
 //!
-//! Credit and debit are each rounded once; the refund therefore never exceeds what was paid for
-//! the remaining days. `ChangePeriod` to a tariff whose remaining days cost nothing keeps the
-//! expiry: there is no price to convert the credit into.
+//! The charge or refund is the exact difference of credit and debit, rounded once (the
+//! module's rule: one division at the end); as the debit is never negative, a refund never
+//! exceeds the rounded credit, what was paid for the remaining days. `ChangePeriod` to a
+//! tariff whose remaining days cost nothing keeps the expiry: there is no price to convert
+//! the credit into.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -118,8 +120,9 @@ pub fn change_tariff(
         });
     }
     let (credit, debit) = remaining_value(to, service, paid, on, period)?;
-    let (credit_r, debit_r) = (credit.round().0, debit.round().0);
-    let difference = debit_r - credit_r;
+    // The difference is the amount: exact, rounded once (rounding credit and debit first
+    // could land a cent off, e.g. 0.67 − 0.33 = 0.34 for an exact 0.333…).
+    let difference = debit.minus(credit).value();
     let up = difference.max(Decimal::ZERO);
     let down = (-difference).max(Decimal::ZERO);
     Ok(match change.policy {
@@ -270,6 +273,28 @@ mod tests {
         );
         let down = change(TariffChangePolicy::AddFundsOrRefund, "4.00");
         assert_eq!((down.charge, down.refund), (money("0.00"), money("3.00")));
+    }
+
+    #[test]
+    fn the_difference_is_rounded_once_not_credit_and_debit_apart() {
+        // 10.00 → 20.00 with 1 of 30 days left: exactly 20/30 − 10/30 = 0.333… → 0.33
+        // (rounding each first gave 0.67 − 0.33 = 0.34); back down, a refund of 0.33.
+        let s = service(Period::OneMonth, "2026-04-01", &[]);
+        let mut outcomes = Vec::new();
+        for (from, to) in [("10.00", "20.00"), ("20.00", "10.00")] {
+            let from = with_policy(from, TariffChangePolicy::AddFundsOrRefund, None);
+            let paid = paid_period(&from, &s).unwrap();
+            let day = date("2026-04-30");
+            let o = change_tariff(&from, &tariff(to), &s, &paid, day, Period::OneMonth).unwrap();
+            outcomes.push((o.charge, o.refund));
+        }
+        assert_eq!(
+            outcomes,
+            [
+                (money("0.33"), money("0.00")),
+                (money("0.00"), money("0.33"))
+            ]
+        );
     }
 
     #[test]
