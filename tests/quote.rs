@@ -182,7 +182,8 @@ fn issue_15() -> String {
     yaml += &tariff_doc("t500", "5.00", "{}");
     yaml += &service_doc("fee-half", "t250", "2026-07-01", "");
     yaml += &service_doc("fee-full", "t499", "2026-06-26", "");
-    let change = "  tariffChanges:\n    - {on: \"2026-07-22\", fromTariffRef: {name: t1000}}\n";
+    let change =
+        "  tariffChanges:\n    - {changedOn: \"2026-07-22\", fromTariffRef: {name: t1000}}\n";
     yaml += &service_doc("changed", "t500", "2026-07-01", change);
     yaml
 }
@@ -243,9 +244,9 @@ fn events_yaml() -> String {
         "events",
         "big",
         "2026-04-01",
-        "  tariffChanges:\n    - {on: \"2026-04-16\", fromTariffRef: {name: small}}\n  \
-         resourceChanges:\n    - {on: \"2026-04-21\", name: diskSpace, from: 1024, to: 3072}\n    \
-         - {on: \"2026-04-26\", name: diskSpace, from: 3072, to: 1024}\n",
+        "  tariffChanges:\n    - {changedOn: \"2026-04-16\", fromTariffRef: {name: small}}\n  \
+         resourceChanges:\n    - {changedOn: \"2026-04-21\", name: diskSpace, from: 1024, to: 3072}\n    \
+         - {changedOn: \"2026-04-26\", name: diskSpace, from: 3072, to: 1024}\n",
     );
     yaml
 }

@@ -90,26 +90,27 @@ pub fn declared_events<'a>(
             .map_or(&service.tariff_ref.name, |c| &c.from_tariff_ref.name);
         events.push(DeclaredEvent::TariffChange {
             index,
-            on: change.on,
+            on: change.changed_on,
             from: change.from_tariff_ref.name.clone(),
             to: to.clone(),
             outcome,
         });
     }
     for (index, rc) in service.resource_changes.iter().enumerate() {
-        let tariff = history.tariff_on(rc.on)?;
-        let paid = history.paid_as_of(rc.on)?;
+        let on = rc.changed_on;
+        let tariff = history.tariff_on(on)?;
+        let paid = history.paid_as_of(on)?;
         events.push(if rc.to >= rc.from {
             DeclaredEvent::AddonOrder {
                 index,
-                on: rc.on,
-                charge: order_addon(tariff, &paid, rc.name, rc.from, rc.to, rc.on)?,
+                on,
+                charge: order_addon(tariff, &paid, rc.name, rc.from, rc.to, on)?,
             }
         } else {
             DeclaredEvent::AddonCancellation {
                 index,
-                on: rc.on,
-                refund: cancel_addon(tariff, &paid, rc.name, rc.from, rc.to, rc.on)?,
+                on,
+                refund: cancel_addon(tariff, &paid, rc.name, rc.from, rc.to, on)?,
             }
         });
     }
@@ -140,7 +141,12 @@ pub fn check_change(from: &TariffSpec, to: &TariffSpec) -> Result<()> {
 /// The service's resources as they stood at the start of `day`: each at its quantity before
 /// its first change on or after it. Borrowed, with no copy, when nothing changed since.
 pub fn as_of(service: &HostingServiceSpec, day: Date) -> Cow<'_, HostingServiceSpec> {
-    let later = || service.resource_changes.iter().filter(|rc| rc.on >= day);
+    let later = || {
+        service
+            .resource_changes
+            .iter()
+            .filter(|rc| rc.changed_on >= day)
+    };
     if later().next().is_none() {
         return Cow::Borrowed(service);
     }
@@ -162,7 +168,7 @@ impl DeclaredEvent {
     /// The event as `status.quote.events` and `hostplane quote` show it.
     pub fn quoted(&self) -> QuotedEvent {
         let zero = super::round(rust_decimal::Decimal::ZERO);
-        let (type_, field, on, charge, refund, paid_until, detail) = match self {
+        let (type_, field, day, charge, refund, paid_until, detail) = match self {
             DeclaredEvent::TariffChange {
                 index,
                 on,
@@ -222,7 +228,7 @@ impl DeclaredEvent {
         QuotedEvent {
             type_: type_.into(),
             field,
-            on,
+            day,
             charge,
             refund,
             paid_until,

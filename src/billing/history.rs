@@ -60,7 +60,12 @@ impl<'a, 's> History<'a, 's> {
 
     /// The tariff in force on `day`.
     pub fn tariff_on(&self, day: Date) -> Result<&'a TariffSpec> {
-        match self.service.tariff_changes.iter().find(|c| c.on > day) {
+        match self
+            .service
+            .tariff_changes
+            .iter()
+            .find(|c| c.changed_on > day)
+        {
             Some(c) => self.named(&c.from_tariff_ref.name),
             None => Ok(self.current),
         }
@@ -81,12 +86,12 @@ impl<'a, 's> History<'a, 's> {
         let mut steps = Vec::with_capacity(renewals.len() + changes.len());
         while r < renewals.len() || c < changes.len() {
             let change_first = match (renewals.get(r), changes.get(c)) {
-                (Some(renewal), Some(change)) => change.on <= renewal.paid_on,
+                (Some(renewal), Some(change)) => change.changed_on <= renewal.paid_on,
                 (None, _) => true,
                 (_, None) => false,
             };
             if change_first {
-                steps.push((changes[c].on, Step::Change(c)));
+                steps.push((changes[c].changed_on, Step::Change(c)));
                 c += 1;
             } else {
                 steps.push((renewals[r].paid_on, Step::Renewal(r)));
@@ -117,12 +122,13 @@ impl<'a, 's> History<'a, 's> {
             Step::Change(i) => {
                 let change = &self.service.tariff_changes[i];
                 let from = self.named(&change.from_tariff_ref.name)?;
-                let to = self.tariff_on(change.on)?;
+                let on = change.changed_on;
+                let to = self.tariff_on(on)?;
                 check_change(from, to)?;
                 let period = change.period.unwrap_or(self.service.period);
-                let spec = as_of(self.service, change.on);
-                let outcome = change_tariff(from, to, &spec, paid, change.on, period)?;
-                paid.apply_change(i, change.on, &outcome);
+                let spec = as_of(self.service, on);
+                let outcome = change_tariff(from, to, &spec, paid, on, period)?;
+                paid.apply_change(i, on, &outcome);
                 Ok(Some(outcome))
             }
         }

@@ -29,7 +29,7 @@ fn moved(start: &str, change_on: &str, renewals: &[(Period, &str)]) -> HostingSe
     let mut s = service(Period::OneMonth, start, renewals);
     s.tariff_ref = LocalObjectReference::new("new");
     s.tariff_changes = vec![TariffChangeEvent {
-        on: date(change_on),
+        changed_on: date(change_on),
         from_tariff_ref: LocalObjectReference::new("old"),
         period: None,
         reference: None,

@@ -296,7 +296,7 @@ fn text(row: &Row, at: Date) -> String {
             .map_or(String::new(), |d| format!(", paid until {d}"));
         out += &format!(
             "  {} on {}: charge {} {c}, refund {} {c}{paid_until} — {} ({})\n",
-            e.type_, e.on, e.charge, e.refund, e.detail, e.field
+            e.type_, e.day, e.charge, e.refund, e.detail, e.field
         );
     }
     out

@@ -44,8 +44,8 @@ fn tariff_changes<'a>(
     let changes = &spec.tariff_changes;
     for (i, c) in changes.iter().enumerate() {
         in_order(
-            format!("spec.tariffChanges[{i}].on"),
-            c.on,
+            format!("spec.tariffChanges[{i}].changedOn"),
+            c.changed_on,
             &mut previous,
             found,
         );
@@ -92,8 +92,8 @@ fn resource_changes(
     let mut last_to: Vec<(crate::api::tariff::ResourceKind, u64)> = Vec::new();
     for (i, rc) in spec.resource_changes.iter().enumerate() {
         in_order(
-            format!("spec.resourceChanges[{i}].on"),
-            rc.on,
+            format!("spec.resourceChanges[{i}].changedOn"),
+            rc.changed_on,
             &mut previous,
             found,
         );
