@@ -637,27 +637,49 @@ async fn a_controller_killed_mid_create_leaves_no_duplicate_or_orphan() {
     );
 }
 
-/// Seed 002's unpaid lifecycle on the simulator's clock: expiry suspends, a declared renewal
-/// resumes, and after the auto-deletion period the account goes while the resource stays.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
+/// A namespace, the simulator and a controller whose billing days follow the simulator's
+/// clock; `base` with `policies` (a YAML flow map) applied; then the clock moved 208 whole
+/// weeks on: far from the machine's date, so that a time taken from the wrong clock shows,
+/// with weekends where they would fall today. Returns the cluster, the simulator, the
+/// controller task and the base manifests.
+async fn on_the_simulators_clock(
+    ns: &str,
+    policies: &str,
+) -> (
+    &'static hostplane::testbed::LocalCluster,
+    SimHandle,
+    tokio::task::JoinHandle<()>,
+    String,
+) {
     capture();
-    let ns = "hosting-unpaid";
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let sim_clock = sim.sim.clock().clone();
     let clock = hostplane::controller::clock::Clock::from_fn(move || sim_clock.now());
-    let _controller = start_controller_with_clock(cluster, ns, DRIFT, clock).await;
+    let controller = start_controller_with_clock(cluster, ns, DRIFT, clock).await;
     let base = base(&sim, "basic").replace(
         "  hosting:\n",
-        "  policies: {autoDeletionDays: 10, weekendSuspension: Suspend}\n  hosting:\n",
+        &format!("  policies: {policies}\n  hosting:\n"),
     );
     kubectl_apply(cluster, ns, &base);
-    // Far from the machine's date, so that a time taken from the wrong clock shows; whole
-    // weeks, so that weekends fall as they would today.
+    advance_days(&sim, 7 * 208);
+    (cluster, sim, controller, base)
+}
+
+/// Moves the simulator's clock (and so the controller's) `days` on.
+fn advance_days(sim: &SimHandle, days: i64) {
     sim.sim
         .clock()
-        .advance(jiff::SignedDuration::from_hours(24 * 7 * 208));
+        .advance(jiff::SignedDuration::from_hours(24 * days));
+}
+
+/// Seed 002's unpaid lifecycle on the simulator's clock: expiry suspends, a declared renewal
+/// resumes, and after the auto-deletion period the account goes while the resource stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
+    let ns = "hosting-unpaid";
+    let (cluster, sim, _controller, _) =
+        on_the_simulators_clock(ns, "{autoDeletionDays: 10, weekendSuspension: Suspend}").await;
     let start = sim.sim.clock().today();
     let monthly = |renewals: &str| {
         service("rent", &format!("  period: 1m\n{renewals}"))
@@ -771,21 +793,9 @@ async fn a_service_against_the_tariffs_policies_is_stalled_and_not_created() {
 /// at the panel for free).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpaid_service_is_suspended_after_its_tariff_disables_its_period() {
-    capture();
     let ns = "hosting-disabled-period";
-    let cluster = cluster_with_namespace(ns);
-    let sim = common::start().await;
-    let sim_clock = sim.sim.clock().clone();
-    let clock = hostplane::controller::clock::Clock::from_fn(move || sim_clock.now());
-    let _controller = start_controller_with_clock(cluster, ns, DRIFT, clock).await;
-    let base = base(&sim, "basic").replace(
-        "  hosting:\n",
-        "  policies: {weekendSuspension: Suspend}\n  hosting:\n",
-    );
-    kubectl_apply(cluster, ns, &base);
-    sim.sim
-        .clock()
-        .advance(jiff::SignedDuration::from_hours(24 * 7 * 208));
+    let (cluster, sim, _controller, base) =
+        on_the_simulators_clock(ns, "{weekendSuspension: Suspend}").await;
     let start = sim.sim.clock().today();
     let monthly = service("late", "  period: 1m")
         .replace("  period: 1y\n", "")
@@ -813,9 +823,7 @@ async fn an_unpaid_service_is_suspended_after_its_tariff_disables_its_period() {
     assert_ne!(jsonpath(cluster, ns, "hsvc/late", STALLED), "True");
 
     // 35 days on, unpaid: suspended at the panel, whatever the tariff sells today.
-    sim.sim
-        .clock()
-        .advance(jiff::SignedDuration::from_hours(24 * 35));
+    advance_days(&sim, 35);
     request_reconcile(cluster, ns, "hsvc/late", "after-expiry");
     eventually(cluster, ns, "hsvc/late", "{.status.phase}", "Suspended").await;
     assert!(
@@ -824,4 +832,94 @@ async fn an_unpaid_service_is_suspended_after_its_tariff_disables_its_period() {
     );
     assert!(jsonpath(cluster, ns, "hsvc/late", READY_MESSAGE).contains("non-payment"));
     assert_ne!(jsonpath(cluster, ns, "hsvc/late", STALLED), "True");
+}
+
+/// Issue 15: a declared "change period" tariff change moves the paid period the controller
+/// acts on. 3.00 a month changed after 10 days to a 1.50 tariff: the days left buy twice as
+/// many, `status.paidUntil` and `status.quote.events` say so, and the service is not
+/// suspended on the old expiry but on the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_period_tariff_change_moves_paid_until_and_the_suspension() {
+    let ns = "hosting-tariff-change";
+    let (cluster, sim, _controller, _) = on_the_simulators_clock(
+        ns,
+        "{weekendSuspension: Suspend, tariffChange: {policy: ChangePeriod}}",
+    )
+    .await;
+    let half = r#"
+apiVersion: hostplane.dev/v1alpha1
+kind: Tariff
+metadata: {name: half}
+spec:
+  productType: SharedHosting
+  processingModules: [{name: isp1}]
+  prices: {1m: "1.50"}
+  hosting:
+    accountTemplate: basic
+    usernameTemplate: u@ID@
+    defaultDomainTemplate: "@ID@.hosting.example"
+    nameServer:
+      processingModuleRef: {name: isp1}
+"#;
+    kubectl_apply(cluster, ns, half);
+    let start = sim.sim.clock().today();
+    let changed_on = start.checked_add(jiff::Span::new().days(10)).unwrap();
+    let old_end = start.checked_add(jiff::Span::new().months(1)).unwrap();
+    let left = (old_end - changed_on).get_days();
+    let new_end = changed_on
+        .checked_add(jiff::Span::new().days(2 * i64::from(left)))
+        .unwrap();
+    let moved = service(
+        "moved",
+        &format!(
+            "  tariffChanges:\n    - {{changedOn: \"{changed_on}\", fromTariffRef: {{name: start}}}}"
+        ),
+    )
+    .replace("  period: 1y\n", "  period: 1m\n")
+    .replace("{name: start}\n  clientRef", "{name: half}\n  clientRef")
+    .replace(&today(), &start.to_string());
+    kubectl_apply(cluster, ns, &moved);
+    eventually(cluster, ns, "hsvc/moved", "{.status.phase}", "Active").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/moved", "{.status.paidUntil}"),
+        new_end.to_string()
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/moved", "{.status.quote.events[0].type}"),
+        "TariffChange"
+    );
+    assert_eq!(
+        jsonpath(
+            cluster,
+            ns,
+            "hsvc/moved",
+            "{.status.quote.events[0].paidUntil}"
+        ),
+        new_end.to_string()
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/moved", "{.status.quote.orderPrice}"),
+        "3.00",
+        "the order is priced by the tariff of its day"
+    );
+
+    // A day past the old expiry: still paid, still active at the panel.
+    let days_to = |day: jiff::civil::Date| (day - sim.sim.clock().today()).get_days();
+    sim.sim.clock().advance(jiff::SignedDuration::from_hours(
+        24 * i64::from(days_to(old_end) + 1),
+    ));
+    reconcile_now(cluster, ns, "hsvc/moved", "past-old-expiry").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/moved", "{.status.phase}"),
+        "Active"
+    );
+    assert!(user(&sim, "umoved").unwrap().active);
+
+    // On the new expiry: suspended for non-payment.
+    sim.sim.clock().advance(jiff::SignedDuration::from_hours(
+        24 * i64::from(days_to(new_end)),
+    ));
+    request_reconcile(cluster, ns, "hsvc/moved", "new-expiry");
+    eventually(cluster, ns, "hsvc/moved", "{.status.phase}", "Suspended").await;
+    assert!(!user(&sim, "umoved").unwrap().active);
 }
