@@ -69,6 +69,10 @@ pub struct ChangeTerm {
 
 /// Changes `service`, paid as `paid` on tariff `from`, to tariff `to` on day `on`; `period` is
 /// the service's period on the new tariff.
+///
+/// Prices only: whether `to` sells `period` on `on` is a rule for a new sale
+/// ([`policy::check_change`]), never for history, so a tariff edited after the change leaves
+/// it priced (issue 15).
 pub fn change_tariff(
     from: &TariffSpec,
     to: &TariffSpec,
@@ -81,8 +85,6 @@ pub fn change_tariff(
     if change.policy == TariffChangePolicy::Forbidden {
         return Err(BillingError::TariffChangeForbidden);
     }
-    policy::check_orderable(to, period)?;
-    policy::check_not_ended(to, on)?;
     let outcome = |charge: Decimal, refund: Decimal, paid_until: Date| TariffChangeOutcome {
         policy: change.policy,
         charge: round(charge),
@@ -403,26 +405,26 @@ mod tests {
     }
 
     #[test]
-    fn the_new_tariff_must_sell_the_period_and_not_have_ended() {
+    fn the_sale_rules_judge_a_new_change_but_never_its_pricing() {
         let from = with_policy("10.00", TariffChangePolicy::AddFundsOrRefund, None);
         let s = service(Period::OneMonth, "2026-04-01", &[]);
         let paid = paid_period(&from, &s).unwrap();
         let mut to = tariff("20.00");
         to.policies.end_date = Some(date("2026-04-15"));
+        to.disabled_periods = vec![Period::OneMonth];
+        let on = date("2026-04-16");
+        // As a new sale the change is refused: the new tariff sells no month, and ended.
         assert!(matches!(
-            change_tariff(&from, &to, &s, &paid, date("2026-04-16"), Period::OneMonth),
-            Err(BillingError::TariffEnded { .. })
-        ));
-        assert!(matches!(
-            change_tariff(
-                &from,
-                &tariff("20.00"),
-                &s,
-                &paid,
-                date("2026-04-16"),
-                Period::OneYear
-            ),
+            policy::check_change(&to, on, Period::OneMonth),
             Err(BillingError::PeriodNotOrderable { .. })
         ));
+        to.disabled_periods.clear();
+        assert!(matches!(
+            policy::check_change(&to, on, Period::OneMonth),
+            Err(BillingError::TariffEnded { .. })
+        ));
+        // As history (the tariff edited since) it stays priced: 15 days of 20.00 − 10.00.
+        let o = change_tariff(&from, &to, &s, &paid, on, Period::OneMonth).unwrap();
+        assert_eq!(o.charge, money("5.00"));
     }
 }

@@ -65,8 +65,15 @@ pub fn check_renewal(tariff: &TariffSpec, paid_on: Date, period: Period) -> Resu
     check_not_ended(tariff, paid_on)
 }
 
+/// A change to `to` on `on` for `period`: the new tariff must sell the period and not have
+/// ended (a sale on its own day, like an order).
+pub fn check_change(to: &TariffSpec, on: Date, period: Period) -> Result<()> {
+    check_orderable(to, period)?;
+    check_not_ended(to, on)
+}
+
 /// Every sale the spec declares, each judged on its own day by the tariff of that day: the
-/// order and every renewal (a tariff change is judged when it is billed). For readers of
+/// order, every renewal and every tariff change. For readers of
 /// manifests that cannot tell an order already placed from a new one (`hostplane quote`); the
 /// controller judges new sales only, never history (issue 15).
 pub fn check_declared_sales(history: &History<'_, '_>) -> Result<()> {
@@ -78,6 +85,10 @@ pub fn check_declared_sales(history: &History<'_, '_>) -> Result<()> {
     )?;
     for r in &service.renewals {
         check_renewal(history.tariff_on(r.paid_on)?, r.paid_on, r.period)?;
+    }
+    for c in &service.tariff_changes {
+        let period = c.period.unwrap_or(service.period);
+        check_change(history.tariff_on(c.changed_on)?, c.changed_on, period)?;
     }
     Ok(())
 }

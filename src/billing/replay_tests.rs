@@ -235,3 +235,33 @@ fn each_declared_sale_is_judged_by_the_tariff_of_its_day() {
     // Judged by the current tariff alone, the order would be refused.
     assert!(super::policy::check_order(&new, s.start_date, s.period).is_err());
 }
+
+#[test]
+fn a_tariff_edited_after_a_change_leaves_it_priced_and_an_unpaid_service_suspended() {
+    // Changed to "new" on Jul 22 (ChangePeriod → Aug 11); "new" later stops selling months
+    // and ends on Jul 31. History stays priced, the service is suspended on Aug 11 unpaid.
+    let old = old_with(TariffChangePolicy::ChangePeriod, None);
+    let mut new = tariff("5.00");
+    new.prices.one_year = Some(money("50.00"));
+    new.disabled_periods = vec![Period::OneMonth];
+    new.policies.end_date = Some(date("2026-07-21"));
+    let s = moved("2026-07-01", "2026-07-22", &[]);
+    let (until, standing) = replay(&old, &new, &s, "2026-08-11").unwrap();
+    assert_eq!(until, date("2026-08-11"));
+    assert!(
+        matches!(
+            standing,
+            Standing::Suspended {
+                cause: SuspensionCause::Unpaid,
+                ..
+            }
+        ),
+        "{standing:?}"
+    );
+    // Judged as a new sale (offline, CI), the same change is refused.
+    let lookup = |name: &str| match name {
+        "old" => Some(&old),
+        _ => None,
+    };
+    assert!(super::policy::check_declared_sales(&History::new(&new, &lookup, &s)).is_err());
+}

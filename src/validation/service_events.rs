@@ -9,6 +9,7 @@ use crate::api::common::Date;
 use crate::api::hosting_service::HostingServiceSpec;
 use crate::api::tariff::{TariffChangePolicy, TariffSpec};
 use crate::billing::events::{Tariffs, declared_events};
+use crate::billing::history::History;
 
 /// The problems of `spec`'s declared events; `current` is the tariff of `spec.tariffRef`.
 pub fn problems<'a>(
@@ -30,6 +31,27 @@ pub fn problems<'a>(
             "spec.tariffChanges"
         };
         found.push((field.to_owned(), e.to_string()));
+    }
+    found
+}
+
+/// Whether each declared tariff change was a sale the new tariff made on its day (it sells the
+/// period and had not ended): an order policy, judged for a service whose order is not placed
+/// yet (`hostplane validate` in CI), never retroactively by the controller (issue 15).
+pub fn change_sales<'a>(
+    spec: &HostingServiceSpec,
+    current: &'a TariffSpec,
+    tariffs: &Tariffs<'a>,
+) -> Vec<(String, String)> {
+    let history = History::new(current, tariffs, spec);
+    let mut found = Vec::new();
+    for (i, c) in spec.tariff_changes.iter().enumerate() {
+        let period = c.period.unwrap_or(spec.period);
+        if let Ok(to) = history.tariff_on(c.changed_on)
+            && let Err(e) = crate::billing::policy::check_change(to, c.changed_on, period)
+        {
+            found.push((format!("spec.tariffChanges[{i}]"), e.to_string()));
+        }
     }
     found
 }
