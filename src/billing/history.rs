@@ -101,9 +101,18 @@ impl<'a, 's> History<'a, 's> {
         steps
     }
 
-    /// The first order, on the tariff of its start date.
+    /// The tariff the service was ordered on: the one the first change moved from (even a
+    /// change on the order day comes after the order), else the current one.
+    pub fn ordered_on(&self) -> Result<&'a TariffSpec> {
+        match self.service.tariff_changes.first() {
+            Some(c) => self.named(&c.from_tariff_ref.name),
+            None => Ok(self.current),
+        }
+    }
+
+    /// The first order, on [`Self::ordered_on`].
     pub fn order(&self) -> Result<PaidPeriod> {
-        PaidPeriod::order(self.tariff_on(self.service.start_date)?, self.service)
+        PaidPeriod::order(self.ordered_on()?, self.service)
     }
 
     /// Records `step` in `paid`; a change returns its billing.

@@ -78,11 +78,7 @@ pub fn check_change(to: &TariffSpec, on: Date, period: Period) -> Result<()> {
 /// controller judges new sales only, never history (issue 15).
 pub fn check_declared_sales(history: &History<'_, '_>) -> Result<()> {
     let service = history.service();
-    check_order(
-        history.tariff_on(service.start_date)?,
-        service.start_date,
-        service.period,
-    )?;
+    check_order(history.ordered_on()?, service.start_date, service.period)?;
     for r in &service.renewals {
         check_renewal(history.tariff_on(r.paid_on)?, r.paid_on, r.period)?;
     }

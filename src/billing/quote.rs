@@ -71,7 +71,7 @@ fn quote_history(
     let quote = Quote {
         currency: tariff.currency.clone(),
         order_price: paid.terms()[0].price.total,
-        setup_fee: setup_fee(history.tariff_on(service.start_date)?),
+        setup_fee: setup_fee(history.ordered_on()?),
         renewal_price: renewal_price.total,
         late_fee,
         events: Vec::new(),

@@ -265,3 +265,23 @@ fn a_tariff_edited_after_a_change_leaves_it_priced_and_an_unpaid_service_suspend
     };
     assert!(super::policy::check_declared_sales(&History::new(&new, &lookup, &s)).is_err());
 }
+
+#[test]
+fn a_change_on_the_order_day_comes_after_the_order() {
+    // Ordered on "old" (10.00) and moved to "new" (5.00) the same day: the order is priced by
+    // the tariff it was placed on, and the whole month's difference is refunded.
+    let old = old_with(TariffChangePolicy::AddFundsOrRefund, None);
+    let new = tariff("5.00");
+    let s = moved("2026-04-01", "2026-04-01", &[]);
+    let lookup = |name: &str| match name {
+        "old" => Some(&old),
+        _ => None,
+    };
+    let q = quote_with_events(&new, &lookup, &s, date("2026-04-02")).unwrap();
+    assert_eq!(q.quote.order_price, money("10.00"));
+    let change = &q.quote.events[0];
+    assert_eq!(
+        (change.charge, change.refund),
+        (money("0.00"), money("5.00"))
+    );
+}
