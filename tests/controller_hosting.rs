@@ -834,19 +834,8 @@ async fn an_unpaid_service_is_suspended_after_its_tariff_disables_its_period() {
     assert_ne!(jsonpath(cluster, ns, "hsvc/late", STALLED), "True");
 }
 
-/// Issue 15: a declared "change period" tariff change moves the paid period the controller
-/// acts on. 3.00 a month changed after 10 days to a 1.50 tariff: the days left buy twice as
-/// many, `status.paidUntil` and `status.quote.events` say so, and the service is not
-/// suspended on the old expiry but on the new one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_period_tariff_change_moves_paid_until_and_the_suspension() {
-    let ns = "hosting-tariff-change";
-    let (cluster, sim, _controller, _) = on_the_simulators_clock(
-        ns,
-        "{weekendSuspension: Suspend, tariffChange: {policy: ChangePeriod}}",
-    )
-    .await;
-    let half = r#"
+/// A second shared hosting tariff at half the price of `start`.
+const HALF: &str = r#"
 apiVersion: hostplane.dev/v1alpha1
 kind: Tariff
 metadata: {name: half}
@@ -861,7 +850,20 @@ spec:
     nameServer:
       processingModuleRef: {name: isp1}
 "#;
-    kubectl_apply(cluster, ns, half);
+
+/// Issue 15: a declared "change period" tariff change moves the paid period the controller
+/// acts on. 3.00 a month changed after 10 days to a 1.50 tariff: the days left buy twice as
+/// many, `status.paidUntil` and `status.quote.events` say so, and the service is not
+/// suspended on the old expiry but on the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_period_tariff_change_moves_paid_until_and_the_suspension() {
+    let ns = "hosting-tariff-change";
+    let (cluster, sim, _controller, _) = on_the_simulators_clock(
+        ns,
+        "{weekendSuspension: Suspend, tariffChange: {policy: ChangePeriod}}",
+    )
+    .await;
+    kubectl_apply(cluster, ns, HALF);
     let start = sim.sim.clock().today();
     let changed_on = start.checked_add(jiff::Span::new().days(10)).unwrap();
     let old_end = start.checked_add(jiff::Span::new().months(1)).unwrap();
@@ -922,4 +924,51 @@ spec:
     request_reconcile(cluster, ns, "hsvc/moved", "new-expiry");
     eventually(cluster, ns, "hsvc/moved", "{.status.phase}", "Suspended").await;
     assert!(!user(&sim, "umoved").unwrap().active);
+}
+
+/// Issue 15: moving `spec.tariffRef` without declaring the change would re-price the whole
+/// history at the new tariff; the controller stalls it with the reason, changes nothing at
+/// the panel, and goes on once the change is declared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_tariff_change_is_stalled_until_it_is_declared() {
+    let ns = "hosting-undeclared-change";
+    let (cluster, sim, _controller, _) =
+        on_the_simulators_clock(ns, "{tariffChange: {policy: AddFundsOrRefund}}").await;
+    kubectl_apply(cluster, ns, HALF);
+    let start = sim.sim.clock().today();
+    let monthly = service("swap", "  period: 1m")
+        .replace("  period: 1y\n", "")
+        .replace(&today(), &start.to_string());
+    kubectl_apply(cluster, ns, &monthly);
+    eventually(cluster, ns, "hsvc/swap", READY, "True").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/swap", "{.status.tariff}"),
+        "start"
+    );
+
+    let moved = monthly.replace("{name: start}\n  clientRef", "{name: half}\n  clientRef");
+    kubectl_apply(cluster, ns, &moved);
+    eventually(cluster, ns, "hsvc/swap", STALLED, "True").await;
+    let reason = r#"{.status.conditions[?(@.type=="Stalled")].reason}"#;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/swap", reason),
+        "UndeclaredTariffChange"
+    );
+    assert!(jsonpath(cluster, ns, "hsvc/swap", STALLED_MESSAGE).contains("spec.tariffChanges"));
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/swap", "{.status.tariff}"),
+        "start"
+    );
+
+    let declared = format!(
+        "{moved}  tariffChanges:\n    - {{changedOn: \"{start}\", fromTariffRef: {{name: start}}}}\n"
+    );
+    kubectl_apply(cluster, ns, &declared);
+    eventually(cluster, ns, "hsvc/swap", "{.status.tariff}", "half").await;
+    eventually(cluster, ns, "hsvc/swap", READY, "True").await;
+    assert_ne!(jsonpath(cluster, ns, "hsvc/swap", STALLED), "True");
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/swap", "{.status.quote.events[0].type}"),
+        "TariffChange"
+    );
 }

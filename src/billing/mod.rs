@@ -69,7 +69,7 @@ mod replay_tests;
 #[cfg(test)]
 mod seed_examples;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 

@@ -166,6 +166,15 @@ fn admit(
             message: problems.join("; "),
         });
     }
+    if let Some(message) = crate::controller::tariff_history::undeclared_change(
+        &service.spec,
+        status.tariff.as_deref(),
+    ) {
+        return Err(Verdict::Stalled {
+            reason: "UndeclaredTariffChange".into(),
+            message,
+        });
+    }
     if !created(service) {
         let others = earlier_services_of_client(ctx, service);
         let others: Vec<&crate::api::HostingServiceSpec> = others.iter().map(|s| &s.spec).collect();
@@ -179,7 +188,7 @@ fn admit(
             });
         }
     }
-    Refs::new(
+    let refs = Refs::new(
         service,
         tariff,
         &earlier,
@@ -190,7 +199,9 @@ fn admit(
     .map_err(|e| Verdict::Stalled {
         reason: "InvalidSpec".into(),
         message: e.to_string(),
-    })
+    })?;
+    status.tariff = Some(service.spec.tariff_ref.name.clone());
+    Ok(refs)
 }
 
 /// Whether the account should be active, and if not, why (a person reads this in the
