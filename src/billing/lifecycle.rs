@@ -476,9 +476,9 @@ pub fn next_timer(standing: &Standing) -> Option<Date> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lifecycle {
     pub standing: Standing,
-    /// The paid period in effect on the day: the order and the renewals counted (paid on or
-    /// before the day, and before any termination). [`paid_period`] of the whole spec also
-    /// counts the pending renewals.
+    /// The paid period in effect on the day: the order, and the renewals and tariff changes
+    /// counted (dated on or before the day, and before any termination). The paid period of
+    /// the whole spec ([`History::paid_period`]) also counts the pending ones.
     pub paid: PaidPeriod,
     /// Indexes in `spec.renewals` of renewals paid after the day: they count from their day.
     pub pending_renewals: Vec<usize>,
