@@ -285,3 +285,56 @@ fn a_change_on_the_order_day_comes_after_the_order() {
         (money("0.00"), money("5.00"))
     );
 }
+
+proptest::proptest! {
+    /// Over random days (month ends and 29 February included), prices and policies: the
+    /// replay's `paidUntil` is the one the change billed, the service is active on its last
+    /// paid day and suspended for non-payment on `paidUntil`.
+    #[test]
+    fn the_replay_carries_every_change_into_paid_until_and_the_standing(
+        start in 0i64..3650,
+        offset in 0i64..31,
+        old in 1i64..100_000,
+        new in 1i64..100_000,
+        policy in proptest::sample::select(vec![
+            TariffChangePolicy::AddFundsOrRefund,
+            TariffChangePolicy::ChargeOnly,
+            TariffChangePolicy::ChangePeriod,
+            TariffChangePolicy::FullPayment,
+        ]),
+    ) {
+        use super::dates::{add_days, days_between};
+        use rust_decimal::Decimal;
+        let start = add_days(date("2024-01-01"), start).unwrap();
+        let mut from = old_with(policy, None);
+        from.prices.one_month = Some(crate::api::common::Money(Decimal::new(old, 2)));
+        let mut to = tariff("1.00");
+        to.prices.one_month = Some(crate::api::common::Money(Decimal::new(new, 2)));
+        let ordered = service(Period::OneMonth, &start.to_string(), &[]);
+        let first_end = super::paid_period(&from, &ordered).unwrap().paid_until();
+        let on = add_days(start, offset % days_between(start, first_end)).unwrap();
+        let s = moved(&start.to_string(), &on.to_string(), &[]);
+        let lookup = |name: &str| match name {
+            "old" => Some(&from),
+            _ => None,
+        };
+        let events = super::events::declared_events(&to, &lookup, &s).unwrap();
+        let [super::events::DeclaredEvent::TariffChange { outcome, .. }] = events.as_slice() else {
+            panic!("one change: {events:?}");
+        };
+        let history = History::new(&to, &lookup, &s);
+        let until = history.paid_period().unwrap().paid_until();
+        proptest::prop_assert_eq!(until, outcome.paid_until);
+        let standing = |day: Date| evaluate_history(&history, &to, &client(), day.0).unwrap().standing;
+        if until > on {
+            let last_paid = add_days(until, -1).unwrap();
+            let active = matches!(standing(last_paid), Standing::Active { paid_until, .. } if paid_until == until);
+            proptest::prop_assert!(active, "{:?}", standing(last_paid));
+        }
+        let unpaid = matches!(
+            standing(until),
+            Standing::Suspended { cause: SuspensionCause::Unpaid, .. }
+        );
+        proptest::prop_assert!(unpaid, "{:?}", standing(until));
+    }
+}
