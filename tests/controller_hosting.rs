@@ -10,9 +10,11 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hostplane::api::common::{Date, Period};
+use hostplane::api::Tariff;
+use hostplane::api::common::{Date, LocalObjectReference, Period};
 use hostplane::api::hosting_service::{DeletionPolicy, ManagementPolicy, Renewal};
-use hostplane::api::tariff::{Policies, ResourceKind, WeekendSuspension};
+use hostplane::api::service_events::TariffChangeEvent;
+use hostplane::api::tariff::{Policies, ResourceKind, TariffChangePolicy, WeekendSuspension};
 use hostplane::simulator::{FaultSpec, SimHandle};
 use support::fixtures::{self, Fixture, FixtureSet, Login, ServiceBuilder, SharedHosting};
 use support::*;
@@ -592,38 +594,58 @@ async fn a_controller_killed_mid_create_leaves_no_duplicate_or_orphan() {
     );
 }
 
-/// Seed 002's unpaid lifecycle on the simulator's clock: expiry suspends, a declared renewal
-/// resumes, and after the auto-deletion period the account goes while the resource stays.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
+/// A namespace, the simulator and a controller whose billing days follow the simulator's
+/// clock; [`base_with`] `policies` applied; then the clock moved 208 whole weeks on: far from
+/// the machine's date, so that a time taken from the wrong clock shows, with weekends where
+/// they would fall today.
+async fn on_the_simulators_clock(
+    ns: &str,
+    policies: impl FnOnce(&mut Policies),
+) -> (
+    &'static hostplane::testbed::LocalCluster,
+    SimHandle,
+    tokio::task::JoinHandle<()>,
+) {
     capture();
-    let ns = "hosting-unpaid";
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let sim_clock = sim.sim.clock().clone();
     let clock = hostplane::controller::clock::Clock::from_fn(move || sim_clock.now());
-    let _controller = start_controller_with_clock(cluster, ns, DRIFT, clock).await;
-    let base = base_with(&sim, |p| {
-        p.auto_deletion_days = Some(10);
-        p.weekend_suspension = WeekendSuspension::Suspend;
-    });
-    apply_fixtures(cluster, ns, base).await;
-    // Far from the machine's date, so that a time taken from the wrong clock shows; whole
-    // weeks, so that weekends fall as they would today.
+    let controller = start_controller_with_clock(cluster, ns, DRIFT, clock).await;
+    apply_fixtures(cluster, ns, base_with(&sim, policies)).await;
+    advance_days(&sim, 7 * 208);
+    (cluster, sim, controller)
+}
+
+/// Moves the simulator's clock (and so the controller's) `days` on.
+fn advance_days(sim: &SimHandle, days: i64) {
     sim.sim
         .clock()
-        .advance(jiff::SignedDuration::from_hours(24 * 7 * 208));
+        .advance(jiff::SignedDuration::from_hours(24 * days));
+}
+
+/// A monthly service of the base set from `start`.
+fn monthly(name: &str, start: jiff::civil::Date) -> ServiceBuilder {
+    service(name).with(|s| {
+        s.period = Period::OneMonth;
+        s.start_date = Date(start);
+    })
+}
+
+/// Seed 002's unpaid lifecycle on the simulator's clock: expiry suspends, a declared renewal
+/// resumes, and after the auto-deletion period the account goes while the resource stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
+    let ns = "hosting-unpaid";
+    let (cluster, sim, _controller) = on_the_simulators_clock(ns, |p| {
+        p.auto_deletion_days = Some(10);
+        p.weekend_suspension = WeekendSuspension::Suspend;
+    })
+    .await;
     let start = sim.sim.clock().today();
-    let monthly = |name: &str, renewals: Vec<Renewal>| {
-        service(name).with(|s| {
-            s.period = Period::OneMonth;
-            s.start_date = Date(start);
-            s.renewals = renewals;
-        })
-    };
-    apply_fixtures(cluster, ns, [monthly("rent", vec![]).build()]).await;
+    apply_fixtures(cluster, ns, [monthly("rent", start).build()]).await;
     // The same life with deletionPolicy Orphan: termination keeps the account too.
-    let orphan = monthly("kept", vec![]).with(|s| s.deletion_policy = DeletionPolicy::Orphan);
+    let orphan = monthly("kept", start).with(|s| s.deletion_policy = DeletionPolicy::Orphan);
     apply_fixtures(cluster, ns, [orphan.build()]).await;
     eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Active").await;
     eventually(cluster, ns, "hsvc/kept", "{.status.phase}", "Active").await;
@@ -669,7 +691,8 @@ async fn expiry_suspends_renewal_resumes_and_auto_deletion_terminates() {
         paid_on: Date(paid_on),
         reference: None,
     };
-    apply_fixtures(cluster, ns, [monthly("rent", vec![renewal]).build()]).await;
+    let renewed = monthly("rent", start).with(|s| s.renewals = vec![renewal]);
+    apply_fixtures(cluster, ns, [renewed.build()]).await;
     eventually(cluster, ns, "hsvc/rent", "{.status.phase}", "Active").await;
     assert!(user(&sim, "urent").unwrap().active);
 
@@ -716,6 +739,180 @@ async fn a_service_against_the_tariffs_policies_is_stalled_and_not_created() {
     let message = jsonpath(cluster, ns, "hsvc/second", STALLED_MESSAGE);
     assert!(message.to_lowercase().contains("services"), "{message}");
     assert!(user(&sim, "usecond").is_none());
+}
+
+/// Issue 15: a tariff edit is never retroactive. A monthly service is running when its tariff
+/// disables the monthly period; unpaid, it is still suspended (not `Stalled` and left running
+/// at the panel for free).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_service_is_suspended_after_its_tariff_disables_its_period() {
+    let ns = "hosting-disabled-period";
+    let suspend_on_weekends = |p: &mut Policies| p.weekend_suspension = WeekendSuspension::Suspend;
+    let (cluster, sim, _controller) = on_the_simulators_clock(ns, suspend_on_weekends).await;
+    let start = sim.sim.clock().today();
+    apply_fixtures(cluster, ns, [monthly("late", start).build()]).await;
+    eventually(cluster, ns, "hsvc/late", "{.status.phase}", "Active").await;
+    assert!(user(&sim, "ulate").unwrap().active);
+
+    // The provider stops selling monthly terms; the running service keeps its history.
+    let set = hosting(&sim);
+    let edited = set.tariff().with(|t| {
+        suspend_on_weekends(&mut t.policies);
+        t.disabled_periods = vec![Period::OneMonth];
+    });
+    apply_fixtures(cluster, ns, [edited.build()]).await;
+    assert!(
+        kubectl_ok(cluster, &["get", "tariff/start", "-n", ns, "-o", "yaml"])
+            .contains("disabledPeriods"),
+        "the tariff edit reached the cluster"
+    );
+    request_reconcile(cluster, ns, "hsvc/late", "after-tariff-edit");
+    eventually(cluster, ns, "hsvc/late", "{.status.phase}", "Active").await;
+    assert_ne!(jsonpath(cluster, ns, "hsvc/late", STALLED), "True");
+
+    // 35 days on, unpaid: suspended at the panel, whatever the tariff sells today.
+    advance_days(&sim, 35);
+    request_reconcile(cluster, ns, "hsvc/late", "after-expiry");
+    eventually(cluster, ns, "hsvc/late", "{.status.phase}", "Suspended").await;
+    assert!(
+        !user(&sim, "ulate").unwrap().active,
+        "suspended at the panel"
+    );
+    assert!(jsonpath(cluster, ns, "hsvc/late", READY_MESSAGE).contains("non-payment"));
+    assert_ne!(jsonpath(cluster, ns, "hsvc/late", STALLED), "True");
+}
+
+/// A second shared hosting tariff at half the price of `start`, a month at a time.
+fn half(sim: &SimHandle) -> Tariff {
+    let set = hosting(sim);
+    let mut half = set.tariff().with(|t| {
+        t.prices = Default::default();
+        t.resources.clear();
+    });
+    half = half.price(Period::OneMonth, "1.50");
+    let mut tariff = half.build();
+    tariff.metadata.name = Some("half".into());
+    tariff
+}
+
+/// A change from tariff `from` on `day`.
+fn change(day: jiff::civil::Date, from: &str) -> TariffChangeEvent {
+    TariffChangeEvent {
+        changed_on: Date(day),
+        from_tariff_ref: LocalObjectReference { name: from.into() },
+        period: None,
+        reference: None,
+    }
+}
+
+/// Issue 15: a declared "change period" tariff change moves the paid period the controller
+/// acts on. 3.00 a month changed after 10 days to a 1.50 tariff: the days left buy twice as
+/// many, `status.paidUntil` and `status.quote.events` say so, and the service is not
+/// suspended on the old expiry but on the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_period_tariff_change_moves_paid_until_and_the_suspension() {
+    let ns = "hosting-tariff-change";
+    let (cluster, sim, _controller) = on_the_simulators_clock(ns, |p| {
+        p.weekend_suspension = WeekendSuspension::Suspend;
+        p.tariff_change.policy = TariffChangePolicy::ChangePeriod;
+    })
+    .await;
+    apply_fixtures(cluster, ns, [half(&sim)]).await;
+    let start = sim.sim.clock().today();
+    let changed_on = start.checked_add(jiff::Span::new().days(10)).unwrap();
+    let old_end = start.checked_add(jiff::Span::new().months(1)).unwrap();
+    let left = (old_end - changed_on).get_days();
+    let new_end = changed_on
+        .checked_add(jiff::Span::new().days(2 * i64::from(left)))
+        .unwrap();
+    let moved = monthly("moved", start).with(|s| {
+        s.tariff_ref.name = "half".into();
+        s.tariff_changes = vec![change(changed_on, "start")];
+    });
+    apply_fixtures(cluster, ns, [moved.build()]).await;
+    eventually(cluster, ns, "hsvc/moved", "{.status.phase}", "Active").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/moved", "{.status.paidUntil}"),
+        new_end.to_string()
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/moved", "{.status.quote.events[0].type}"),
+        "TariffChange"
+    );
+    assert_eq!(
+        jsonpath(
+            cluster,
+            ns,
+            "hsvc/moved",
+            "{.status.quote.events[0].paidUntil}"
+        ),
+        new_end.to_string()
+    );
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/moved", "{.status.quote.orderPrice}"),
+        "3.00",
+        "the order is priced by the tariff of its day"
+    );
+
+    // A day past the old expiry: still paid, still active at the panel.
+    let days_to = |day: jiff::civil::Date| i64::from((day - sim.sim.clock().today()).get_days());
+    advance_days(&sim, days_to(old_end) + 1);
+    reconcile_now(cluster, ns, "hsvc/moved", "past-old-expiry").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/moved", "{.status.phase}"),
+        "Active"
+    );
+    assert!(user(&sim, "umoved").unwrap().active);
+
+    // On the new expiry: suspended for non-payment.
+    advance_days(&sim, days_to(new_end));
+    request_reconcile(cluster, ns, "hsvc/moved", "new-expiry");
+    eventually(cluster, ns, "hsvc/moved", "{.status.phase}", "Suspended").await;
+    assert!(!user(&sim, "umoved").unwrap().active);
+}
+
+/// Issue 15: moving `spec.tariffRef` without declaring the change would re-price the whole
+/// history at the new tariff; the controller stalls it with the reason, changes nothing at
+/// the panel, and goes on once the change is declared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_tariff_change_is_stalled_until_it_is_declared() {
+    let ns = "hosting-undeclared-change";
+    let (cluster, sim, _controller) = on_the_simulators_clock(ns, |p| {
+        p.tariff_change.policy = TariffChangePolicy::AddFundsOrRefund;
+    })
+    .await;
+    apply_fixtures(cluster, ns, [half(&sim)]).await;
+    let start = sim.sim.clock().today();
+    apply_fixtures(cluster, ns, [monthly("swap", start).build()]).await;
+    eventually(cluster, ns, "hsvc/swap", READY, "True").await;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/swap", "{.status.tariff}"),
+        "start"
+    );
+
+    let moved = || monthly("swap", start).with(|s| s.tariff_ref.name = "half".into());
+    apply_fixtures(cluster, ns, [moved().build()]).await;
+    eventually(cluster, ns, "hsvc/swap", STALLED, "True").await;
+    let reason = r#"{.status.conditions[?(@.type=="Stalled")].reason}"#;
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/swap", reason),
+        "UndeclaredTariffChange"
+    );
+    assert!(jsonpath(cluster, ns, "hsvc/swap", STALLED_MESSAGE).contains("spec.tariffChanges"));
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/swap", "{.status.tariff}"),
+        "start"
+    );
+
+    let declared = moved().with(|s| s.tariff_changes = vec![change(start, "start")]);
+    apply_fixtures(cluster, ns, [declared.build()]).await;
+    eventually(cluster, ns, "hsvc/swap", "{.status.tariff}", "half").await;
+    eventually(cluster, ns, "hsvc/swap", READY, "True").await;
+    assert_ne!(jsonpath(cluster, ns, "hsvc/swap", STALLED), "True");
+    assert_eq!(
+        jsonpath(cluster, ns, "hsvc/swap", "{.status.quote.events[0].type}"),
+        "TariffChange"
+    );
 }
 
 /// The zones a separate name server holds for the tariff's domains (the account's own panel

@@ -591,18 +591,24 @@ fn business() -> Fixture {
         .into()
 }
 
-fn change_tariff(cluster: &hostplane::testbed::LocalCluster, ns: &str, svc: &str, tariff: &str) {
+/// Moves `svc` to `tariff` on the simulator's today, declaring the change from its current
+/// tariff (issue 15: a tariff change is a declared, billed event).
+fn change_tariff(
+    cluster: &hostplane::testbed::LocalCluster,
+    sim: &SimHandle,
+    ns: &str,
+    svc: &str,
+    tariff: &str,
+) {
+    let object = format!("hsvc/{svc}");
+    let from = jsonpath(cluster, ns, &object, "{.spec.tariffRef.name}");
+    let today = sim.sim.clock().today();
+    let patch = format!(
+        r#"{{"spec":{{"tariffRef":{{"name":"{tariff}"}},"tariffChanges":[{{"changedOn":"{today}","fromTariffRef":{{"name":"{from}"}}}}]}}}}"#
+    );
     kubectl_ok(
         cluster,
-        &[
-            "patch",
-            &format!("hsvc/{svc}"),
-            "-n",
-            ns,
-            "--type=merge",
-            "-p",
-            &format!(r#"{{"spec":{{"tariffRef":{{"name":"{tariff}"}}}}}}"#),
-        ],
+        &["patch", &object, "-n", ns, "--type=merge", "-p", &patch],
     );
 }
 
@@ -664,7 +670,7 @@ async fn a_tariff_change_moves_the_license_to_the_new_pricelist() {
     let (orders, before) = (charges(&sim, "order"), balance(&sim));
     assert_eq!(orders, 2);
 
-    change_tariff(cluster, ns, "lic-a", "business");
+    change_tariff(cluster, &sim, ns, "lic-a", "business");
     eventually(
         cluster,
         ns,
@@ -750,7 +756,7 @@ async fn a_tariff_change_takes_a_pooled_license_and_survives_a_kill_between_take
             ..FaultSpec::default()
         },
     );
-    change_tariff(cluster, ns, "lic-a", "business");
+    change_tariff(cluster, &sim, ns, "lic-a", "business");
     until("the pooled license taken", || {
         carrying(&sim, &remoteid).len() == 2
     })

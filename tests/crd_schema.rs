@@ -5,54 +5,74 @@
 use hostplane::api;
 use serde_json::Value;
 
-/// Collects the paths of properties that lack a description; returns how many it saw.
-fn undocumented(schema: &Value, path: &str, out: &mut Vec<String>) -> usize {
-    let mut seen = 0;
+/// Calls `visit(path, name, property)` for every property at every depth.
+fn walk(schema: &Value, path: &str, visit: &mut dyn FnMut(&str, &str, &Value)) {
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
         for (name, prop) in props {
-            seen += 1;
             let here = format!("{path}.{name}");
-            let described = prop
-                .get("description")
-                .and_then(Value::as_str)
-                .is_some_and(|d| !d.trim().is_empty());
-            // metadata is Kubernetes' own; apiVersion and kind are described by kube.
-            if !described && !matches!(here.as_str(), ".metadata") {
-                out.push(here.clone());
-            }
-            seen += undocumented(prop, &here, out);
+            visit(&here, name, prop);
+            walk(prop, &here, visit);
         }
     }
     if let Some(items) = schema.get("items") {
-        seen += undocumented(items, &format!("{path}[]"), out);
+        walk(items, &format!("{path}[]"), visit);
     }
-    seen
+}
+
+/// Each kind and its OpenAPI schema.
+fn schemas() -> Vec<(String, Value)> {
+    api::crds()
+        .into_iter()
+        .map(|crd| {
+            let version = &crd.spec.versions[0];
+            let schema = version.schema.as_ref().unwrap().open_api_v3_schema.as_ref();
+            (
+                crd.spec.names.kind.clone(),
+                serde_json::to_value(schema.unwrap()).unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[test]
 fn every_field_of_every_kind_has_a_description() {
     let mut total = 0;
-    for crd in api::crds() {
-        let version = &crd.spec.versions[0];
-        let schema = serde_json::to_value(
-            version
-                .schema
-                .as_ref()
-                .unwrap()
-                .open_api_v3_schema
-                .as_ref()
-                .unwrap(),
-        )
-        .unwrap();
+    for (kind, schema) in schemas() {
         let mut missing = Vec::new();
-        total += undocumented(&schema, "", &mut missing);
+        walk(&schema, "", &mut |path, _, prop| {
+            total += 1;
+            let described = prop
+                .get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| !d.trim().is_empty());
+            // metadata is Kubernetes' own; apiVersion and kind are described by kube.
+            if !described && path != ".metadata" {
+                missing.push(path.to_owned());
+            }
+        });
         assert!(
             missing.is_empty(),
-            "{}: fields without a description: {missing:#?}",
-            crd.spec.names.kind
+            "{kind}: fields without a description: {missing:#?}"
         );
     }
     assert!(total > 200, "the walk saw only {total} properties");
+}
+
+/// kubectl, Argo CD and Flux read manifests as YAML 1.1, where a bare `on`, `off`, `yes`,
+/// `no`, `y` or `n` key is a boolean: a field with such a name cannot be written naturally
+/// (`{on: "2026-07-22"}` fails `kubectl apply` with `unknown field "true"`).
+#[test]
+fn no_field_is_named_like_a_yaml_1_1_boolean() {
+    const BOOLEANS: [&str; 8] = ["y", "yes", "n", "no", "true", "false", "on", "off"];
+    for (kind, schema) in schemas() {
+        let mut found = Vec::new();
+        walk(&schema, "", &mut |path, name, _| {
+            if BOOLEANS.contains(&name.to_ascii_lowercase().as_str()) {
+                found.push(path.to_owned());
+            }
+        });
+        assert!(found.is_empty(), "{kind}: {found:?}");
+    }
 }
 
 /// Defaults inside list items would make client-side `kubectl apply` re-send the list on

@@ -182,26 +182,30 @@ fn issue_15() -> String {
     yaml += &tariff_doc("t500", "5.00", "{}");
     yaml += &service_doc("fee-half", "t250", "2026-07-01", "");
     yaml += &service_doc("fee-full", "t499", "2026-06-26", "");
-    let change = "  tariffChanges:\n    - {on: \"2026-07-22\", fromTariffRef: {name: t1000}}\n";
+    let change =
+        "  tariffChanges:\n    - {changedOn: \"2026-07-22\", fromTariffRef: {name: t1000}}\n";
     yaml += &service_doc("changed", "t500", "2026-07-01", change);
     yaml
 }
 
+/// `yaml` written to a file and quoted on `at`: the JSON report and the text output.
+fn quote_yaml(yaml: &str, at: &str) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("services.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let path = file.to_str().unwrap();
+    let out = quote(&["-f", path, "--at", at, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = quote(&["-f", path, "--at", at]).stdout;
+    (
+        serde_json::from_slice(&out.stdout).unwrap(),
+        String::from_utf8(text).unwrap(),
+    )
+}
+
 #[test]
 fn issue_15_late_fees_on_a_half_cent_and_a_change_period_to_the_day() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("issue-15.yaml");
-    std::fs::write(&file, issue_15()).unwrap();
-    let out = quote(&[
-        "-f",
-        file.to_str().unwrap(),
-        "--at",
-        "2026-08-09",
-        "-o",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (report, _) = quote_yaml(&issue_15(), "2026-08-09");
     // 2.50 × 9 days (Aug 1..9) × 50 % / 30 = 0.375 → 0.38.
     let half = service(&report, "fee-half");
     assert_eq!(half["renewalAt"]["late"]["days"], 9);
@@ -215,4 +219,71 @@ fn issue_15_late_fees_on_a_half_cent_and_a_change_period_to_the_day() {
     assert_eq!(event["type"], "TariffChange", "{event:#}");
     assert_eq!(event["paidUntil"], "2026-08-11");
     assert_eq!(event["field"], "spec.tariffChanges[0]");
+    // ... and the service's own paid period moves with it.
+    assert_eq!(service(&report, "changed")["paidUntil"], "2026-08-11");
+}
+
+/// A service with one event of each kind: a tariff change that charges the difference, an
+/// addon order and its cancellation, on a month paid Apr 1 → May 1 (30 days).
+fn events_yaml() -> String {
+    let disk = |yaml: String| {
+        yaml.replace(
+            "  hosting:",
+            "  resources:\n    - {name: diskSpace, included: 1024, min: 1024, max: 10240, \
+             step: 1024, monthlyPrice: \"0.60\"}\n  hosting:",
+        )
+    };
+    let mut yaml = issue_15();
+    yaml += &disk(tariff_doc(
+        "small",
+        "10.00",
+        "{tariffChange: {policy: AddFundsOrRefund}}",
+    ));
+    yaml += &disk(tariff_doc("big", "20.00", "{}"));
+    yaml += &service_doc(
+        "events",
+        "big",
+        "2026-04-01",
+        "  tariffChanges:\n    - {changedOn: \"2026-04-16\", fromTariffRef: {name: small}}\n  \
+         resourceChanges:\n    - {changedOn: \"2026-04-21\", name: diskSpace, from: 1024, to: 3072}\n    \
+         - {changedOn: \"2026-04-26\", name: diskSpace, from: 3072, to: 1024}\n",
+    );
+    yaml
+}
+
+#[test]
+fn quote_shows_each_declared_event_and_its_cost_in_json_and_text() {
+    let (report, text) = quote_yaml(&events_yaml(), "2026-04-27");
+    let s = service(&report, "events");
+    // The order is priced by the tariff of its day, the next renewal by the current one.
+    assert_eq!(s["quote"]["orderPrice"], "10.00");
+    assert_eq!(s["quote"]["renewalPrice"], "20.00");
+    let events = s["quote"]["events"].as_array().unwrap();
+    let figures: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["charge"].as_str().unwrap(),
+                e["refund"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // 15 of 30 days: 20.00 − 10.00 → 5.00; 2 disk steps × 0.60 for 10/30 days → 0.40; back
+    // for 5/30 days → 0.20.
+    assert_eq!(
+        figures,
+        [
+            ("TariffChange", "5.00", "0.00"),
+            ("AddonOrder", "0.40", "0.00"),
+            ("AddonCancellation", "0.00", "0.20"),
+        ]
+    );
+    for line in [
+        "TariffChange on 2026-04-16: charge 5.00 USD, refund 0.00 USD, paid until 2026-05-01",
+        "AddonOrder on 2026-04-21: charge 0.40 USD, refund 0.00 USD",
+        "AddonCancellation on 2026-04-26: charge 0.00 USD, refund 0.20 USD",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
 }

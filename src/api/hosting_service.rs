@@ -248,6 +248,11 @@ pub struct HostingServiceStatus {
     /// The tariff generation last applied to the account (tariff edits fan out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tariff_generation: Option<i64>,
+    /// The tariff (`spec.tariffRef`) the service was last priced and reconciled on. A later
+    /// `spec.tariffRef` is accepted only with a `spec.tariffChanges` entry from it, so a
+    /// tariff change is never billed silently by re-pricing the whole history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tariff: Option<String>,
 }
 
 /// A license bound to a service.

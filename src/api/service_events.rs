@@ -20,8 +20,9 @@ use super::tariff::ResourceKind;
 #[garde(allow_unvalidated)]
 pub struct TariffChangeEvent {
     /// The day of the change. Billed by the tariff moved from (its `policies.tariffChange`),
-    /// which also prices every day before it.
-    pub on: Date,
+    /// which also prices every day before it. Named `changedOn`, not `on`: YAML 1.1 readers
+    /// (kubectl, Argo CD, Flux) read a bare `on` key as the boolean `true`.
+    pub changed_on: Date,
     /// The tariff (same namespace) the service moved from; the tariff it moved to is the
     /// next change's `fromTariffRef`, or `spec.tariffRef` for the last change. Both must use
     /// one currency.
@@ -43,7 +44,7 @@ pub struct TariffChangeEvent {
 #[garde(allow_unvalidated)]
 pub struct ResourceChangeEvent {
     /// The day of the order or cancellation; must be a paid day.
-    pub on: Date,
+    pub changed_on: Date,
     /// The resource, as named in the tariff.
     pub name: ResourceKind,
     /// The quantity before the change (the ordered amount, or the previous change's `to`).
@@ -85,8 +86,8 @@ pub struct QuotedEvent {
     pub type_: String,
     /// The spec field that declares it, e.g. `spec.tariffChanges[0]`.
     pub field: String,
-    /// The day of the event.
-    pub on: Date,
+    /// The day of the event (`day`, not `on`: a YAML 1.1 boolean).
+    pub day: Date,
     /// Due from the client for it.
     pub charge: Money,
     /// Paid back to the client for it.

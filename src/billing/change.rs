@@ -14,18 +14,21 @@
 //! | `FullPayment` | the new tariff's order price for the period (no setup fee: not a new order) | 0 | a new term from the change day, or from the expiry with `renewFrom: ExpirationDate` |
 //! | `Forbidden` | — an error | | |
 //!
-//! Credit and debit are each rounded once; the refund therefore never exceeds what was paid for
-//! the remaining days. `ChangePeriod` to a tariff whose remaining days cost nothing keeps the
-//! expiry: there is no price to convert the credit into.
+//! The charge or refund is the exact difference of credit and debit, rounded once (the
+//! module's rule: one division at the end); as the debit is never negative, a refund never
+//! exceeds the rounded credit, what was paid for the remaining days. `ChangePeriod` to a
+//! tariff whose remaining days cost nothing keeps the expiry: there is no price to convert
+//! the credit into.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::dates::{add_days, days_between};
 use super::exact::Exact;
+use super::prices::PriceLines;
 use super::prices::{self, PriceKind};
 use super::service::{PaidPeriod, Term, TermKind};
-use super::term::{self, Share};
+use super::term::{self, Chain, Share, Span};
 use super::{BillingError, Result, policy, round};
 use crate::api::common::{Date, Money, Period};
 use crate::api::hosting_service::HostingServiceSpec;
@@ -45,10 +48,31 @@ pub struct TariffChangeOutcome {
     /// `FullPayment`: the first day of the new term.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_term_start: Option<Date>,
+    /// The term the change opens in the paid period (`ChangePeriod` that moves the expiry,
+    /// `FullPayment`), for the replay ([`super::service::PaidPeriod::apply_change`]).
+    #[serde(skip)]
+    pub opens: Option<ChangeTerm>,
+}
+
+/// A term a tariff change opens: its dates, chain, period and what it is worth on the new
+/// tariff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeTerm {
+    pub period: Period,
+    pub chain: Chain,
+    pub span: Span,
+    pub price: PriceLines,
+    /// Whether the paid days after the change day are given up for this term (`ChangePeriod`,
+    /// whose credit bought it; `FullPayment` from the current date, which forfeits them).
+    pub replaces_from_change_day: bool,
 }
 
 /// Changes `service`, paid as `paid` on tariff `from`, to tariff `to` on day `on`; `period` is
 /// the service's period on the new tariff.
+///
+/// Prices only: whether `to` sells `period` on `on` is a rule for a new sale
+/// ([`policy::check_change`]), never for history, so a tariff edited after the change leaves
+/// it priced (issue 15).
 pub fn change_tariff(
     from: &TariffSpec,
     to: &TariffSpec,
@@ -61,14 +85,13 @@ pub fn change_tariff(
     if change.policy == TariffChangePolicy::Forbidden {
         return Err(BillingError::TariffChangeForbidden);
     }
-    policy::check_orderable(to, period)?;
-    policy::check_not_ended(to, on)?;
     let outcome = |charge: Decimal, refund: Decimal, paid_until: Date| TariffChangeOutcome {
         policy: change.policy,
         charge: round(charge),
         refund: round(refund),
         paid_until,
         new_term_start: None,
+        opens: None,
     };
 
     if change.policy == TariffChangePolicy::FullPayment {
@@ -76,10 +99,17 @@ pub fn change_tariff(
             RenewFrom::CurrentDate => on,
             RenewFrom::ExpirationDate => paid.paid_until().max(on),
         };
-        let (_, span) = term::open(&to.charging, start, period)?;
+        let (chain, span) = term::open(&to.charging, start, period)?;
         let price = prices::lines(to, service, period, PriceKind::Order, span.share)?;
         return Ok(TariffChangeOutcome {
             new_term_start: Some(span.start),
+            opens: Some(ChangeTerm {
+                period,
+                chain,
+                span,
+                replaces_from_change_day: span.start == on,
+                price: price.clone(),
+            }),
             ..outcome(price.total.0, Decimal::ZERO, span.end)
         });
     }
@@ -92,8 +122,9 @@ pub fn change_tariff(
         });
     }
     let (credit, debit) = remaining_value(to, service, paid, on, period)?;
-    let (credit_r, debit_r) = (credit.round().0, debit.round().0);
-    let difference = debit_r - credit_r;
+    // The difference is the amount: exact, rounded once (rounding credit and debit first
+    // could land a cent off, e.g. 0.67 − 0.33 = 0.34 for an exact 0.333…).
+    let difference = debit.minus(credit).value();
     let up = difference.max(Decimal::ZERO);
     let down = (-difference).max(Decimal::ZERO);
     Ok(match change.policy {
@@ -103,16 +134,53 @@ pub fn change_tariff(
             // ChangePeriod: the credit buys days of the new tariff at its price, compared as
             // exact fractions (a ratio of two rounded decimals floored 20 to 19, issue 15).
             let left = days_between(on, paid.paid_until());
-            let paid_until = if debit.is_positive() {
-                let days = credit
-                    .floor_ratio(left, debit)
-                    .ok_or(BillingError::DateOutOfRange)?;
-                add_days(on, days)?
-            } else {
-                paid.paid_until()
-            };
-            outcome(Decimal::ZERO, Decimal::ZERO, paid_until)
+            if !debit.is_positive() {
+                return Ok(outcome(Decimal::ZERO, Decimal::ZERO, paid.paid_until()));
+            }
+            let days = credit
+                .floor_ratio(left, debit)
+                .ok_or(BillingError::DateOutOfRange)?;
+            let paid_until = add_days(on, days)?;
+            TariffChangeOutcome {
+                opens: Some(bought_days(to, service, on, days, period)?),
+                ..outcome(Decimal::ZERO, Decimal::ZERO, paid_until)
+            }
         }
+    })
+}
+
+/// The term `ChangePeriod` opens: `days` from the change day, worth what they cost on the new
+/// tariff (its price for `period` × days / the period's nominal days), so that a later change
+/// or addon refund values them at what they are worth, never above the credit that bought
+/// them. Renewals continue from its end.
+fn bought_days(
+    to: &TariffSpec,
+    service: &HostingServiceSpec,
+    on: Date,
+    days: i64,
+    period: Period,
+) -> Result<ChangeTerm> {
+    let end = add_days(on, days)?;
+    let share = Share {
+        numerator: days,
+        denominator: term::NOMINAL_DAYS_PER_MONTH * i64::from(period.months()),
+    };
+    let price = prices::lines(to, service, period, PriceKind::Renewal, share)?;
+    let unit = term::month_unit(&to.charging);
+    Ok(ChangeTerm {
+        period,
+        chain: Chain {
+            anchor: end,
+            months: 0,
+            unit,
+        },
+        span: Span {
+            start: on,
+            end,
+            share,
+        },
+        price,
+        replaces_from_change_day: true,
     })
 }
 
@@ -147,7 +215,7 @@ fn value_on(
 ) -> Result<Exact> {
     let kind = match term.kind {
         TermKind::Order => PriceKind::Order,
-        TermKind::Renewal { .. } => PriceKind::Renewal,
+        TermKind::Renewal { .. } | TermKind::TariffChange { .. } => PriceKind::Renewal,
     };
     if policy::check_orderable(to, term.period).is_ok() {
         let lines = prices::lines(to, service, term.period, kind, term.share)?;
@@ -207,6 +275,28 @@ mod tests {
         );
         let down = change(TariffChangePolicy::AddFundsOrRefund, "4.00");
         assert_eq!((down.charge, down.refund), (money("0.00"), money("3.00")));
+    }
+
+    #[test]
+    fn the_difference_is_rounded_once_not_credit_and_debit_apart() {
+        // 10.00 → 20.00 with 1 of 30 days left: exactly 20/30 − 10/30 = 0.333… → 0.33
+        // (rounding each first gave 0.67 − 0.33 = 0.34); back down, a refund of 0.33.
+        let s = service(Period::OneMonth, "2026-04-01", &[]);
+        let mut outcomes = Vec::new();
+        for (from, to) in [("10.00", "20.00"), ("20.00", "10.00")] {
+            let from = with_policy(from, TariffChangePolicy::AddFundsOrRefund, None);
+            let paid = paid_period(&from, &s).unwrap();
+            let day = date("2026-04-30");
+            let o = change_tariff(&from, &tariff(to), &s, &paid, day, Period::OneMonth).unwrap();
+            outcomes.push((o.charge, o.refund));
+        }
+        assert_eq!(
+            outcomes,
+            [
+                (money("0.33"), money("0.00")),
+                (money("0.00"), money("0.33"))
+            ]
+        );
     }
 
     #[test]
@@ -315,26 +405,26 @@ mod tests {
     }
 
     #[test]
-    fn the_new_tariff_must_sell_the_period_and_not_have_ended() {
+    fn the_sale_rules_judge_a_new_change_but_never_its_pricing() {
         let from = with_policy("10.00", TariffChangePolicy::AddFundsOrRefund, None);
         let s = service(Period::OneMonth, "2026-04-01", &[]);
         let paid = paid_period(&from, &s).unwrap();
         let mut to = tariff("20.00");
         to.policies.end_date = Some(date("2026-04-15"));
+        to.disabled_periods = vec![Period::OneMonth];
+        let on = date("2026-04-16");
+        // As a new sale the change is refused: the new tariff sells no month, and ended.
         assert!(matches!(
-            change_tariff(&from, &to, &s, &paid, date("2026-04-16"), Period::OneMonth),
-            Err(BillingError::TariffEnded { .. })
-        ));
-        assert!(matches!(
-            change_tariff(
-                &from,
-                &tariff("20.00"),
-                &s,
-                &paid,
-                date("2026-04-16"),
-                Period::OneYear
-            ),
+            policy::check_change(&to, on, Period::OneMonth),
             Err(BillingError::PeriodNotOrderable { .. })
         ));
+        to.disabled_periods.clear();
+        assert!(matches!(
+            policy::check_change(&to, on, Period::OneMonth),
+            Err(BillingError::TariffEnded { .. })
+        ));
+        // As history (the tariff edited since) it stays priced: 15 days of 20.00 − 10.00.
+        let o = change_tariff(&from, &to, &s, &paid, on, Period::OneMonth).unwrap();
+        assert_eq!(o.charge, money("5.00"));
     }
 }

@@ -1,12 +1,13 @@
 //! The declared events of a service (`spec.tariffChanges`, `spec.resourceChanges`) and what
 //! each cost, so that `hostplane quote` and `status.quote.events` can show them.
 //!
-//! Each event is priced on its own day against the paid period as it stood then: the renewals
-//! paid before that day, the resource quantities of that day and the tariff in force that day
-//! (the `fromTariffRef` of the next change, else `spec.tariffRef`). A tariff change is billed by
-//! the tariff moved from ([`super::change_tariff`]); an addon order or cancellation by the
-//! tariff in force ([`super::order_addon`], [`super::cancel_addon`]); declared downtime by the
-//! current tariff ([`super::downtime`]). Amounts come out of those
+//! Each event is priced on its own day against the paid period as it stood then
+//! ([`super::history`]: the renewals paid before that day and the changes made up to it), the
+//! resource quantities of that day and the tariff in force that day (the `fromTariffRef` of the
+//! next change, else `spec.tariffRef`). A tariff change is billed by the tariff moved from
+//! ([`super::change_tariff`]); an addon order or cancellation by the tariff in force
+//! ([`super::order_addon`], [`super::cancel_addon`]); declared downtime by the current tariff
+//! ([`super::downtime`]). Amounts come out of those
 //! functions rounded once; nothing is summed here.
 
 use std::borrow::Cow;
@@ -14,9 +15,9 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::addons::{AddonCharge, AddonRefund, cancel_addon, order_addon};
-use super::change::{TariffChangeOutcome, change_tariff};
+use super::change::TariffChangeOutcome;
 use super::downtime::{DowntimeRefund, refunds, refunds_downtime};
-use super::service::paid_period;
+use super::history::History;
 use super::{BillingError, Result};
 use crate::api::common::Date;
 use crate::api::hosting_service::{HostingServiceSpec, ResourceQuantity};
@@ -66,58 +67,55 @@ pub enum DeclaredEvent {
 pub type Tariffs<'a> = dyn Fn(&str) -> Option<&'a TariffSpec> + 'a;
 
 /// Every declared event of `service` (whose current tariff is `current`), tariff changes then
-/// resource changes, each in list order.
+/// resource changes then downtime, each in list order.
 pub fn declared_events<'a>(
     current: &'a TariffSpec,
     tariffs: &Tariffs<'a>,
     service: &HostingServiceSpec,
 ) -> Result<Vec<DeclaredEvent>> {
+    let history = History::new(current, tariffs, service);
     let mut events = Vec::new();
     let changes = &service.tariff_changes;
-    for (index, change) in changes.iter().enumerate() {
-        let from_name = change.from_tariff_ref.name.as_str();
-        let from = tariffs(from_name).ok_or_else(|| BillingError::UnknownTariff {
-            name: from_name.to_owned(),
-        })?;
-        let to_name = changes
+    // Only a declaration with changes is replayed here: a bad renewal list is the renewals'
+    // own problem, reported with their field.
+    let outcomes = if changes.is_empty() {
+        Vec::new()
+    } else {
+        history.changes()?
+    };
+    for (index, outcome) in outcomes {
+        let change = &changes[index];
+        let to = changes
             .get(index + 1)
-            .map_or(service.tariff_ref.name.as_str(), |c| {
-                c.from_tariff_ref.name.as_str()
-            });
-        let to = tariffs(to_name).unwrap_or(current);
-        check_change(from, to)?;
-        let before = before(service, change.on);
-        let paid = paid_period(from, &before)?;
-        let period = change.period.unwrap_or(service.period);
-        let outcome = change_tariff(from, to, &before, &paid, change.on, period)?;
+            .map_or(&service.tariff_ref.name, |c| &c.from_tariff_ref.name);
         events.push(DeclaredEvent::TariffChange {
             index,
-            on: change.on,
-            from: from_name.to_owned(),
-            to: to_name.to_owned(),
+            on: change.changed_on,
+            from: change.from_tariff_ref.name.clone(),
+            to: to.clone(),
             outcome,
         });
     }
     for (index, rc) in service.resource_changes.iter().enumerate() {
-        let tariff = tariff_on(current, tariffs, service, rc.on);
-        let before = before(service, rc.on);
-        let paid = paid_period(tariff, &before)?;
+        let on = rc.changed_on;
+        let tariff = history.tariff_on(on)?;
+        let paid = history.paid_as_of(on)?;
         events.push(if rc.to >= rc.from {
             DeclaredEvent::AddonOrder {
                 index,
-                on: rc.on,
-                charge: order_addon(tariff, &paid, rc.name, rc.from, rc.to, rc.on)?,
+                on,
+                charge: order_addon(tariff, &paid, rc.name, rc.from, rc.to, on)?,
             }
         } else {
             DeclaredEvent::AddonCancellation {
                 index,
-                on: rc.on,
-                refund: cancel_addon(tariff, &paid, rc.name, rc.from, rc.to, rc.on)?,
+                on,
+                refund: cancel_addon(tariff, &paid, rc.name, rc.from, rc.to, on)?,
             }
         });
     }
     if refunds_downtime(current) {
-        let paid = paid_period(current, service)?;
+        let paid = history.paid_period()?;
         for (index, refund) in refunds(current, &paid, service).into_iter().enumerate() {
             events.push(DeclaredEvent::DowntimeRefund { index, refund });
         }
@@ -140,25 +138,15 @@ pub fn check_change(from: &TariffSpec, to: &TariffSpec) -> Result<()> {
     Ok(())
 }
 
-/// The tariff in force on `day`: the one moved from by the first change after it.
-fn tariff_on<'a>(
-    current: &'a TariffSpec,
-    tariffs: &Tariffs<'a>,
-    service: &HostingServiceSpec,
-    day: Date,
-) -> &'a TariffSpec {
-    service
-        .tariff_changes
-        .iter()
-        .find(|c| c.on > day)
-        .and_then(|c| tariffs(&c.from_tariff_ref.name))
-        .unwrap_or(current)
-}
-
 /// The service's resources as they stood at the start of `day`: each at its quantity before
 /// its first change on or after it. Borrowed, with no copy, when nothing changed since.
 pub fn as_of(service: &HostingServiceSpec, day: Date) -> Cow<'_, HostingServiceSpec> {
-    let later = || service.resource_changes.iter().filter(|rc| rc.on >= day);
+    let later = || {
+        service
+            .resource_changes
+            .iter()
+            .filter(|rc| rc.changed_on >= day)
+    };
     if later().next().is_none() {
         return Cow::Borrowed(service);
     }
@@ -176,18 +164,11 @@ pub fn as_of(service: &HostingServiceSpec, day: Date) -> Cow<'_, HostingServiceS
     Cow::Owned(spec)
 }
 
-/// The service as it stood at the start of `day`: [`as_of`], and the renewals paid before it.
-fn before(service: &HostingServiceSpec, day: Date) -> HostingServiceSpec {
-    let mut spec = as_of(service, day).into_owned();
-    spec.renewals.retain(|r| r.paid_on < day);
-    spec
-}
-
 impl DeclaredEvent {
     /// The event as `status.quote.events` and `hostplane quote` show it.
     pub fn quoted(&self) -> QuotedEvent {
         let zero = super::round(rust_decimal::Decimal::ZERO);
-        let (type_, field, on, charge, refund, paid_until, detail) = match self {
+        let (type_, field, day, charge, refund, paid_until, detail) = match self {
             DeclaredEvent::TariffChange {
                 index,
                 on,
@@ -247,7 +228,7 @@ impl DeclaredEvent {
         QuotedEvent {
             type_: type_.into(),
             field,
-            on,
+            day,
             charge,
             refund,
             paid_until,

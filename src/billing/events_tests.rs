@@ -17,7 +17,7 @@ fn changed(old: &TariffSpec, new: &TariffSpec) -> Result<Vec<DeclaredEvent>> {
     let mut s = service(Period::OneMonth, "2026-04-01", &[]);
     s.tariff_ref = LocalObjectReference::new("new");
     s.tariff_changes = vec![TariffChangeEvent {
-        on: date("2026-04-16"),
+        changed_on: date("2026-04-16"),
         from_tariff_ref: LocalObjectReference::new("old"),
         period: None,
         reference: None,
@@ -91,7 +91,7 @@ fn addon(order: AdditionalResourcesOrder, cancel: AddonCancellation) -> (Money, 
     t.policies.additional_resources_order = order;
     t.policies.addon_cancellation = cancel;
     let change = |on: &str, from: u64, to: u64| ResourceChangeEvent {
-        on: date(on),
+        changed_on: date(on),
         name: ResourceKind::DiskSpace,
         from,
         to,

@@ -5,10 +5,11 @@
 use jiff::civil;
 
 use super::lifecycle::{Standing, SuspensionCause, admission, standing};
+use super::policy::ProductDefaults;
 use super::testing::{client, date, service, tariff};
 use super::{paid_period, quote};
 use crate::api::common::Period;
-use crate::api::tariff::{DurationUnit, MinimumOrderPeriod, TariffSpec};
+use crate::api::tariff::{DurationUnit, MinimumOrderPeriod, ProductType, TariffSpec};
 
 fn on(day: &str) -> civil::Date {
     date(day).0
@@ -89,4 +90,30 @@ fn the_same_edits_still_refuse_a_new_order_and_a_new_renewal() {
         paid.preview_renewal(&t, &s, Period::OneMonth, date("2026-09-10"))
             .is_err()
     );
+}
+
+#[test]
+fn a_tariff_without_an_auto_deletion_period_takes_its_product_types() {
+    // Seed 002: a blank auto-deletion period uses the service type's; without one, an
+    // expired service is never deleted. Paid until Sep 1, the product type deletes after 30.
+    let mut t = tariff("3.00");
+    t.policies.auto_deletion_days = None;
+    let s = service(Period::OneMonth, "2026-08-01", &[]);
+    let defaults = ProductDefaults {
+        auto_deletion_days: vec![(ProductType::SharedHosting, 30)],
+    };
+    let with_fallback = defaults.apply(&t);
+    assert_eq!(
+        standing(&with_fallback, &s, &client(), on("2026-10-01")).unwrap(),
+        Standing::Terminated {
+            since: date("2026-10-01")
+        }
+    );
+    assert!(matches!(
+        standing(&t, &s, &client(), on("2027-10-01")).unwrap(),
+        Standing::Suspended {
+            deletion_on: None,
+            ..
+        }
+    ));
 }

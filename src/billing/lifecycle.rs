@@ -78,6 +78,7 @@ use std::fmt;
 use jiff::civil::{self, Weekday};
 use serde::Serialize;
 
+use super::history::{History, Step, only_current};
 use super::service::{PaidPeriod, paid_period};
 use super::{BillingError, Result, dates, policy};
 use crate::api::client::ClientSpec;
@@ -138,7 +139,10 @@ pub fn admission(
     services_per_client(tariff, client, others.len(), tname, cname, &mut found);
     order(tariff, service, tname, &mut found);
     renewals(tariff, service, tname, &mut found);
+    // A declaration with tariff changes is priced with the tariffs it names, by the rules of
+    // its declared events (`validation::service_events`).
     if found.is_empty()
+        && service.tariff_changes.is_empty()
         && let Err(error) = paid_period(tariff, service)
     {
         // Everything the policies allow, yet the declaration does not price (a resource or
@@ -472,9 +476,9 @@ pub fn next_timer(standing: &Standing) -> Option<Date> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lifecycle {
     pub standing: Standing,
-    /// The paid period in effect on the day: the order and the renewals counted (paid on or
-    /// before the day, and before any termination). [`paid_period`] of the whole spec also
-    /// counts the pending renewals.
+    /// The paid period in effect on the day: the order, and the renewals and tariff changes
+    /// counted (dated on or before the day, and before any termination). The paid period of
+    /// the whole spec ([`History::paid_period`]) also counts the pending ones.
     pub paid: PaidPeriod,
     /// Indexes in `spec.renewals` of renewals paid after the day: they count from their day.
     pub pending_renewals: Vec<usize>,
@@ -498,18 +502,37 @@ pub fn standing(
     evaluate(tariff, service, client, today).map(|l| l.standing)
 }
 
-/// [`standing`] with the paid period it was computed from and the renewals it did not count.
+/// [`standing`] of a service on `tariff` that declares no tariff change.
 pub fn evaluate(
     tariff: &TariffSpec,
     service: &HostingServiceSpec,
     client: &ClientSpec,
     today: civil::Date,
 ) -> Result<Lifecycle> {
+    evaluate_history(
+        &History::new(tariff, &only_current, service),
+        tariff,
+        client,
+        today,
+    )
+}
+
+/// [`standing`] with the paid period it was computed from and the renewals it did not count,
+/// across the service's declared tariff changes (`history`). `tariff` is the current one:
+/// its suspension, weekend and deletion rules apply today, whatever the tariff of the days
+/// before a change was.
+pub fn evaluate_history(
+    history: &History<'_, '_>,
+    tariff: &TariffSpec,
+    client: &ClientSpec,
+    today: civil::Date,
+) -> Result<Lifecycle> {
+    let service = history.service();
     let today = Date(today);
     // Validate the whole declaration first, so that the verdict on a bad spec does not depend
     // on the day.
-    paid_period(tariff, service)?;
-    let mut paid = PaidPeriod::order(tariff, service)?;
+    history.paid_period()?;
+    let mut paid = history.order()?;
     let renewals = &service.renewals;
     if today < service.start_date {
         return Ok(Lifecycle {
@@ -522,39 +545,46 @@ pub fn evaluate(
         });
     }
 
-    // Replay the renewals paid so far in payment order, remembering when the current
-    // suspension for non-payment began (a renewal that does not pay for its own payment day
-    // leaves the service suspended since then).
+    // Replay the renewals and tariff changes made so far in date order, remembering when the
+    // current suspension for non-payment began (a renewal that does not pay for its own
+    // payment day leaves the service suspended since then).
+    let steps = history.steps();
     let mut unpaid_since: Option<Date> = None;
     let mut counted = 0;
-    for renewal in renewals {
-        if renewal.paid_on > today {
+    for &(on, step) in &steps {
+        if on > today {
             break;
         }
         let before = Deadlines::of(tariff, paid.paid_until())?;
-        if before.terminated_on(renewal.paid_on) {
+        if before.terminated_on(on) {
             break;
         }
-        if renewal.paid_on >= before.suspends_on {
+        if on >= before.suspends_on {
             unpaid_since.get_or_insert(before.suspends_on);
         }
-        paid.renew(tariff, service, renewal.period, renewal.paid_on)?;
+        history.apply(&mut paid, step)?;
         counted += 1;
-        if renewal.paid_on < Deadlines::of(tariff, paid.paid_until())?.suspends_on {
+        if on < Deadlines::of(tariff, paid.paid_until())?.suspends_on {
             unpaid_since = None;
         }
     }
 
     let now = Deadlines::of(tariff, paid.paid_until())?;
-    let uncounted = counted..renewals.len();
-    // Renewals are in payment order, so the first uncounted one is the next to take effect.
-    let next_renewal = renewals.get(counted).map(|r| r.paid_on);
-    let earliest = |natural: Option<Date>| natural.into_iter().chain(next_renewal).min();
+    let uncounted: Vec<usize> = steps[counted..]
+        .iter()
+        .filter_map(|&(_, step)| match step {
+            Step::Renewal(i) => Some(i),
+            Step::Change(_) => None,
+        })
+        .collect();
+    // Steps are in date order, so the first uncounted one is the next to take effect.
+    let next_step = steps.get(counted).map(|&(on, _)| on);
+    let earliest = |natural: Option<Date>| natural.into_iter().chain(next_step).min();
 
     let (standing, pending_renewals, void_renewals) =
         if let Some(since) = now.deletion_on.filter(|&d| today >= d) {
             let standing = Standing::Terminated { since };
-            (standing, Vec::new(), uncounted.collect())
+            (standing, Vec::new(), uncounted)
         } else {
             let standing = if today >= now.suspends_on {
                 Standing::Suspended {
@@ -581,7 +611,7 @@ pub fn evaluate(
                     next_change: earliest(Some(now.suspends_on)).unwrap_or(now.suspends_on),
                 }
             };
-            (standing, uncounted.collect(), Vec::new())
+            (standing, uncounted, Vec::new())
         };
     Ok(Lifecycle {
         standing,

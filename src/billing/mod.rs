@@ -46,6 +46,7 @@ pub mod downtime;
 mod error;
 pub mod events;
 pub mod exact;
+pub mod history;
 pub mod late_fee;
 pub mod lifecycle;
 pub mod policy;
@@ -64,9 +65,11 @@ mod history_tests;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
+mod replay_tests;
+#[cfg(test)]
 mod seed_examples;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -85,11 +88,16 @@ pub use term::{Share, daily_rate};
 pub const MONEY_DECIMAL_PLACES: u32 = 2;
 
 /// The one rounding rule: half away from zero to [`MONEY_DECIMAL_PLACES`] places, always shown
-/// with that many places (`3.5` becomes `3.50`).
+/// with that many places (`3.5` becomes `3.50`). Zero is never negative: `-0.00` is not an
+/// amount a person should read, and the CRD's money pattern refuses it, so a status carrying
+/// it could not be written at all.
 pub fn round(amount: Decimal) -> Money {
     let mut rounded =
         amount.round_dp_with_strategy(MONEY_DECIMAL_PLACES, RoundingStrategy::MidpointAwayFromZero);
     rounded.rescale(MONEY_DECIMAL_PLACES);
+    if rounded.is_zero() {
+        rounded.set_sign_positive(true);
+    }
     Money(rounded)
 }
 
@@ -111,6 +119,15 @@ mod tests {
         assert_eq!(round(d("0.535")).to_string(), "0.54");
         assert_eq!(round(d("0.5249")).to_string(), "0.52");
         assert_eq!(round(d("193.548387")).to_string(), "193.55");
+    }
+
+    #[test]
+    fn zero_is_never_negative() {
+        // A change whose debit equals its credit gave a refund of -0.00 (0 negated), which
+        // the API server refused, so the service's status could not be written.
+        assert_eq!(round(-Decimal::ZERO).to_string(), "0.00");
+        assert_eq!(round(d("-0.004")).to_string(), "0.00");
+        assert_eq!(round(d("-0.005")).to_string(), "-0.01");
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! billing arithmetic relies on, so that nothing is ever priced for a sale the tariff forbids.
 
 use super::dates::add_months;
+use super::history::History;
 use super::{BillingError, Result, dates};
 use crate::api::common::{Date, Period};
-use crate::api::hosting_service::HostingServiceSpec;
 use std::borrow::Cow;
 
 use crate::api::tariff::{DurationUnit, ProductType, TariffSpec};
@@ -65,13 +65,26 @@ pub fn check_renewal(tariff: &TariffSpec, paid_on: Date, period: Period) -> Resu
     check_not_ended(tariff, paid_on)
 }
 
-/// Every sale the spec declares, each judged on its own day: the order and every renewal.
-/// For readers of manifests that cannot tell an order already placed from a new one
-/// (`hostplane quote`); the controller judges new sales only, never history (issue 15).
-pub fn check_declared_sales(tariff: &TariffSpec, service: &HostingServiceSpec) -> Result<()> {
-    check_order(tariff, service.start_date, service.period)?;
+/// A change to `to` on `on` for `period`: the new tariff must sell the period and not have
+/// ended (a sale on its own day, like an order).
+pub fn check_change(to: &TariffSpec, on: Date, period: Period) -> Result<()> {
+    check_orderable(to, period)?;
+    check_not_ended(to, on)
+}
+
+/// Every sale the spec declares, each judged on its own day by the tariff of that day: the
+/// order, every renewal and every tariff change. For readers of
+/// manifests that cannot tell an order already placed from a new one (`hostplane quote`); the
+/// controller judges new sales only, never history (issue 15).
+pub fn check_declared_sales(history: &History<'_, '_>) -> Result<()> {
+    let service = history.service();
+    check_order(history.ordered_on()?, service.start_date, service.period)?;
     for r in &service.renewals {
-        check_renewal(tariff, r.paid_on, r.period)?;
+        check_renewal(history.tariff_on(r.paid_on)?, r.paid_on, r.period)?;
+    }
+    for c in &service.tariff_changes {
+        let period = c.period.unwrap_or(service.period);
+        check_change(history.tariff_on(c.changed_on)?, c.changed_on, period)?;
     }
     Ok(())
 }

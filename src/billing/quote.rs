@@ -5,8 +5,9 @@
 use rust_decimal::Decimal;
 
 use super::events::{DeclaredEvent, Tariffs, declared_events};
+use super::history::{History, only_current};
 use super::prices::setup_fee;
-use super::service::{PaidPeriod, Term, paid_period};
+use super::service::{PaidPeriod, Term};
 use super::{BillingError, Result};
 use crate::api::common::Date;
 use crate::api::hosting_service::{HostingServiceSpec, Quote};
@@ -31,7 +32,34 @@ pub fn quote(
     service: &HostingServiceSpec,
     today: Date,
 ) -> Result<ServiceQuote> {
-    let paid = paid_period(tariff, service)?;
+    quote_history(&History::new(tariff, &only_current, service), tariff, today)
+}
+
+/// [`quote`] with every declared event of the service and its cost; `tariffs` finds the
+/// tariffs its `spec.tariffChanges` moved from, which price the days before each change.
+pub fn quote_with_events<'a>(
+    tariff: &'a TariffSpec,
+    tariffs: &Tariffs<'a>,
+    service: &HostingServiceSpec,
+    today: Date,
+) -> Result<ServiceQuote> {
+    let mut q = quote_history(&History::new(tariff, tariffs, service), tariff, today)?;
+    q.quote.events = declared_events(tariff, tariffs, service)?
+        .iter()
+        .map(DeclaredEvent::quoted)
+        .collect();
+    Ok(q)
+}
+
+/// The quote of `history` whose current tariff is `tariff`: the next renewal is a sale of
+/// the current tariff.
+fn quote_history(
+    history: &History<'_, '_>,
+    tariff: &TariffSpec,
+    today: Date,
+) -> Result<ServiceQuote> {
+    let service = history.service();
+    let paid = history.paid_period()?;
     let renewal_price = paid.on_time_renewal_price(tariff, service, service.period)?;
     let renewal_on_day = paid.preview_renewal(tariff, service, service.period, today);
     let late_fee = renewal_on_day
@@ -43,7 +71,7 @@ pub fn quote(
     let quote = Quote {
         currency: tariff.currency.clone(),
         order_price: paid.terms()[0].price.total,
-        setup_fee: setup_fee(tariff),
+        setup_fee: setup_fee(history.ordered_on()?),
         renewal_price: renewal_price.total,
         late_fee,
         events: Vec::new(),
@@ -53,22 +81,6 @@ pub fn quote(
         quote,
         renewal_on_day,
     })
-}
-
-/// [`quote`] with every declared event of the service and its cost; `tariffs` finds the
-/// tariffs its `spec.tariffChanges` moved from.
-pub fn quote_with_events<'a>(
-    tariff: &'a TariffSpec,
-    tariffs: &Tariffs<'a>,
-    service: &HostingServiceSpec,
-    today: Date,
-) -> Result<ServiceQuote> {
-    let mut q = quote(tariff, service, today)?;
-    q.quote.events = declared_events(tariff, tariffs, service)?
-        .iter()
-        .map(DeclaredEvent::quoted)
-        .collect();
-    Ok(q)
 }
 
 #[cfg(test)]

@@ -11,10 +11,9 @@
 //! resource change (`spec.resourceChanges`) is billed as an addon on its day
 //! ([`super::events`]) and reaches the terms paid after it, never the ones before.
 //!
-//! Declared tariff changes (`spec.tariffChanges`) are billed on their day by
-//! [`super::events`], against the tariff moved from; this replay still lays out and prices
-//! every term with the current tariff, so a "change period" or "full payment" change does not
-//! yet move `paidUntil` here, and terms before a change show the new tariff's price.
+//! Declared tariff changes (`spec.tariffChanges`) are replayed in date order with the renewals
+//! by [`super::history`]: each term is priced by the tariff of its day, and a change that
+//! moves the expiry ("change period", "full payment") moves `paidUntil` here too.
 //!
 //! **Policies are never retroactive.** The replay checks only what pricing needs (a price for
 //! the period, renewals in date order), never the order policies (disabled periods, end date,
@@ -25,6 +24,7 @@
 
 use serde::Serialize;
 
+use super::change::TariffChangeOutcome;
 use super::events::as_of;
 use super::late_fee::{self, Late};
 use super::prices::{self, PriceKind, PriceLines};
@@ -43,6 +43,11 @@ pub enum TermKind {
     Renewal {
         index: usize,
     },
+    /// The term opened by the tariff change at this index of `spec.tariffChanges`
+    /// (`ChangePeriod` that moves the expiry, `FullPayment`).
+    TariffChange {
+        index: usize,
+    },
 }
 
 /// One paid term of a service.
@@ -54,8 +59,13 @@ pub struct Term {
     /// The order day, or the day the renewal was paid.
     pub paid_on: Date,
     pub start: Date,
-    /// Exclusive: the first day not paid by this term.
+    /// Exclusive: the first day not paid by this term; earlier than `priced_end` when a
+    /// later tariff change took the rest of the term.
     pub end: Date,
+    /// Exclusive: the end the term was priced for, so the value of each of its days stays
+    /// its price / its priced days after a change cut it short.
+    #[serde(skip)]
+    pub priced_end: Date,
     /// The share of the period's price this term cost (calendar alignment, daily charging).
     #[serde(skip)]
     pub share: Share,
@@ -67,9 +77,9 @@ pub struct Term {
 }
 
 impl Term {
-    /// Days of the term.
+    /// Days the term was priced for (its price buys each of them at price / days).
     pub fn days(&self) -> i64 {
-        dates::days_between(self.start, self.end)
+        dates::days_between(self.start, self.priced_end)
     }
 
     /// Whether `day` is paid by this term.
@@ -100,12 +110,40 @@ impl PaidPeriod {
                 paid_on: start,
                 start: span.start,
                 end: span.end,
+                priced_end: span.end,
                 share: span.share,
                 price,
                 late: None,
             }],
             chain,
         })
+    }
+
+    /// Applies a tariff change made on `on` (`spec.tariffChanges[index]`) whose billing is
+    /// `outcome`: the term it opens, if any, is added; when that term replaces the paid days
+    /// after the change day, every term stops at the change day. Renewals after the change
+    /// continue from the new term's chain.
+    pub fn apply_change(&mut self, index: usize, on: Date, outcome: &TariffChangeOutcome) {
+        let Some(opens) = &outcome.opens else {
+            return;
+        };
+        if opens.replaces_from_change_day {
+            for t in &mut self.terms {
+                t.end = t.end.min(on).max(t.start);
+            }
+        }
+        self.terms.push(Term {
+            kind: TermKind::TariffChange { index },
+            period: opens.period,
+            paid_on: on,
+            start: opens.span.start,
+            end: opens.span.end,
+            priced_end: opens.span.end,
+            share: opens.span.share,
+            price: opens.price.clone(),
+            late: None,
+        });
+        self.chain = opens.chain;
     }
 
     /// Every term, the order first.
@@ -174,8 +212,12 @@ impl PaidPeriod {
         prices::lines(tariff, service, period, PriceKind::Renewal, span.share)
     }
 
+    /// Renewals recorded so far: the index the next one has in `spec.renewals`.
     fn renewals(&self) -> usize {
-        self.terms.len() - 1
+        self.terms
+            .iter()
+            .filter(|t| matches!(t.kind, TermKind::Renewal { .. }))
+            .count()
     }
 
     fn next(
@@ -228,6 +270,7 @@ impl PaidPeriod {
             paid_on,
             start: span.start,
             end: span.end,
+            priced_end: span.end,
             share: span.share,
             price,
             late,
@@ -237,18 +280,17 @@ impl PaidPeriod {
 }
 
 /// The paid period of `service` on `tariff`: the order, then each declared renewal in order.
+/// A service that declares tariff changes needs the tariffs it moved from:
+/// [`super::history::History`].
 pub fn paid_period(tariff: &TariffSpec, service: &HostingServiceSpec) -> Result<PaidPeriod> {
-    let mut paid = PaidPeriod::order(tariff, service)?;
-    for renewal in &service.renewals {
-        paid.renew(tariff, service, renewal.period, renewal.paid_on)?;
-    }
-    Ok(paid)
+    super::history::History::new(tariff, &super::history::only_current, service).paid_period()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::tariff::{LateFeeType, LateRenewalFee};
+    use crate::billing::history::{History, only_current};
     use crate::billing::testing::{date, money, service, tariff};
 
     #[test]
@@ -393,7 +435,7 @@ mod tests {
             &[(Period::OneMonth, "2026-02-01")],
         );
         assert_eq!(
-            policy::check_declared_sales(&t, &s).unwrap_err(),
+            policy::check_declared_sales(&History::new(&t, &only_current, &s)).unwrap_err(),
             BillingError::TariffEnded {
                 end: date("2026-01-31"),
                 on: date("2026-02-01")
@@ -406,7 +448,7 @@ mod tests {
         );
         let s = service(Period::OneMonth, "2026-02-01", &[]);
         assert!(matches!(
-            policy::check_declared_sales(&t, &s),
+            policy::check_declared_sales(&History::new(&t, &only_current, &s)),
             Err(BillingError::TariffEnded { .. })
         ));
     }

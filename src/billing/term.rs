@@ -102,14 +102,19 @@ pub struct Span {
     pub share: Share,
 }
 
+/// How the charging mode counts a month.
+pub fn month_unit(charging: &Charging) -> MonthUnit {
+    match (charging.mode, charging.daily_cost_from_order_period) {
+        (ChargingMode::Daily, true) => MonthUnit::ThirtyDays,
+        _ => MonthUnit::Calendar,
+    }
+}
+
 /// Starts a new chain with a term of `period` on `start`: the first order, or a late renewal
 /// that restarts the term on its payment day.
 pub fn open(charging: &Charging, start: Date, period: Period) -> Result<(Chain, Span)> {
     let n = i64::from(period.months());
-    let unit = match (charging.mode, charging.daily_cost_from_order_period) {
-        (ChargingMode::Daily, true) => MonthUnit::ThirtyDays,
-        _ => MonthUnit::Calendar,
-    };
+    let unit = month_unit(charging);
     if charging.mode == ChargingMode::Calendar && start.0.day() != 1 {
         let pro_rata_day = charging.pro_rata_day.unwrap_or(DEFAULT_PRO_RATA_DAY);
         let day = i64::from(start.0.day());

@@ -261,4 +261,27 @@ mod tests {
         let args = parse(&["--lease-duration=5s", "--renew-deadline=10s"]);
         assert!(args.leader_election().is_err());
     }
+
+    #[test]
+    fn auto_deletion_days_per_product_type_are_repeatable_and_bounded() {
+        use crate::api::ProductType::{SharedHosting, VirtualServer};
+        let args = parse(&[
+            "--auto-deletion-days",
+            "SharedHosting=30",
+            "--auto-deletion-days=VirtualServer=7",
+        ]);
+        assert_eq!(
+            args.auto_deletion_days,
+            [(SharedHosting, 30), (VirtualServer, 7)]
+        );
+        assert!(parse(&[]).auto_deletion_days.is_empty(), "none by default");
+        for bad in [
+            "SharedHosting",
+            "Hosting=30",
+            "SharedHosting=0",
+            "SharedHosting=3651",
+        ] {
+            assert!(product_days(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -244,15 +244,16 @@ fn quote_one(
             return row;
         }
     };
-    // Offline, an order already placed looks like a new one: every declared sale is judged.
-    if let Err(e) = billing::policy::check_declared_sales(&tariff.spec, &service.spec) {
-        row.error = Some(e.to_string());
-        return row;
-    }
     let tariffs = |name: &str| match set.tariffs.get(&(ns.to_owned(), name.to_owned())) {
         Some(Ok(t)) => Some(&t.spec),
         _ => None,
     };
+    // Offline, an order already placed looks like a new one: every declared sale is judged.
+    let history = billing::history::History::new(&tariff.spec, &tariffs, &service.spec);
+    if let Err(e) = billing::policy::check_declared_sales(&history) {
+        row.error = Some(e.to_string());
+        return row;
+    }
     match billing::quote::quote_with_events(&tariff.spec, &tariffs, &service.spec, at) {
         Ok(q) => {
             row.paid_until = Some(q.paid.paid_until());
@@ -295,7 +296,7 @@ fn text(row: &Row, at: Date) -> String {
             .map_or(String::new(), |d| format!(", paid until {d}"));
         out += &format!(
             "  {} on {}: charge {} {c}, refund {} {c}{paid_until} — {} ({})\n",
-            e.type_, e.on, e.charge, e.refund, e.detail, e.field
+            e.type_, e.day, e.charge, e.refund, e.detail, e.field
         );
     }
     out

@@ -115,7 +115,8 @@ fn drifts(
         .clock
         .today_in(&crate::billing::zone::of(&tariff.spec));
     let defaults = &ctx.settings.product_defaults;
-    let Ok(refs) = service::Refs::new(svc, tariff, client, today, defaults) else {
+    let earlier = crate::controller::tariff_history::earlier_tariffs(ctx, svc);
+    let Ok(refs) = service::Refs::new(svc, tariff, &earlier, client, today, defaults) else {
         return false;
     };
     if matches!(

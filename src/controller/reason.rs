@@ -87,6 +87,9 @@ reasons! {
     ReferenceNotFound,
     /// The tariff's order policies refuse the order (client groups, services per client...).
     OrderPolicy,
+    /// `spec.tariffRef` moved away from the tariff the service was last reconciled on without
+    /// a declared `spec.tariffChanges` entry: re-pricing the whole history is refused.
+    UndeclaredTariffChange,
     /// No processing module of the tariff's type can take the service.
     NoModuleAvailable,
     /// The module's type does not serve this product.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use kube::ResourceExt;
 
 use super::context::Context;
-use crate::api::{HostingService, Tariff, TariffSpec};
+use crate::api::{HostingService, HostingServiceSpec, Tariff, TariffSpec};
 
 /// The earlier tariffs `service` names that exist in the cache, once each.
 pub fn earlier_tariffs(ctx: &Context, service: &HostingService) -> Vec<Arc<Tariff>> {
@@ -24,6 +24,26 @@ pub fn earlier_tariffs(ctx: &Context, service: &HostingService) -> Vec<Arc<Tarif
     found
 }
 
+/// Why `spec` cannot be reconciled after its `spec.tariffRef` moved away from `priced_on`
+/// (`status.tariff`, the tariff it was last reconciled on) with no declared change from it:
+/// the move would silently re-price every day before it at the new tariff's prices (issue
+/// 15). `None` when nothing moved, or the move is declared.
+pub fn undeclared_change(spec: &HostingServiceSpec, priced_on: Option<&str>) -> Option<String> {
+    let previous = priced_on?;
+    let now = spec.tariff_ref.name.as_str();
+    let declared = spec
+        .tariff_changes
+        .iter()
+        .any(|c| c.from_tariff_ref.name == previous);
+    (previous != now && !declared).then(|| {
+        format!(
+            "spec.tariffRef moved from {previous:?} to {now:?} without a spec.tariffChanges \
+             entry from {previous:?}: declare the change (changedOn and fromTariffRef) so the \
+             days before it stay priced by {previous:?} and the change is billed by its policy"
+        )
+    })
+}
+
 /// Finds `current` or one of `earlier` by name.
 pub fn lookup<'a>(
     current: &'a Tariff,
@@ -34,5 +54,30 @@ pub fn lookup<'a>(
             .chain(earlier.iter().map(|t| &**t))
             .find(|t| t.name_any() == name)
             .map(|t| &t.spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::common::{LocalObjectReference, Period};
+    use crate::api::service_events::TariffChangeEvent;
+    use crate::billing::testing::{date, service};
+
+    #[test]
+    fn a_tariff_ref_may_move_only_with_a_declared_change_from_the_old_tariff() {
+        let mut s = service(Period::OneMonth, "2026-04-01", &[]);
+        s.tariff_ref = LocalObjectReference::new("pro");
+        assert_eq!(undeclared_change(&s, None), None, "never reconciled");
+        assert_eq!(undeclared_change(&s, Some("pro")), None, "not moved");
+        let message = undeclared_change(&s, Some("start")).expect("an undeclared move");
+        assert!(message.contains("from \"start\" to \"pro\""), "{message}");
+        s.tariff_changes = vec![TariffChangeEvent {
+            changed_on: date("2026-04-16"),
+            from_tariff_ref: LocalObjectReference::new("start"),
+            period: None,
+            reference: None,
+        }];
+        assert_eq!(undeclared_change(&s, Some("start")), None, "declared");
     }
 }

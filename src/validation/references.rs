@@ -295,6 +295,11 @@ impl Ctx<'_, '_> {
         for (field, reason) in super::service_events::problems(spec, ts, &tariffs) {
             self.report(e, &field, reason);
         }
+        if !self.options.placed_order {
+            for (field, reason) in super::service_events::change_sales(spec, ts, &tariffs) {
+                self.report(e, &field, reason);
+            }
+        }
 
         if let Some(pin) = &spec.processing_module_ref
             && !ts.processing_modules.contains(pin)

@@ -9,6 +9,7 @@ use crate::api::common::Date;
 use crate::api::hosting_service::HostingServiceSpec;
 use crate::api::tariff::{TariffChangePolicy, TariffSpec};
 use crate::billing::events::{Tariffs, declared_events};
+use crate::billing::history::History;
 
 /// The problems of `spec`'s declared events; `current` is the tariff of `spec.tariffRef`.
 pub fn problems<'a>(
@@ -34,6 +35,27 @@ pub fn problems<'a>(
     found
 }
 
+/// Whether each declared tariff change was a sale the new tariff made on its day (it sells the
+/// period and had not ended): an order policy, judged for a service whose order is not placed
+/// yet (`hostplane validate` in CI), never retroactively by the controller (issue 15).
+pub fn change_sales<'a>(
+    spec: &HostingServiceSpec,
+    current: &'a TariffSpec,
+    tariffs: &Tariffs<'a>,
+) -> Vec<(String, String)> {
+    let history = History::new(current, tariffs, spec);
+    let mut found = Vec::new();
+    for (i, c) in spec.tariff_changes.iter().enumerate() {
+        let period = c.period.unwrap_or(spec.period);
+        if let Ok(to) = history.tariff_on(c.changed_on)
+            && let Err(e) = crate::billing::policy::check_change(to, c.changed_on, period)
+        {
+            found.push((format!("spec.tariffChanges[{i}]"), e.to_string()));
+        }
+    }
+    found
+}
+
 fn tariff_changes<'a>(
     spec: &HostingServiceSpec,
     current: &'a TariffSpec,
@@ -44,8 +66,8 @@ fn tariff_changes<'a>(
     let changes = &spec.tariff_changes;
     for (i, c) in changes.iter().enumerate() {
         in_order(
-            format!("spec.tariffChanges[{i}].on"),
-            c.on,
+            format!("spec.tariffChanges[{i}].changedOn"),
+            c.changed_on,
             &mut previous,
             found,
         );
@@ -67,22 +89,6 @@ fn tariff_changes<'a>(
                 format!(
                     "tariff {from_name:?} does not allow changing to another tariff \
                      (policies.tariffChange.policy: Forbidden)"
-                ),
-            ));
-        } else if matches!(
-            from.policies.tariff_change.policy,
-            TariffChangePolicy::ChangePeriod | TariffChangePolicy::FullPayment
-        ) {
-            // The billing of such a change is priced (`hostplane quote` shows it), but the
-            // replay behind paidUntil and suspension does not move the expiry yet; refusing
-            // beats suspending a paid service, or serving an unpaid one, on the wrong day.
-            found.push((
-                field,
-                format!(
-                    "tariff {from_name:?} bills a change by {:?}, which moves the expiry; \
-                     hostplane does not carry that into paidUntil and suspension yet, so the \
-                     change cannot be declared",
-                    from.policies.tariff_change.policy
                 ),
             ));
         } else if from.currency != to.currency {
@@ -108,8 +114,8 @@ fn resource_changes(
     let mut last_to: Vec<(crate::api::tariff::ResourceKind, u64)> = Vec::new();
     for (i, rc) in spec.resource_changes.iter().enumerate() {
         in_order(
-            format!("spec.resourceChanges[{i}].on"),
-            rc.on,
+            format!("spec.resourceChanges[{i}].changedOn"),
+            rc.changed_on,
             &mut previous,
             found,
         );

@@ -85,15 +85,23 @@ pub struct Refs {
 }
 
 impl Refs {
+    /// `earlier` are the tariffs the service's declared tariff changes moved from
+    /// ([`crate::controller::tariff_history`]): they price the days before each change.
     pub fn new(
         service: &HostingService,
         tariff: Arc<Tariff>,
+        earlier: &[Arc<Tariff>],
         client: Arc<Client>,
         today: jiff::civil::Date,
         defaults: &crate::billing::policy::ProductDefaults,
     ) -> Result<Self, crate::billing::BillingError> {
-        let spec = defaults.apply(&tariff.spec);
-        let standing = lifecycle::standing(&spec, &service.spec, &client.spec, today)?;
+        let standing = {
+            let spec = defaults.apply(&tariff.spec);
+            let tariffs = crate::controller::tariff_history::lookup(&tariff, earlier);
+            let history =
+                crate::billing::history::History::new(&tariff.spec, &tariffs, &service.spec);
+            lifecycle::evaluate_history(&history, &spec, &client.spec, today)?.standing
+        };
         Ok(Self {
             tariff,
             client,
@@ -159,6 +167,15 @@ fn admit(
             message: problems.join("; "),
         });
     }
+    if let Some(message) = crate::controller::tariff_history::undeclared_change(
+        &service.spec,
+        status.tariff.as_deref(),
+    ) {
+        return Err(Verdict::Stalled {
+            reason: Reason::UndeclaredTariffChange,
+            message,
+        });
+    }
     if !created(service) {
         let others = earlier_services_of_client(ctx, service);
         let others: Vec<&crate::api::HostingServiceSpec> = others.iter().map(|s| &s.spec).collect();
@@ -172,9 +189,10 @@ fn admit(
             });
         }
     }
-    Refs::new(
+    let refs = Refs::new(
         service,
         tariff,
+        &earlier,
         client,
         today,
         &ctx.settings.product_defaults,
@@ -182,7 +200,9 @@ fn admit(
     .map_err(|e| Verdict::Stalled {
         reason: Reason::InvalidSpec,
         message: e.to_string(),
-    })
+    })?;
+    status.tariff = Some(service.spec.tariff_ref.name.clone());
+    Ok(refs)
 }
 
 /// Whether the account should be active, and if not, why (a person reads this in the
