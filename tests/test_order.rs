@@ -11,62 +11,42 @@ mod support;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use hostplane::api::common::{LocalObjectReference, Period};
+use hostplane::api::processing_module::VmManagerApiVersion;
+use hostplane::api::tariff::{ControlPanelLicense, ControlPanelOption, ResourceKind};
+use hostplane::api::{ModuleType, ProductType};
 use hostplane::simulator::{FaultSpec, SimHandle};
 use hostplane::testbed::LocalCluster;
+use support::fixtures::{self, Fixture, ModuleBuilder, SoftwareLicenses};
 use support::*;
 
 const DRIFT: Duration = Duration::from_secs(30);
 
-/// Credentials and one module of `type_` at `url` (extra `spec` lines in `module_extra`).
-fn module(name: &str, type_: &str, url: &str, module_extra: &str) -> String {
-    format!(
-        r#"
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: {name}-credentials}}
-stringData: {{username: {admin}, password: {password}}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: ProcessingModule
-metadata: {{name: {name}}}
-spec:
-  type: {type_}
-  url: {url}
-  unknownOutcomeQuietSeconds: 2
-  credentialsSecretRef: {{name: {name}-credentials}}
-  limits: {{maxConcurrentOperations: 8, requestsPerSecond: 500, burst: 500}}
-{module_extra}
-"#,
-        admin = common::ADMIN,
-        password = common::PASSWORD,
+/// Credentials `NAME-credentials` and the module `name` of `type_` at `url`.
+fn module(name: &str, type_: ModuleType, url: &str) -> (Fixture, ModuleBuilder) {
+    let secret = format!("{name}-credentials");
+    let module = fixtures::module(name, type_, url, &secret)
+        .quiet_seconds(2)
+        .limits(8, 500);
+    (
+        fixtures::credentials(&secret, common::ADMIN, common::PASSWORD).into(),
+        module,
     )
 }
 
 /// An ispmanager module and a hosting tariff `start` on template `basic` (its `limit_quota`
 /// is 1024 MiB at the simulator), selling 2048 MiB of disk by default, with the module as its
 /// own name server.
-fn hosting(sim: &SimHandle) -> String {
-    module("isp1", "ISPmanager", &sim.url("/ispmgr"), "")
-        + r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {name: start}
-spec:
-  productType: SharedHosting
-  processingModules: [{name: isp1}]
-  prices: {1m: "3.00", 1y: "30.00"}
-  resources:
-    - {name: diskSpace, included: 2048, min: 1024, max: 10240, step: 1024, monthlyPrice: "0.50"}
-    - {name: traffic, included: 5, min: 5, max: 50, step: 5, monthlyPrice: "1.00"}
-  hosting:
-    accountTemplate: basic
-    usernameTemplate: u@ID@
-    defaultDomainTemplate: "@ID@.hosting.example"
-    nameServer:
-      processingModuleRef: {name: isp1}
-"#
+fn hosting(sim: &SimHandle) -> Vec<Fixture> {
+    let (secret, module) = module("isp1", ModuleType::ISPmanager, &sim.url("/ispmgr"));
+    let tariff = fixtures::tariff("start", ProductType::SharedHosting, &["isp1"])
+        .price(Period::OneMonth, "3.00")
+        .price(Period::OneYear, "30.00")
+        .resource(ResourceKind::DiskSpace, 2048, 10240, 1024, "0.50")
+        .resource_min(ResourceKind::DiskSpace, 1024)
+        .resource(ResourceKind::Traffic, 5, 50, 5, "1.00")
+        .hosting("basic", "u@ID@", "@ID@.hosting.example", Some("isp1"));
+    vec![secret, module.build().into(), tariff.build().into()]
 }
 
 /// Runs `hostplane test-order ARGS` to its end.
@@ -160,7 +140,7 @@ async fn a_hosting_test_order_passes_checks_the_login_and_leaves_nothing_behind(
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(cluster, ns, &hosting(&sim));
+    apply_fixtures(cluster, ns, hosting(&sim)).await;
     let before = hosting_state(&sim);
 
     let out = test_order(cluster, &["start", "-n", ns, "-o", "json"]).await;
@@ -257,7 +237,7 @@ async fn a_template_that_gives_other_limits_than_the_tariff_fails_the_limit_chec
     dialect.isp_template_binds_limits = true;
     sim.sim.set_dialect(dialect);
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(cluster, ns, &hosting(&sim));
+    apply_fixtures(cluster, ns, hosting(&sim)).await;
     let before = hosting_state(&sim);
 
     let out = test_order(cluster, &["start", "-n", ns, "-o", "json"]).await;
@@ -335,7 +315,7 @@ async fn stopped_in_the_middle(
     let cluster = cluster_with_namespace(ns);
     let sim = common::start().await;
     let controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(cluster, ns, &hosting(&sim));
+    apply_fixtures(cluster, ns, hosting(&sim)).await;
     let before = hosting_state(&sim);
     sim.sim.faults().set(
         "ispmgr",
@@ -421,71 +401,53 @@ async fn a_killed_run_is_cleaned_up_by_the_next_one() {
 
 /// A licensing module, a `SoftwareLicense` tariff, its pool; VMmanager 6 with a VPS tariff
 /// without a panel and one whose default panel needs a licence.
-fn licences_and_servers(sim: &SimHandle) -> String {
-    module("lic1", "Licensing", &sim.url("/billmgr"), "")
-        + &module(
-            "vm",
-            "VMmanager",
-            &sim.base_url,
-            "  vmmanager: {apiVersion: V6, licensingModuleRef: {name: lic1}}",
-        )
-        + r#"
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {name: lite}
-spec:
-  productType: SoftwareLicense
-  processingModules: [{name: lic1}]
-  prices: {1m: "4.50", 1y: "45.00"}
-  setupFee: "1.00"
-  license: {licenseType: "3541"}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: LicensePool
-metadata: {name: pool}
-spec:
-  licensingModuleRef: {name: lic1}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {name: vps}
-spec:
-  productType: VirtualServer
-  processingModules: [{name: vm}]
-  prices: {1m: "6.00", 1y: "60.00"}
-  resources:
-    - {name: memory, included: 2048, min: 1024, max: 8192, step: 1024, monthlyPrice: "1.50"}
-  virtualServer:
-    cpuCores: 2
-    memoryMiB: 1024
-    diskGiB: 10
-    operatingSystems: ["Debian 12", "Ubuntu 22.04"]
-    defaultOperatingSystem: Debian 12
-    controlPanelLicense:
-      default: none
-      options:
-        - {name: none, licenseType: nopanel}
-        - {name: lite, licenseType: "3541", prices: {1m: "9.50"}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: Tariff
-metadata: {name: vps-lite}
-spec:
-  productType: VirtualServer
-  processingModules: [{name: vm}]
-  prices: {1m: "6.00"}
-  virtualServer:
-    cpuCores: 1
-    memoryMiB: 1024
-    diskGiB: 10
-    operatingSystems: ["Debian 12"]
-    controlPanelLicense:
-      default: lite
-      options:
-        - {name: none, licenseType: nopanel}
-        - {name: lite, licenseType: "3541", prices: {1m: "9.50"}}
-"#
+fn licences_and_servers(sim: &SimHandle) -> Vec<Fixture> {
+    let (lic_secret, lic) = module("lic1", ModuleType::Licensing, &sim.url("/billmgr"));
+    let (vm_secret, vm) = module("vm", ModuleType::VMmanager, &sim.base_url);
+    let vm = vm.vmmanager(VmManagerApiVersion::V6, |v| {
+        v.licensing_module_ref = Some(LocalObjectReference {
+            name: "lic1".into(),
+        });
+    });
+    let lite = SoftwareLicenses::tariff("lite", "3541", "4.50", "45.00")
+        .with(|t| t.setup_fee = Some("1.00".parse().expect("a price")));
+    // Control-panel licences: `none` (free) and `lite` at 9.50 a month.
+    let panels = |default: &str| {
+        let option: fn(&str, &str) -> ControlPanelOption = |name, license_type| {
+            serde_json::from_value(serde_json::json!({"name": name, "licenseType": license_type}))
+                .expect("a control panel option")
+        };
+        let mut lite = option("lite", "3541");
+        lite.prices.one_month = Some("9.50".parse().expect("a price"));
+        ControlPanelLicense {
+            default: default.into(),
+            options: vec![option("none", "nopanel"), lite],
+        }
+    };
+    let vps = fixtures::tariff("vps", ProductType::VirtualServer, &["vm"])
+        .price(Period::OneMonth, "6.00")
+        .price(Period::OneYear, "60.00")
+        .resource(ResourceKind::Memory, 2048, 8192, 1024, "1.50")
+        .resource_min(ResourceKind::Memory, 1024)
+        .virtual_server(2, 1024, 10, &["Debian 12", "Ubuntu 22.04"])
+        .with_virtual_server(|v| v.control_panel_license = Some(panels("none")));
+    let vps_lite = fixtures::tariff("vps-lite", ProductType::VirtualServer, &["vm"])
+        .price(Period::OneMonth, "6.00")
+        .virtual_server(1, 1024, 10, &["Debian 12"])
+        .with_virtual_server(|v| {
+            v.default_operating_system = None;
+            v.control_panel_license = Some(panels("lite"));
+        });
+    vec![
+        lic_secret,
+        lic.build().into(),
+        lite.build().into(),
+        fixtures::license_pool("pool", "lic1").into(),
+        vm_secret,
+        vm.build().into(),
+        vps.build().into(),
+        vps_lite.build().into(),
+    ]
 }
 
 /// Licences at the simulator: (id, name, ip, pricelist), deleted ones left out.
@@ -510,7 +472,7 @@ async fn licence_orders_buy_only_when_allowed_and_leave_the_licence_in_the_pool(
         ((), true)
     });
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(cluster, ns, &licences_and_servers(&sim));
+    apply_fixtures(cluster, ns, licences_and_servers(&sim)).await;
     let balance = || sim.sim.read(|s| s.billmgr.balance);
     let paid = balance();
 
@@ -532,31 +494,13 @@ async fn licence_orders_buy_only_when_allowed_and_leave_the_licence_in_the_pool(
     // What the controller does for a service that may not buy (the annotation every test
     // order without --allow-purchase carries, in case the pool empties after the pre-check):
     // it stalls and buys nothing.
-    let today = hostplane::controller::clock::Clock::system().today();
-    kubectl_apply(
-        cluster,
-        ns,
-        &format!(
-            r#"
-apiVersion: hostplane.dev/v1alpha1
-kind: Client
-metadata: {{name: jane}}
-spec: {{displayName: Jane Doe, email: jane@example.org}}
----
-apiVersion: hostplane.dev/v1alpha1
-kind: HostingService
-metadata:
-  name: no-buy
-  annotations: {{hostplane.dev/license-purchase: Forbidden}}
-spec:
-  tariffRef: {{name: lite}}
-  clientRef: {{name: jane}}
-  period: 1m
-  startDate: "{today}"
-  licenseIp: 192.0.2.12
-"#
-        ),
-    );
+    let today = hostplane::controller::clock::Clock::system()
+        .today()
+        .to_string();
+    let no_buy = SoftwareLicenses::service("no-buy", "192.0.2.12", Period::OneMonth, &today)
+        .annotation("hostplane.dev/license-purchase", "Forbidden");
+    let jane = fixtures::client("jane", "Jane Doe", "jane@example.org");
+    apply_fixtures(cluster, ns, [Fixture::from(jane), no_buy.build().into()]).await;
     eventually(cluster, ns, "hsvc/no-buy", STALLED, "True").await;
     let why = jsonpath(cluster, ns, "hsvc/no-buy", STALLED_MESSAGE);
     assert!(why.contains("nothing was bought"), "{why}");
@@ -639,7 +583,7 @@ async fn a_server_test_order_passes_and_leaves_no_server() {
     let sim = common::start().await;
     common::quick_vm6_tasks(&sim);
     let _controller = start_controller(cluster, ns, DRIFT).await;
-    kubectl_apply(cluster, ns, &licences_and_servers(&sim));
+    apply_fixtures(cluster, ns, licences_and_servers(&sim)).await;
     // Read after the tasks due now have ended (the simulator settles them when called).
     let hosts = || {
         let now = sim.sim.clock().now();

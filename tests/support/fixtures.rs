@@ -251,6 +251,15 @@ impl TariffBuilder {
         self.with(|s| s.resources.push(resource))
     }
 
+    /// Lets services of the tariff hold less of `kind` than it includes, down to `min`.
+    pub fn resource_min(self, kind: ResourceKind, min: u64) -> Self {
+        self.with(|s| {
+            for resource in s.resources.iter_mut().filter(|r| r.name == kind) {
+                resource.min = min;
+            }
+        })
+    }
+
     /// Shared hosting on the account template `template`, usernames from `username_template`,
     /// default domains from `domain_template`; `name_server` holds the DNS zones.
     pub fn hosting(
