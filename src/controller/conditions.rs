@@ -1,4 +1,11 @@
-//! Conditions as kstatus, Argo CD and Crossplane users read them: `Ready`, `Synced`, `Stalled`.
+//! Conditions as kstatus, Argo CD and Crossplane users read them: `Ready`, `Synced`, `Stalled`
+//! and `Reconciling`.
+//!
+//! kstatus (what Flux and `kubectl wait`-style tools judge health by) reads only `Reconciling`
+//! and `Stalled` for a custom resource: without `Reconciling=True`, a service still being
+//! provisioned or retrying a panel error would count as Current. So every verdict that is
+//! neither done nor stuck says `Reconciling=True` with its reason ([`super::kstatus`] encodes
+//! the rules and checks every verdict against them).
 //!
 //! Pure functions. A condition's `lastTransitionTime` changes only when its status changes, so
 //! a reconcile that learns nothing new produces an identical status and no API write.
@@ -9,6 +16,7 @@ use crate::controller::reason::Reason;
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
 pub const STALLED: &str = "Stalled";
+pub const RECONCILING: &str = "Reconciling";
 
 /// What a reconcile concluded, before it is turned into conditions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,10 +106,24 @@ pub fn apply(status: &mut CommonStatus, verdict: &Verdict, generation: Option<i6
             (False, "", ""),
         ),
     };
+    // Reconciling: still working towards Ready (provisioning, a panel task, a retry).
+    let reconciling = match verdict {
+        Verdict::Progressing { .. } | Verdict::Failed { .. } => (True, reason, message),
+        Verdict::Ready { .. } | Verdict::Stalled { .. } => (False, "", ""),
+    };
     let c = &mut status.conditions;
     set(c, READY, ready, reason, message, generation, now);
     set(c, SYNCED, synced.0, synced.1, synced.2, generation, now);
     set(c, STALLED, stalled.0, stalled.1, stalled.2, generation, now);
+    set(
+        c,
+        RECONCILING,
+        reconciling.0,
+        reconciling.1,
+        reconciling.2,
+        generation,
+        now,
+    );
     status.observed_generation = generation;
 }
 

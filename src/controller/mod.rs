@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod context;
 pub mod drift;
 pub mod judge;
+pub mod kstatus;
 pub mod leader;
 pub mod license_pool;
 pub mod metrics;
