@@ -17,6 +17,7 @@ pub mod naming;
 pub mod panel;
 pub mod pools;
 pub mod simulator;
+pub mod telemetry;
 pub mod test_order;
 pub mod testbed;
 pub mod validation;

@@ -279,6 +279,13 @@ async fn the_controller_binary_serves_health_readiness_and_metrics() {
     let health = reqwest::get(format!("{base}/healthz"))
         .await
         .map(|r| r.status().as_u16());
+    // Work for it: three clients, each reconciled at least once.
+    let clients = ["ann", "bob", "cid"]
+        .map(|name| support::fixtures::client(name, name, &format!("{name}@example.org")));
+    apply_fixtures(cluster, ns, clients).await;
+    for name in ["ann", "bob", "cid"] {
+        eventually(cluster, ns, &format!("client/{name}"), READY, "True").await;
+    }
     let metrics = match reqwest::get(format!("{base}/metrics")).await {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
@@ -288,4 +295,23 @@ async fn the_controller_binary_serves_health_readiness_and_metrics() {
     assert!(ready, "/readyz never answered 200");
     assert_eq!(health.ok(), Some(200));
     assert!(metrics.contains("hostplane_ready 1"), "{metrics}");
+    // The histogram counts every reconcile the counter counts, and the +Inf bucket all.
+    let value = |line: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {line} in:\n{metrics}"))
+    };
+    let total = value("hostplane_reconciles_total{kind=\"Client\",outcome=\"success\"}");
+    let count =
+        value("hostplane_reconcile_duration_seconds_count{kind=\"Client\",result=\"success\"}");
+    let infinite = value(
+        "hostplane_reconcile_duration_seconds_bucket{kind=\"Client\",result=\"success\",le=\"+Inf\"}",
+    );
+    assert!(total >= 3, "three clients reconciled: {total}");
+    assert_eq!((count, infinite), (total, total), "{metrics}");
+    assert!(
+        metrics.contains("hostplane_reconciles_in_flight{kind=\"Client\"} "),
+        "{metrics}"
+    );
 }

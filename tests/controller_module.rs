@@ -279,6 +279,21 @@ async fn good_credentials_connect_and_count_accounts() {
         "password in a URL:\n{requests}"
     );
     assert_no_password(cluster, ns);
+
+    // The check's calls are measured under the module's name, with their outcome; the
+    // metrics carry no secret.
+    let mut metrics = String::new();
+    hostplane::telemetry::render(&mut metrics);
+    let ours = format!("module=\"{ns}/isp\"");
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("hostplane_panel_call_duration_seconds_count{")
+                && l.contains(&ours)
+                && l.contains("outcome=\"ok\"")
+        ),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(PASSWORD));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

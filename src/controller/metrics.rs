@@ -1,6 +1,8 @@
 //! Health and metrics of a running controller, served on `--metrics-address`: `/healthz`
 //! (the process answers), `/readyz` (the caches have synced) and `/metrics` (Prometheus text
-//! format: reconciles per kind and outcome, their duration, and whether this process leads).
+//! format: reconciles per kind and outcome, their duration as a histogram, reconciles in
+//! flight, panel calls per module, function and outcome ([`crate::telemetry`]), and whether
+//! this process leads).
 //!
 //! A standby (not holding the leader lease) is ready: readiness says the process can serve
 //! its role, and a standby that failed readiness would be restarted or kept out of a rolling
@@ -46,6 +48,7 @@ pub fn set_leader(leader: bool) {
 /// Records one reconcile of `kind` that ended `ok` or not, and how long it took.
 pub fn record(kind: &'static str, ok: bool, took: Duration) {
     let outcome = if ok { "success" } else { "error" };
+    crate::telemetry::reconcile(kind, outcome, took);
     let mut map = RECONCILES.lock().expect("metrics lock");
     let totals = map.entry((kind, outcome)).or_default();
     totals.count += 1;
@@ -92,6 +95,8 @@ pub fn render() -> String {
         "hostplane_leader {}",
         u8::from(LEADER.load(Ordering::Relaxed))
     );
+    drop(map);
+    crate::telemetry::render(&mut out);
     out
 }
 

@@ -536,7 +536,9 @@ where
         let key = context::key(kind, &*object);
         Box::pin(async move {
             let started = std::time::Instant::now();
+            crate::telemetry::in_flight(kind, 1);
             let result = reconcile(object, Arc::clone(&ctx)).await;
+            crate::telemetry::in_flight(kind, -1);
             metrics::record(kind, result.is_ok(), started.elapsed());
             if result.is_ok() {
                 ctx.succeeded(&key);

@@ -561,6 +561,7 @@ impl Panels {
             ca,
             limiter,
             &http_options(&recipe.timeouts),
+            &module_key,
         )?;
         let build = BUILDS.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(module = %module_key, build, "built panel client");
@@ -671,15 +672,18 @@ pub fn standalone_client(
         ca,
         limiter,
         &http_options(&recipe.timeouts),
+        &recipe.url,
     )
 }
 
+/// `label` names the client's calls in the metrics: the module's `namespace/name`.
 fn build(
     recipe: &Recipe,
     credentials: Credentials,
     ca: Option<Vec<u8>>,
     limiter: Limiter,
     http: &HttpOptions,
+    label: &str,
 ) -> Result<PanelClient, SetupError> {
     let url = check_url(&recipe.url)?;
     let tls = recipe.tls.clone().unwrap_or_default();
@@ -705,6 +709,7 @@ fn build(
                 ..MgrOptions::default()
             },
         )
+        .map(|client| client.labelled(label))
         .map_err(setup)
     };
     Ok(match (recipe.type_, recipe.vm_api) {
@@ -720,7 +725,9 @@ fn build(
                 ..Vm6Options::default()
             };
             PanelClient::VmManager6(Arc::new(
-                Vm6Client::new(url.as_str(), credentials, options).map_err(setup)?,
+                Vm6Client::new(url.as_str(), credentials, options)
+                    .map(|client| client.labelled(label))
+                    .map_err(setup)?,
             ))
         }
     })
@@ -890,18 +897,29 @@ mod tests {
         let creds = Credentials::new("root", PW);
         let limiter = Limiter::new(ModuleLimits::default());
         let http = HttpOptions::default();
+        let client_of = |m: &ProcessingModule| {
+            build(
+                &Recipe::of(m),
+                creds.clone(),
+                None,
+                limiter.clone(),
+                &http,
+                "t",
+            )
+            .unwrap()
+        };
         let mut m = module(ModuleType::VMmanager, "https://vm.example");
-        let v6 = build(&Recipe::of(&m), creds.clone(), None, limiter.clone(), &http).unwrap();
+        let v6 = client_of(&m);
         assert!(matches!(v6, PanelClient::VmManager6(_)));
         m.spec.url = "https://vm5.example:1500/vmmgr".into();
         m.spec.vmmanager = Some(VmManagerSettings {
             api_version: VmManagerApiVersion::V5,
             ..VmManagerSettings::default()
         });
-        let v5 = build(&Recipe::of(&m), creds.clone(), None, limiter.clone(), &http).unwrap();
+        let v5 = client_of(&m);
         assert!(matches!(v5, PanelClient::VmManager5(_)));
         let lic = module(ModuleType::Licensing, "https://api.example/manager/billmgr");
-        let c = build(&Recipe::of(&lic), creds, None, limiter, &http).unwrap();
+        let c = build(&Recipe::of(&lic), creds, None, limiter, &http, "t").unwrap();
         assert_eq!(c.module_type(), ModuleType::Licensing);
         assert!(!format!("{c:?}").contains(PW));
     }

@@ -89,6 +89,24 @@ pub enum Idempotency {
 }
 
 impl PanelError {
+    /// A short, bounded name of the error's kind, for metrics.
+    pub fn outcome_label(&self) -> &'static str {
+        match self {
+            Self::Exists { .. } => "exists",
+            Self::Missed { .. } => "missed",
+            Self::Value { .. } => "value",
+            Self::Auth { .. } => "auth",
+            Self::Access { .. } => "access",
+            Self::Client { .. } => "client",
+            Self::Other { .. } => "other",
+            Self::Transport { .. } => "transport",
+            Self::Unavailable { .. } => "unavailable",
+            Self::OutcomeUnknown { .. } => "outcome_unknown",
+            Self::Task { .. } => "task",
+            Self::Protocol { .. } => "protocol",
+        }
+    }
+
     /// Builds the typed error from an mgr `(type, object, msg)` triple.
     pub fn from_mgr(kind: &str, object: &str, message: &str) -> Self {
         let (object, message) = (object.to_owned(), message.to_owned());

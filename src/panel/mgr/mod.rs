@@ -101,6 +101,8 @@ struct Inner {
     /// The current session id (session mode); the lock also makes concurrent re-logins wait
     /// for one login instead of each doing its own.
     session: tokio::sync::Mutex<Option<SecretString>>,
+    /// Who the calls are counted for in the metrics ([`MgrClient::labelled`]).
+    label: String,
 }
 
 impl std::fmt::Debug for MgrClient {
@@ -137,7 +139,6 @@ impl MgrClient {
                     .http
                     .mutation_timeout
                     .unwrap_or(options.http.timeout),
-                endpoint,
                 credentials,
                 auth: options.auth,
                 format: options.format,
@@ -146,8 +147,19 @@ impl MgrClient {
                     .limiter
                     .unwrap_or_else(|| Limiter::new(Default::default())),
                 session: tokio::sync::Mutex::new(None),
+                label: endpoint_path_label(&endpoint),
+                endpoint,
             }),
         })
+    }
+
+    /// Counts this client's calls in the metrics under `label` (the processing module's
+    /// namespace/name) rather than its endpoint; for a client just made.
+    pub fn labelled(mut self, label: &str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.label = label.to_owned();
+        }
+        self
     }
 
     pub fn endpoint(&self) -> &reqwest::Url {
@@ -168,6 +180,7 @@ impl MgrClient {
         params: &[(&str, &str)],
         idempotency: Idempotency,
     ) -> Result<Node, PanelError> {
+        let started = Instant::now();
         let result = self
             .inner
             .retry
@@ -175,6 +188,10 @@ impl MgrClient {
                 self.attempt(func, params, idempotency, attempt)
             })
             .await;
+        let outcome = result
+            .as_ref()
+            .map_or_else(PanelError::outcome_label, |_| "ok");
+        crate::telemetry::panel_call(&self.inner.label, func, outcome, started.elapsed());
         match result {
             Ok(doc) => Ok(doc),
             Err(e) => Err(e.scrubbed(&self.scrub(params).await)),
@@ -392,4 +409,13 @@ impl MgrClient {
         let body = String::from_utf8_lossy(&body);
         Node::parse(&body).map_err(|message| PanelError::Protocol { message })
     }
+}
+
+/// The panel an endpoint is, by its path's last segment (`ispmgr`, `vmmgr`, `billmgr`).
+fn endpoint_path_label(endpoint: &reqwest::Url) -> String {
+    endpoint
+        .path_segments()
+        .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
+        .unwrap_or("mgr")
+        .to_owned()
 }

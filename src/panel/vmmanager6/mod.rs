@@ -87,6 +87,8 @@ struct Inner {
     login: LoginPolicy,
     tasks: TaskWait,
     session: tokio::sync::Mutex<Option<rest::Session>>,
+    /// Who the calls are counted for in the metrics ([`Vm6Client::labelled`]).
+    label: String,
 }
 
 impl Vm6Client {
@@ -121,8 +123,18 @@ impl Vm6Client {
                 login: options.login,
                 tasks: options.tasks,
                 session: tokio::sync::Mutex::new(None),
+                label: "vm6".to_owned(),
             }),
         })
+    }
+
+    /// Counts this client's calls in the metrics under `label` (the processing module's
+    /// namespace/name) rather than as `vm6`; for a client just made.
+    pub fn labelled(mut self, label: &str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.label = label.to_owned();
+        }
+        self
     }
 
     /// The panel's root URL.

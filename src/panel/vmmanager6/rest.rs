@@ -156,6 +156,7 @@ impl Vm6Client {
     /// Every error is scrubbed of secrets ([`crate::panel::scrub`]) before it leaves.
     pub(super) async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, PanelError> {
         let inner = &self.inner;
+        let started = std::time::Instant::now();
         let result = inner
             .retry
             .run(call.operation, call.idempotency, |_| self.authorized(&call))
@@ -169,6 +170,10 @@ impl Vm6Client {
                     .for_call(call.operation, call.idempotency)
                 })
             });
+        let outcome = result
+            .as_ref()
+            .map_or_else(PanelError::outcome_label, |_| "ok");
+        crate::telemetry::panel_call(&inner.label, call.operation, outcome, started.elapsed());
         match result {
             Ok(value) => Ok(value),
             Err(e) => {
