@@ -416,28 +416,14 @@ mod tests {
         assert!(all_passed(&checks));
     }
 
+    use crate::controller::service::virtual_server::plan::samples;
+
     fn server_wanted() -> DesiredServer {
-        DesiredServer {
-            operating_system: "Debian 12".into(),
-            cpu_cores: 2,
-            memory_mib: 2048,
-            disk_gib: 20,
-            ipv4_addresses: 1,
-            recipe: None,
-            preset: None,
-            domain: None,
-        }
+        samples::desired()
     }
 
     fn seen() -> Observed {
-        Observed {
-            running: true,
-            os: vec!["Debian 12".into(), "8212".into()],
-            cpu_cores: 2,
-            memory_mib: 2048,
-            disk_mib: Some(20 * 1024),
-            pending: false,
-        }
+        samples::matching()
     }
 
     #[test]
@@ -446,7 +432,7 @@ mod tests {
         assert!(all_passed(&checks), "{checks:#?}");
         let mut other = seen();
         other.memory_mib = 1024;
-        other.os = vec!["Ubuntu 22.04".into()];
+        other.os = vec!["Debian 12".into()];
         let checks = server("h", &server_wanted(), Some(&other));
         let failed: Vec<(&str, &str, &str)> = checks
             .iter()
@@ -456,7 +442,7 @@ mod tests {
         assert_eq!(
             failed,
             [
-                ("operating system", "Debian 12", "Ubuntu 22.04"),
+                ("operating system", "Ubuntu 22.04", "Debian 12"),
                 ("RAM MiB", "2048", "1024")
             ]
         );

@@ -25,7 +25,7 @@
 
 mod desired;
 mod external;
-mod plan;
+pub(crate) mod plan;
 mod vm5;
 mod vm6;
 

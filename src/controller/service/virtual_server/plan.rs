@@ -120,11 +120,13 @@ pub fn next_step(observed: &Observed, desired: &DesiredServer, want_running: boo
     Step::Done { disk }
 }
 
+/// A server as a tariff wants it and as a panel shows it when it matches, for the unit tests
+/// of whoever compares the two.
 #[cfg(test)]
-mod tests {
+pub(crate) mod samples {
     use super::*;
 
-    fn desired() -> DesiredServer {
+    pub(crate) fn desired() -> DesiredServer {
         DesiredServer {
             operating_system: "Ubuntu 22.04".into(),
             cpu_cores: 2,
@@ -137,7 +139,7 @@ mod tests {
         }
     }
 
-    fn matching() -> Observed {
+    pub(crate) fn matching() -> Observed {
         Observed {
             running: true,
             os: vec!["Ubuntu 22.04".into(), "8211".into()],
@@ -147,6 +149,13 @@ mod tests {
             pending: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::samples::{desired, matching};
 
     #[test]
     fn a_matching_running_server_needs_nothing() {
