@@ -239,10 +239,12 @@ async fn reconcile_requested_at_is_echoed_in_status() {
 }
 
 /// The binary as operators run it: `hostplane controller` with a kubeconfig answers health,
-/// readiness and Prometheus metrics on `--metrics-address`.
+/// readiness and Prometheus metrics on `--metrics-address`, and logs JSON lines with
+/// `--log-format json`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_binary_serves_health_readiness_and_metrics() {
     let ns = "ctl-binary";
+    let log = tempfile::NamedTempFile::new().expect("a log file");
     let cluster = setup(ns).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -256,9 +258,11 @@ async fn the_controller_binary_serves_health_readiness_and_metrics() {
             ns,
             "--metrics-address",
             &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
         ])
         .env("KUBECONFIG", cluster.kubeconfig_path())
-        .stdout(std::process::Stdio::null())
+        .stdout(log.reopen().expect("the log file"))
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start hostplane controller");
@@ -314,4 +318,13 @@ async fn the_controller_binary_serves_health_readiness_and_metrics() {
         metrics.contains("hostplane_reconciles_in_flight{kind=\"Client\"} "),
         "{metrics}"
     );
+    // `--log-format json`: every line one JSON object with a level and a message.
+    let lines = std::fs::read_to_string(log.path()).expect("the log");
+    assert!(lines.lines().count() >= 3, "{lines}");
+    for line in lines.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(entry["level"].is_string(), "{line}");
+        assert!(entry["fields"].is_object(), "{line}");
+    }
 }
