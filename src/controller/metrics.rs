@@ -8,13 +8,11 @@
 //! its role, and a standby that failed readiness would be restarted or kept out of a rolling
 //! update for no reason. Which process acts is the `hostplane_leader` gauge.
 //!
-//! Process-wide counters rather than a field of the reconcile context: they are read by the
-//! HTTP server, which lives outside any one `run()`.
+//! Process-wide measurements ([`crate::telemetry`]) rather than a field of the reconcile
+//! context: they are read by the HTTP server, which lives outside any one `run()`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -24,15 +22,6 @@ use axum::routing::get;
 
 static READY: AtomicBool = AtomicBool::new(false);
 static LEADER: AtomicBool = AtomicBool::new(false);
-
-#[derive(Default)]
-struct Totals {
-    count: u64,
-    seconds: f64,
-}
-
-static RECONCILES: Mutex<BTreeMap<(&'static str, &'static str), Totals>> =
-    Mutex::new(BTreeMap::new());
 
 /// Marks the controller ready (caches synced, reconcilers started).
 pub fn set_ready(ready: bool) {
@@ -49,34 +38,28 @@ pub fn set_leader(leader: bool) {
 pub fn record(kind: &'static str, ok: bool, took: Duration) {
     let outcome = if ok { "success" } else { "error" };
     crate::telemetry::reconcile(kind, outcome, took);
-    let mut map = RECONCILES.lock().expect("metrics lock");
-    let totals = map.entry((kind, outcome)).or_default();
-    totals.count += 1;
-    totals.seconds += took.as_secs_f64();
 }
 
 /// The metrics in Prometheus text format.
 pub fn render() -> String {
-    let map = RECONCILES.lock().expect("metrics lock");
+    let totals = crate::telemetry::reconcile_totals();
     let mut out = String::new();
     out.push_str("# HELP hostplane_reconciles_total Reconciles finished, per kind and outcome.\n");
     out.push_str("# TYPE hostplane_reconciles_total counter\n");
-    for ((kind, outcome), t) in map.iter() {
+    for (kind, outcome, count, _) in &totals {
         let _ = writeln!(
             out,
-            "hostplane_reconciles_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {}",
-            t.count
+            "hostplane_reconciles_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {count}"
         );
     }
     out.push_str(
         "# HELP hostplane_reconcile_seconds_total Time spent in reconciles, per kind and outcome.\n",
     );
     out.push_str("# TYPE hostplane_reconcile_seconds_total counter\n");
-    for ((kind, outcome), t) in map.iter() {
+    for (kind, outcome, _, seconds) in &totals {
         let _ = writeln!(
             out,
-            "hostplane_reconcile_seconds_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {:.6}",
-            t.seconds
+            "hostplane_reconcile_seconds_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {seconds:.6}"
         );
     }
     out.push_str("# HELP hostplane_ready Whether the controller's caches have synced.\n");
@@ -95,7 +78,6 @@ pub fn render() -> String {
         "hostplane_leader {}",
         u8::from(LEADER.load(Ordering::Relaxed))
     );
-    drop(map);
     crate::telemetry::render(&mut out);
     out
 }

@@ -42,6 +42,10 @@ impl Histogram {
         self.count
     }
 
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
     /// Appends the `_bucket`, `_sum` and `_count` lines of `name` with `labels` (already
     /// rendered as `k="v",...`).
     pub fn render(&self, name: &str, labels: &str, out: &mut String) {

@@ -50,15 +50,15 @@ pub fn panel_call(module: &str, function: &str, outcome: &'static str, took: Dur
         .observe(took.as_secs_f64());
 }
 
-/// How many reconciles of `kind` ended with `result` so far.
-pub fn reconciles(kind: &str, result: &str) -> u64 {
+/// Per kind and result, how many reconciles ended and the seconds they took in all (the
+/// reconcile histograms' count and sum, for the plain counters).
+pub fn reconcile_totals() -> Vec<(&'static str, &'static str, u64, f64)> {
     RECONCILES
         .lock()
         .expect("metrics lock")
         .iter()
-        .filter(|((k, r), _)| *k == kind && *r == result)
-        .map(|(_, h)| h.count())
-        .sum()
+        .map(|((kind, result), h)| (*kind, *result, h.count(), h.sum()))
+        .collect()
 }
 
 /// The measurements in Prometheus text format.
