@@ -43,7 +43,7 @@ pub(super) async fn acquire(
     };
     let pending = order_pending_annotation(need.kind);
     let record = purchase_record(ctx, service, module, &pending);
-    let purchase = Purchase::new(lic, &wanted, all.clone(), &record);
+    let purchase = Purchase::new(lic, &wanted, &all, &record);
     let mut ledger = PurchaseLedger {
         ctx,
         service,

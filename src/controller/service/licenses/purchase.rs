@@ -12,6 +12,7 @@
 //! service's uid: no other service can claim it, so there is no name conflict to check.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
 use crate::controller::Error;
@@ -24,7 +25,8 @@ pub(super) struct Purchase<'a> {
     wanted: &'a LicenseOrder,
     /// The listing made for this reconcile: it answers the first lookup; a lookup after an
     /// order lists again, since the order cannot be in it.
-    listed: Mutex<Option<Vec<License>>>,
+    listed: &'a [License],
+    looked: AtomicBool,
     /// The day the order was (or is about to be) placed, less a day: the server's time zone
     /// is not documented (its `createdate` is its local date), and a day of slack only widens
     /// a search that the name tag keeps exact.
@@ -37,7 +39,7 @@ impl<'a> Purchase<'a> {
     pub(super) fn new(
         lic: &'a Licensing,
         wanted: &'a LicenseOrder,
-        listed: Vec<License>,
+        listed: &'a [License],
         record: &Record,
     ) -> Self {
         let ordered_since = record
@@ -50,7 +52,8 @@ impl<'a> Purchase<'a> {
         Purchase {
             lic,
             wanted,
-            listed: Mutex::new(Some(listed)),
+            listed,
+            looked: AtomicBool::new(false),
             ordered_since,
             bought: Mutex::new(None),
         }
@@ -79,14 +82,16 @@ impl External for Purchase<'_> {
     }
 
     async fn observe(&self) -> Result<Found<LicenseDetails>, PanelError> {
-        let listed = self.listed.lock().expect("not poisoned").take();
-        let listed = match listed {
-            Some(listed) => listed,
-            None => self.lic.licenses().await?,
+        let fresh;
+        let listed = if self.looked.swap(true, Ordering::Relaxed) {
+            fresh = self.lic.licenses().await?;
+            fresh.as_slice()
+        } else {
+            self.listed
         };
         let found = self
             .lic
-            .confirm_order(&listed, self.wanted, self.ordered_since)
+            .confirm_order(listed, self.wanted, self.ordered_since)
             .await?;
         Ok(found
             .into_iter()
