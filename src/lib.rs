@@ -15,6 +15,7 @@ pub mod controller;
 pub mod doctor;
 pub mod naming;
 pub mod panel;
+pub mod plan;
 pub mod pools;
 pub mod simulator;
 pub mod telemetry;

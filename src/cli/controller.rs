@@ -65,7 +65,7 @@ pub struct Args {
 }
 
 /// `SharedHosting=30`: a product type and a number of days (1 to 3650, as the tariff field).
-fn product_days(text: &str) -> Result<(crate::api::ProductType, u32), String> {
+pub(super) fn product_days(text: &str) -> Result<(crate::api::ProductType, u32), String> {
     let (product, days) = text
         .split_once('=')
         .ok_or_else(|| format!("{text:?}: expected PRODUCT=DAYS, e.g. SharedHosting=30"))?;

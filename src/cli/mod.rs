@@ -1,11 +1,12 @@
 //! The `hostplane` command line: one binary, one subcommand per job.
 
-mod controller;
+pub(crate) mod controller;
 mod crdgen;
 pub mod demo;
 mod demo_panels;
 pub mod demo_ready;
 pub mod doctor;
+mod plan;
 mod quote;
 mod simulate;
 mod test_order;
@@ -37,6 +38,11 @@ enum Command {
     /// the late fee if renewed on --at; exit 0 when all are quoted, 1 when one cannot be, 2 when
     /// the command could not run.
     Quote(quote::Args),
+    /// Show what applying manifests would do at the panels, service by service (operations,
+    /// money, licences to buy), from the live cluster and, with --panels, read-only panel
+    /// calls; exit 0 when nothing destructive, 2 when the plan deletes, reinstalls or buys,
+    /// 1 on error (including services the change would leave Stalled).
+    Plan(plan::Args),
     /// Serve the panel simulators (ispmanager, VMmanager, licensing) until Ctrl-C.
     Simulate(simulate::Args),
     /// Check panels read-only before managing them: which protocol facts hostplane relies on
@@ -112,6 +118,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Crdgen(args) => crdgen::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Quote(args) => quote::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Doctor(args) => doctor::run(args),

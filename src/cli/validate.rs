@@ -8,14 +8,27 @@ use std::process::ExitCode;
 
 use crate::validation::{self, Options, RefOptions, Source};
 
+/// Where manifests come from, as `kubectl apply -f` takes them (shared with `plan`).
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub struct Manifests {
     /// Files, folders, or `-` for standard input.
     #[arg(required = true)]
-    paths: Vec<PathBuf>,
+    pub paths: Vec<PathBuf>,
     /// Also read the subfolders of folders (as `kubectl apply -R`).
     #[arg(long, short = 'R')]
-    recursive: bool,
+    pub recursive: bool,
+}
+
+impl Manifests {
+    pub fn read(&self) -> Result<Vec<Source>, String> {
+        read_sources(&self.paths, self.recursive)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    manifests: Manifests,
     /// `text` (one line per problem) or `json`.
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -86,7 +99,7 @@ fn collect_yaml(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> std::io:
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let sources = match read_sources(&args.paths, args.recursive) {
+    let sources = match args.manifests.read() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hostplane validate: {e}");

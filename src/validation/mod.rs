@@ -155,6 +155,18 @@ impl Entry {
 
 /// Validates every document of `sources` as one set.
 pub fn validate(sources: &[Source], options: &Options) -> Report {
+    validate_entries(sources, options, Vec::new()).0
+}
+
+/// [`validate`] with `context`: objects outside the manifests (the live cluster, for
+/// `hostplane plan`) that references may resolve to. A context object that a manifest
+/// replaces (same kind, namespace and name) is left out, and the context's own problems are
+/// not reported. Gives back the manifests' objects that decoded.
+pub fn validate_entries(
+    sources: &[Source],
+    options: &Options,
+    context: Vec<Entry>,
+) -> (Report, Vec<Entry>) {
     let mut report = Report {
         files: sources.len(),
         ..Report::default()
@@ -207,6 +219,24 @@ pub fn validate(sources: &[Source], options: &Options) -> Report {
             }
         }
     }
-    references::check(&entries, &options.references, &mut report.problems);
-    report
+    let own = entries.len();
+    let key = |e: &Entry| {
+        (
+            e.kind().to_owned(),
+            e.header.namespace.clone(),
+            e.name().to_owned(),
+        )
+    };
+    let replaced: std::collections::HashSet<_> = entries.iter().map(key).collect();
+    entries.extend(context.into_iter().filter(|e| !replaced.contains(&key(e))));
+    let mut found = Vec::new();
+    references::check(&entries, &options.references, &mut found);
+    let files: std::collections::HashSet<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    report.problems.extend(
+        found
+            .into_iter()
+            .filter(|p| files.contains(p.file.as_str())),
+    );
+    entries.truncate(own);
+    (report, entries)
 }

@@ -159,25 +159,65 @@ fn admit(
         .today_in(&crate::billing::zone::of(&tariff.spec));
     let earlier = crate::controller::tariff_history::earlier_tariffs(ctx, service);
     price(service, &tariff, &earlier, today, status);
-    let related = related(ctx, ns, &tariff, &earlier, &client);
-    let problems = judge::problems(service, related);
+    let order = Order {
+        related: related(
+            ctx.modules.state().iter().map(|m| &**m),
+            ns,
+            &tariff,
+            &earlier,
+            &client,
+        ),
+        earlier: &earlier,
+        others: &|| earlier_services_of_client(ctx.services.state(), service),
+        today,
+        defaults: &ctx.settings.product_defaults,
+    };
+    let refs = judge_order(service, tariff, client, status.tariff.as_deref(), order)?;
+    status.tariff = Some(service.spec.tariff_ref.name.clone());
+    Ok(refs)
+}
+
+/// What [`judge_order`] weighs a service against besides its tariff and client.
+pub struct Order<'a> {
+    /// The tariff, client, earlier tariffs and modules of the namespace as validation entries.
+    pub related: Vec<crate::validation::Entry>,
+    /// The tariffs the service's declared tariff changes moved from.
+    pub earlier: &'a [Arc<Tariff>],
+    /// The client's earlier services on the same tariff (only asked for a service not
+    /// created yet).
+    pub others: &'a dyn Fn() -> Vec<Arc<HostingService>>,
+    /// Today in the tariff's zone.
+    pub today: jiff::civil::Date,
+    pub defaults: &'a crate::billing::policy::ProductDefaults,
+}
+
+/// The pure half of [`admit`], shared with `hostplane plan` so that a plan and the controller
+/// cannot disagree on which services are stalled and where each one stands. `priced_on` is
+/// the tariff the service was last priced on (`status.tariff`).
+pub fn judge_order(
+    service: &HostingService,
+    tariff: Arc<Tariff>,
+    client: Arc<Client>,
+    priced_on: Option<&str>,
+    order: Order<'_>,
+) -> Result<Refs, Verdict> {
+    let problems = judge::problems(service, order.related);
     if !problems.is_empty() {
         return Err(Verdict::Stalled {
             reason: Reason::InvalidSpec,
             message: problems.join("; "),
         });
     }
-    if let Some(message) = crate::controller::tariff_history::undeclared_change(
-        &service.spec,
-        status.tariff.as_deref(),
-    ) {
+    if let Some(message) =
+        crate::controller::tariff_history::undeclared_change(&service.spec, priced_on)
+    {
         return Err(Verdict::Stalled {
             reason: Reason::UndeclaredTariffChange,
             message,
         });
     }
     if !created(service) {
-        let others = earlier_services_of_client(ctx, service);
+        let others = (order.others)();
         let others: Vec<&crate::api::HostingServiceSpec> = others.iter().map(|s| &s.spec).collect();
         if let Err(violations) =
             lifecycle::admission(&tariff.spec, &service.spec, &client.spec, &others)
@@ -189,20 +229,18 @@ fn admit(
             });
         }
     }
-    let refs = Refs::new(
+    Refs::new(
         service,
         tariff,
-        &earlier,
+        order.earlier,
         client,
-        today,
-        &ctx.settings.product_defaults,
+        order.today,
+        order.defaults,
     )
     .map_err(|e| Verdict::Stalled {
         reason: Reason::InvalidSpec,
         message: e.to_string(),
-    })?;
-    status.tariff = Some(service.spec.tariff_ref.name.clone());
-    Ok(refs)
+    })
 }
 
 /// Whether the account should be active, and if not, why (a person reads this in the
@@ -245,7 +283,10 @@ pub(crate) fn created(service: &HostingService) -> bool {
 
 /// The client's services on the same tariff that were ordered before this one and are not
 /// terminated: what "services per client" counts.
-fn earlier_services_of_client(ctx: &Context, service: &HostingService) -> Vec<Arc<HostingService>> {
+pub fn earlier_services_of_client(
+    all: Vec<Arc<HostingService>>,
+    service: &HostingService,
+) -> Vec<Arc<HostingService>> {
     let order = |s: &HostingService| {
         (
             s.metadata.creation_timestamp.clone().map(|t| t.0),
@@ -253,9 +294,7 @@ fn earlier_services_of_client(ctx: &Context, service: &HostingService) -> Vec<Ar
         )
     };
     let me = order(service);
-    ctx.services
-        .state()
-        .into_iter()
+    all.into_iter()
         .filter(|s| {
             s.namespace() == service.namespace()
                 && s.name_any() != service.name_any()
@@ -455,9 +494,23 @@ fn dereference(
     service: &HostingService,
     ctx: &Context,
 ) -> Result<(Arc<Tariff>, Arc<Client>), Verdict> {
+    dereference_with(
+        service,
+        |ns, name| Context::get(&ctx.tariffs, ns, name),
+        |ns, name| Context::get(&ctx.clients, ns, name),
+    )
+}
+
+/// The service's tariff and client by the given lookups (`namespace`, `name`), or `Stalled`
+/// naming what is missing; shared with `hostplane plan`.
+pub fn dereference_with(
+    service: &HostingService,
+    tariff: impl Fn(&str, &str) -> Option<Arc<Tariff>>,
+    client: impl Fn(&str, &str) -> Option<Arc<Client>>,
+) -> Result<(Arc<Tariff>, Arc<Client>), Verdict> {
     let ns = service.namespace().unwrap_or_default();
-    let tariff = Context::get(&ctx.tariffs, &ns, &service.spec.tariff_ref.name);
-    let client = Context::get(&ctx.clients, &ns, &service.spec.client_ref.name);
+    let tariff = tariff(&ns, &service.spec.tariff_ref.name);
+    let client = client(&ns, &service.spec.client_ref.name);
     let mut missing = Vec::new();
     if tariff.is_none() {
         missing.push(format!(
@@ -482,8 +535,8 @@ fn dereference(
 
 /// The validation set a service is judged in: its tariff, its client, the namespace's
 /// modules, and the client's other services (for services-per-client).
-fn related(
-    ctx: &Context,
+pub fn related<'m>(
+    modules: impl Iterator<Item = &'m ProcessingModule>,
     ns: &str,
     tariff: &Tariff,
     earlier: &[Arc<Tariff>],
@@ -492,11 +545,9 @@ fn related(
     let mut set = vec![judge::entry(tariff), judge::entry(client)];
     set.extend(earlier.iter().map(|t| judge::entry(&**t)));
     set.extend(
-        ctx.modules
-            .state()
-            .iter()
+        modules
             .filter(|m| m.namespace().as_deref() == Some(ns))
-            .map(|m| judge::entry(&**m)),
+            .map(judge::entry),
     );
     set
 }

@@ -250,14 +250,19 @@ async fn control_panel_license(
 
 /// The licensing module a VMmanager module orders control-panel licenses from.
 fn licensing_module_of(ctx: &Context, module: &ProcessingModule) -> Option<Arc<ProcessingModule>> {
-    let name = &module
+    let name = licensing_module_name(module)?;
+    Context::get(&ctx.modules, &module.namespace().unwrap_or_default(), name)
+}
+
+/// The name of the licensing module a VMmanager module names (`vmmanager.licensingModuleRef`).
+pub fn licensing_module_name(module: &ProcessingModule) -> Option<&str> {
+    let reference = module
         .spec
         .vmmanager
         .as_ref()?
         .licensing_module_ref
-        .as_ref()?
-        .name;
-    Context::get(&ctx.modules, &module.namespace().unwrap_or_default(), name)
+        .as_ref()?;
+    Some(&reference.name)
 }
 
 /// What one reconcile of one service knows before it looks at the panel.
