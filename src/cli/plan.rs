@@ -11,12 +11,11 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use kube::ResourceExt;
 
 use super::Output;
 use crate::plan::observe::Observed;
-use crate::plan::service::{self, Settings};
-use crate::plan::{Plan, World, products, render};
+use crate::plan::service::Settings;
+use crate::plan::{Plan, World, render};
 use crate::validation::{self, Options, RefOptions};
 
 #[derive(clap::Args, Debug)]
@@ -111,28 +110,7 @@ async fn make(args: &Args) -> anyhow::Result<Plan> {
             auto_deletion_days: args.auto_deletion_days.clone(),
         },
     };
-    Ok(plan_worlds(&before, &after, &observed, &settings))
-}
-
-/// The plan of every service of `after` against `before`.
-pub fn plan_worlds(
-    before: &World,
-    after: &World,
-    observed: &Observed,
-    settings: &Settings,
-) -> Plan {
-    let mut pools = products::PoolStock::default();
-    let mut services: Vec<_> = after.services.iter().collect();
-    services.sort_by_key(|s| (s.namespace(), s.name_any()));
-    let plans = services
-        .into_iter()
-        .map(|s| {
-            let ns = s.namespace().unwrap_or_default();
-            let live = before.service(&ns, &s.name_any()).map(|b| &**b);
-            service::plan(before, after, live, s, observed, &mut pools, settings)
-        })
-        .collect();
-    Plan::from_services(plans, after)
+    Ok(crate::plan::plan(&before, &after, &observed, &settings))
 }
 
 fn lines(problems: &[validation::Problem]) -> String {

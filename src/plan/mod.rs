@@ -16,11 +16,38 @@ pub mod render;
 pub mod service;
 pub mod world;
 
+#[cfg(test)]
+mod examples_tests;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 pub use world::World;
+
+use kube::ResourceExt;
+
+/// The plan of every service of `after` (the live objects with the manifests applied)
+/// against `before` (the live objects).
+pub fn plan(
+    before: &World,
+    after: &World,
+    observed: &observe::Observed,
+    settings: &service::Settings,
+) -> Plan {
+    let mut pools = products::PoolStock::default();
+    let mut services: Vec<_> = after.services.iter().collect();
+    services.sort_by_key(|s| (s.namespace(), s.name_any()));
+    let plans = services
+        .into_iter()
+        .map(|s| {
+            let ns = s.namespace().unwrap_or_default();
+            let live = before.service(&ns, &s.name_any()).map(|b| &**b);
+            service::plan(before, after, live, s, observed, &mut pools, settings)
+        })
+        .collect();
+    Plan::from_services(plans, after)
+}
 
 /// One change at a panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -181,15 +208,14 @@ impl Plan {
             plan.stalled += usize::from(s.stalls.is_some());
         }
         for tariff in &after.tariffs {
-            let ns = kube::ResourceExt::namespace(&**tariff).unwrap_or_default();
-            let name = kube::ResourceExt::name_any(&**tariff);
+            let ns = tariff.namespace().unwrap_or_default();
+            let name = tariff.name_any();
             let on = |s: &&ServicePlan| s.namespace == ns && s.tariff == name;
             let total = after
                 .services
                 .iter()
                 .filter(|s| {
-                    kube::ResourceExt::namespace(&***s).as_deref() == Some(&*ns)
-                        && s.spec.tariff_ref.name == name
+                    s.namespace().as_deref() == Some(&*ns) && s.spec.tariff_ref.name == name
                 })
                 .count();
             let affected = services
