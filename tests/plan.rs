@@ -187,3 +187,86 @@ async fn a_change_that_would_stall_live_services_fails_the_plan() {
     assert!(text.contains("would be Stalled"), "{text}");
     assert!(text.contains("1 services would be Stalled"), "{text}");
 }
+
+/// Licensing functions that change something (`soft.edit` is left out: with only `elid` it is
+/// also the read of one licence).
+const LICENSE_MUTATIONS: [&str; 6] = [
+    "soft.order.param",
+    "soft.suspend",
+    "soft.resume",
+    "soft.delete",
+    "service.changepricelist",
+    "service.prolong",
+];
+
+fn license_mutations(sim: &SimHandle) -> BTreeMap<String, u64> {
+    let calls = sim.sim.calls().get("billmgr").cloned().unwrap_or_default();
+    calls
+        .into_iter()
+        .filter(|(f, n)| LICENSE_MUTATIONS.contains(&f.as_str()) && *n > 0)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_panels_the_plan_reads_the_licence_and_matches_the_controller() {
+    use hostplane::api::common::Period;
+    use support::fixtures::SoftwareLicenses;
+
+    let ns = "plan-licence";
+    let cluster = cluster_with_namespace(ns);
+    let sim = common::start().await;
+    let _controller = start_controller(cluster, ns, Duration::from_secs(2)).await;
+    let set = SoftwareLicenses(Login::new(
+        sim.url("/billmgr"),
+        common::ADMIN,
+        common::PASSWORD,
+    ));
+    apply_fixtures(cluster, ns, set.fixtures()).await;
+    let today = sim.sim.clock().today().to_string();
+    let shop = || SoftwareLicenses::service("shop", "203.0.113.7", Period::OneYear, &today);
+    apply_fixtures(cluster, ns, [shop().build()]).await;
+    eventually(cluster, ns, "hsvc/shop", READY, "True").await;
+
+    // A new licence service in the manifests is a purchase: exit 2, one licence of 3541.
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    write(
+        dir.path(),
+        "more.yaml",
+        &SoftwareLicenses::service("more", "203.0.113.8", Period::OneYear, &today).build(),
+    );
+    sim.sim.reset_calls();
+    let out = plan(cluster, &[dir_arg, "-n", ns, "--panels", "-o", "json"]).await;
+    assert_eq!(out.status.code(), Some(2), "a purchase asks for approval");
+    let planned: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(planned["licensesToBuy"]["3541"], 1, "{planned:#}");
+    assert!(license_mutations(&sim).is_empty(), "{:?}", sim.sim.calls());
+    assert!(
+        sim.sim.call_count("billmgr", "soft") > 0,
+        "--panels lists the licences"
+    );
+
+    // Suspending the live one: planned from the licence the panel lists, then done as planned.
+    std::fs::remove_file(dir.path().join("more.yaml")).unwrap();
+    write(
+        dir.path(),
+        "shop.yaml",
+        &shop().with(|s| s.suspended = true).build(),
+    );
+    let out = plan(cluster, &[dir_arg, "-n", ns, "--panels", "-o", "json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let planned: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ops = &planned["services"][0]["operations"];
+    assert_eq!(ops[0]["action"], "suspendLicense", "{planned:#}");
+    assert!(license_mutations(&sim).is_empty(), "{:?}", sim.sim.calls());
+
+    kubectl_ok(cluster, &["apply", "-n", ns, "-f", dir_arg]);
+    eventually(cluster, ns, "hsvc/shop", "{.status.phase}", "Suspended").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        license_mutations(&sim),
+        BTreeMap::from([("soft.suspend".to_owned(), 1)]),
+        "{:?}",
+        sim.sim.calls()
+    );
+}

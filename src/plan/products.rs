@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 
-use super::observe::{Account, Observed};
+use super::observe::{Observed, Seen};
 use super::{Action, Operation, ServicePlan, World};
 use crate::api::hosting_service::ManagementPolicy;
 use crate::api::{EXTERNAL_NAME_ANNOTATION, HostingService, ModuleType};
@@ -16,6 +16,7 @@ use crate::controller::service::virtual_server::plan::{self as server_plan, Obse
 use crate::controller::service::virtual_server::{self, DesiredServer};
 use crate::controller::service::{Refs, created, suspension};
 use crate::panel::ispmanager::User;
+use crate::panel::licensing::{License, LicenseStatus};
 
 /// A service before the manifests (if it lives and was not stalled) and after.
 pub struct Change<'a> {
@@ -143,9 +144,9 @@ pub fn hosting(change: &Change<'_>, world: &World, plan: &mut ServicePlan) {
         .and_then(|(b, r)| account(b, r).ok())
         .map(|d| user_like(&d, &username, change.was_active().unwrap_or(true)));
     let observed = match change.observed.account(&ns, &module, &username) {
-        Account::Found(user) => Some(user.clone()),
-        Account::Missing => None,
-        Account::NotRead if created(service) && assumed.is_none() => {
+        Seen::Found(user) => Some(user.clone()),
+        Seen::Missing => None,
+        Seen::NotRead if created(service) && assumed.is_none() => {
             plan.notes.push(
                 "the account's present state is not known (the live service is stalled): \
                  run with --panels"
@@ -153,7 +154,7 @@ pub fn hosting(change: &Change<'_>, world: &World, plan: &mut ServicePlan) {
             );
             Some(user_like(&desired, &username, change.active()))
         }
-        Account::NotRead => assumed,
+        Seen::NotRead => assumed,
     };
     let why = change.why();
     if change.terminated {
@@ -284,11 +285,19 @@ pub fn server(change: &Change<'_>, world: &World, pools: &mut PoolStock, plan: &
         .get(EXTERNAL_NAME_ANNOTATION)
         .cloned()
         .unwrap_or_else(|| virtual_server::default_host_name(&ns, &service.name_any()));
-    let existing = change
+    let assumed = change
         .before
         .filter(|(b, _)| created(b))
         .and_then(|(b, r)| desire(b, r).ok())
         .map(|d| server_like(&d, change.was_active().unwrap_or(true)));
+    let seen = module_name
+        .as_deref()
+        .map_or(Seen::NotRead, |m| change.observed.server(&ns, m, &host));
+    let existing = match seen {
+        Seen::Found(server) => Some(server.clone()),
+        Seen::Missing => None,
+        Seen::NotRead => assumed,
+    };
     if change.terminated {
         if existing.is_some() {
             op(
@@ -377,7 +386,13 @@ pub fn license(change: &Change<'_>, world: &World, pools: &mut PoolStock, plan: 
         return;
     }
     let why = change.why();
-    match (change.was_active(), change.active()) {
+    let licensing = change.module(world, ModuleType::Licensing);
+    let was_active = match at_panel(change, licensing.as_deref()) {
+        Seen::Found(l) => Some(l.status != LicenseStatus::Suspended),
+        Seen::Missing => None,
+        Seen::NotRead => change.was_active(),
+    };
+    match (was_active, change.active()) {
         (Some(true), false) => op(
             plan,
             Action::SuspendLicense,
@@ -393,6 +408,19 @@ pub fn license(change: &Change<'_>, world: &World, pools: &mut PoolStock, plan: 
             &["soft.resume"],
         ),
         _ => {}
+    }
+}
+
+/// The service's recorded licence as the licensing module lists it (`--panels`).
+fn at_panel<'o>(change: &Change<'o>, licensing: Option<&str>) -> Seen<&'o License> {
+    let service = change.service();
+    let recorded = service.status.as_ref().and_then(|s| s.license.as_ref());
+    match (licensing, recorded) {
+        (Some(module), Some(license)) => {
+            let ns = service.namespace().unwrap_or_default();
+            change.observed.license(&ns, module, &license.id)
+        }
+        _ => Seen::NotRead,
     }
 }
 
@@ -428,16 +456,20 @@ fn license_change(
 ) {
     let (service, refs) = change.after;
     let ns = service.namespace().unwrap_or_default();
-    let had = change
-        .before
-        .filter(|(b, _)| created(b))
-        .and_then(|(b, r)| license_type(b, r));
     let needs = license_type(service, refs).filter(|_| !change.terminated);
     let licensing = match vm_module {
         Some(vm) => world
             .module(&ns, vm)
             .and_then(|m| virtual_server::licensing_module_name(m).map(str::to_owned)),
         None => change.module(world, ModuleType::Licensing),
+    };
+    let had = match at_panel(change, licensing.as_deref()) {
+        Seen::Found(l) if l.status != LicenseStatus::Deleted => Some(l.pricelist.clone()),
+        Seen::Found(_) | Seen::Missing => None,
+        Seen::NotRead => change
+            .before
+            .filter(|(b, _)| created(b))
+            .and_then(|(b, r)| license_type(b, r)),
     };
     let why = change.why();
     match (had, needs) {
