@@ -200,7 +200,13 @@ fn registered() -> &'static Registered {
 
 fn register_once() -> Registered {
     let cluster = cluster_with_namespace("webhook-probe");
-    let dir = tempfile::tempdir().unwrap().keep();
+    // In the cluster's own temp dir, which its teardown removes: statics are never dropped.
+    let dir = cluster
+        .kubeconfig_path()
+        .parent()
+        .unwrap()
+        .join("webhook-certs");
+    std::fs::create_dir(&dir).unwrap();
     let ca = certs::ca(&dir, "webhook");
     let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
     certs::serving(&ca, &cert, &key);
