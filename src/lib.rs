@@ -6,7 +6,7 @@
 //! (the panel clients), `simulator` (the panels' HTTP APIs for tests and the demo), `cli` (the
 //! `hostplane` command), `controller` (the reconcilers), `doctor` (read-only panel checks),
 //! `test_order` (a tariff's test order, checked at the panel), `testbed` (a real local
-//! kube-apiserver for tests and the demo).
+//! kube-apiserver for tests and the demo), `webhook` (the validating admission webhook).
 
 pub mod api;
 pub mod billing;
@@ -22,3 +22,4 @@ pub mod telemetry;
 pub mod test_order;
 pub mod testbed;
 pub mod validation;
+pub mod webhook;

@@ -140,14 +140,20 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn run(args: Args) -> ExitCode {
+/// Logs to stdout in `format`, filtered by `RUST_LOG` (`info` when unset); for every
+/// long-running subcommand (the controller, the webhook).
+pub fn init_logs(format: LogFormat) {
     let logs = tracing_subscriber::fmt().with_env_filter(
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
     );
-    match args.log_format {
+    match format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
+}
+
+pub fn run(args: Args) -> ExitCode {
+    init_logs(args.log_format);
     let leader_election = match args.leader_election() {
         Ok(election) => election,
         Err(e) => {

@@ -11,6 +11,7 @@ mod quote;
 mod simulate;
 mod test_order;
 pub mod validate;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ enum Command {
     TestOrder(test_order::Args),
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster).
     Controller(controller::Args),
+    /// Serve the validating admission webhook over TLS: refuses what `validate` reports about
+    /// an object on its own, and Tariff edits that would break the services sold on them.
+    Webhook(webhook::Args),
     /// The local demo: a real local API server with the CRDs installed and the example
     /// provider namespace applied; runs until Ctrl-C.
     Demo(demo::Args),
@@ -125,6 +129,7 @@ pub fn run() -> ExitCode {
         Command::TestOrder(args) => test_order::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Controller(args) => controller::run(args),
+        Command::Webhook(args) => webhook::run(args),
         Command::LocalCluster { kubeconfig } => {
             match crate::testbed::run_foreground(kubeconfig.as_deref(), |_| Ok(())) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -153,6 +153,36 @@ impl Entry {
     }
 }
 
+/// What one object shows on its own, without the rest of the set.
+#[derive(Debug)]
+pub struct OneObject {
+    pub header: Header,
+    /// The decoded object; `None` when it could not be decoded (the problems say why).
+    pub object: Option<Object>,
+    /// The decoding problems, or the rules' problems of the decoded object.
+    pub problems: Vec<FieldProblem>,
+}
+
+/// Every single-object rule: the header, strict decoding ([`decode`]) and the rules no schema
+/// can say ([`rules`]). One function for `hostplane validate` and the admission webhook, so
+/// the webhook refuses exactly what `validate` reports about an object on its own, with the
+/// same field and reason; reference checks need the set and stay out.
+pub fn check_one(value: &serde_json::Value, default_namespace: &str) -> OneObject {
+    let header = decode::header(value, default_namespace);
+    match decode::decode(value, &header) {
+        Ok(object) => OneObject {
+            problems: rules::check(&object),
+            header,
+            object: Some(object),
+        },
+        Err(problems) => OneObject {
+            header,
+            object: None,
+            problems,
+        },
+    }
+}
+
 /// Validates every document of `sources` as one set.
 pub fn validate(sources: &[Source], options: &Options) -> Report {
     validate_entries(sources, options, Vec::new()).0
@@ -191,31 +221,22 @@ pub fn validate_entries(
                     continue;
                 }
             };
-            let header = decode::header(&value, &options.default_namespace);
+            let one = check_one(&value, &options.default_namespace);
             let mut entry = Entry {
                 file: source.name.clone(),
                 document: doc.index,
                 line: doc.start_line,
-                header,
+                header: one.header,
                 object: Object::Other,
             };
-            match decode::decode(&value, &entry.header) {
-                Ok(object) => {
-                    entry.object = object;
-                    for p in rules::check(&entry.object) {
-                        report
-                            .problems
-                            .push(entry.problem(p.field.as_deref(), p.reason));
-                    }
-                    entries.push(entry);
-                }
-                Err(problems) => {
-                    for p in problems {
-                        report
-                            .problems
-                            .push(entry.problem(p.field.as_deref(), p.reason));
-                    }
-                }
+            for p in one.problems {
+                report
+                    .problems
+                    .push(entry.problem(p.field.as_deref(), p.reason));
+            }
+            if let Some(object) = one.object {
+                entry.object = object;
+                entries.push(entry);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! polling for a condition, and a controller started (and stoppable) in-process.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod fixtures;
 
 use std::path::Path;
