@@ -38,6 +38,14 @@ impl Accounts {
         listing.users.get(name).cloned()
     }
 
+    /// Whether a listing younger than `max_age` shows `name` as absent (`false` when it holds
+    /// it or when there is no such listing).
+    pub fn absent(&self, module: &str, name: &str, max_age: Duration) -> bool {
+        let map = self.modules.lock().expect("accounts lock");
+        map.get(module)
+            .is_some_and(|l| l.taken.elapsed() <= max_age && !l.users.contains_key(name))
+    }
+
     /// Replaces a module's listing with a new one.
     pub fn replace(&self, module: &str, users: Vec<User>) {
         let users = users.into_iter().map(|u| (u.name.clone(), u)).collect();

@@ -42,6 +42,11 @@ pub struct Context {
     pub license_acquisitions: tokio::sync::Mutex<()>,
     /// Consecutive failures per object, for exponential backoff; cleared on success.
     failures: Mutex<HashMap<String, u32>>,
+    /// Objects that got an event in the reconcile under way ([`Context::take_told`]): a pass
+    /// that said what it did (`Created ...`) does not add a second event for the `Ready`
+    /// transition it caused. Reconciles of one object never overlap, so a per-key flag set
+    /// by the pass and taken at its end is the pass's own; only events are spared by it.
+    told: Mutex<std::collections::HashSet<String>>,
 }
 
 /// One async lock per queue name (e.g. `namespace/module/host_create`): operations of one
@@ -118,6 +123,7 @@ impl Context {
             claims: Default::default(),
             license_acquisitions: tokio::sync::Mutex::const_new(()),
             failures: Mutex::default(),
+            told: Mutex::default(),
         }
     }
 
@@ -188,9 +194,18 @@ impl Context {
             action: "Reconcile".into(),
             secondary: None,
         };
+        let told = key(&K::kind(&()), object);
+        self.told.lock().expect("told lock").insert(told);
         if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
             tracing::warn!(object = %object.meta().name.as_deref().unwrap_or_default(), error = %e, "cannot publish event");
         }
+    }
+}
+
+impl Context {
+    /// Whether the object of `key` ([`key`]) got an event since the last call, clearing it.
+    pub fn take_told(&self, key: &str) -> bool {
+        self.told.lock().expect("told lock").remove(key)
     }
 }
 

@@ -140,6 +140,10 @@ where
     }
 }
 
+/// How long tariffs, clients and modules wait for a burst of changes to end before they count
+/// again: short enough that a person sees the counts move at once.
+const AGGREGATE_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Room for events not yet taken by every subscriber; a full buffer slows the watch down
 /// (backpressure), it never drops an event.
 const SHARED_BUFFER: usize = 1024;
@@ -330,6 +334,10 @@ async fn serve(
     ctx.panels.set_check_interval(options.module_check_interval);
     let config =
         kube::runtime::controller::Config::default().concurrency(options.concurrency.max(1));
+    // Tariffs, clients and modules count their services: while hundreds of services converge
+    // at once, each service's change would wake them again (a reconcile and a status write
+    // per service). A short trailing debounce folds a burst into one pass (issue 16).
+    let aggregate = config.clone().debounce(AGGREGATE_DEBOUNCE);
 
     let tariff_of_service = |s: Arc<HostingService>| {
         Some(ObjectRef::new(&s.spec.tariff_ref.name).within(&s.namespace().unwrap_or_default()))
@@ -339,7 +347,7 @@ async fn serve(
     };
 
     let tariffs_done = Controller::for_shared_stream(tariff_events, tariffs.clone())
-        .with_config(config.clone())
+        .with_config(aggregate.clone())
         .watches_shared_stream(
             module_events,
             watches::referrers(tariffs.clone(), watches::tariff_uses_module),
@@ -353,7 +361,7 @@ async fn serve(
         )
         .for_each(|_| std::future::ready(()));
     let clients_done = Controller::for_shared_stream(client_events, clients)
-        .with_config(config.clone())
+        .with_config(aggregate.clone())
         .watches_shared_stream(service_events_for_clients, client_of_service)
         .graceful_shutdown_on(options.shutdown.requested())
         .run(
@@ -388,7 +396,7 @@ async fn serve(
     .default_backoff()
     .touched_objects();
     let modules_done = Controller::for_shared_stream(module_events_for_modules, modules.clone())
-        .with_config(config.clone())
+        .with_config(aggregate.clone())
         .watches_stream(secret_events, modules_of_secret)
         .watches_shared_stream(service_events_for_modules, module_of_service)
         .watches_shared_stream(

@@ -114,6 +114,8 @@ pub async fn reconcile(service: Arc<HostingService>, ctx: Arc<Context>) -> Resul
     let ns = service.namespace().unwrap_or_default();
     let api: Api<HostingService> = Api::namespaced(ctx.client.clone(), &ns);
     let mut status = service.status.clone().unwrap_or_default();
+    // A pass that ended early (an API error) may have left its flag.
+    ctx.take_told(&context::key("HostingService", &*service));
 
     // Paused holds everything, deletion included: a person pausing a service is stopping
     // hostplane from touching its panel account, and deleting it is touching it.
@@ -475,7 +477,11 @@ async fn finish(
         }
     };
     let name = service.name_any();
-    if super::status::write(api, &name, service.status.as_ref(), &status).await? {
+    // What was done at the panel (e.g. `Created`) already tells the reader that the service
+    // became ready: that transition adds no second event (issue 16: writes per create).
+    // Other transitions (`Terminated`, a failure) are always told.
+    let told = ctx.take_told(&key) && matches!(outcome.verdict, Verdict::Ready { .. });
+    if super::status::write(api, &name, service.status.as_ref(), &status).await? && !told {
         super::announce(
             ctx,
             service,

@@ -20,6 +20,10 @@ pub struct Account<'a> {
     pub username: String,
     /// How old a listing may be and still answer for the account.
     pub listing_max_age: Duration,
+    /// The service has never claimed this name (no create was ever sent for it): a fresh
+    /// listing without the account is enough to create it. A name with a claim is always
+    /// looked up, since a create whose answer was lost may have made it after the listing.
+    pub first_create: bool,
 }
 
 impl External for Account<'_> {
@@ -45,6 +49,18 @@ impl External for Account<'_> {
                 .fresh(&self.module_key, &self.username, self.listing_max_age);
         if let Some(user) = listed {
             return Ok(Found::Present(user));
+        }
+        // A new service's name in a fresh listing that lacks it: one listing answers for
+        // every service created at once (issue 16). Should someone make the account in the
+        // meantime, the create answers `Exists` and the driver stops with `AccountExists`,
+        // as a lookup would have.
+        if self.first_create
+            && self
+                .ctx
+                .accounts
+                .absent(&self.module_key, &self.username, self.listing_max_age)
+        {
+            return Ok(Found::Absent);
         }
         // Existence comes from the `user` list only (reference §11): the whole list is one
         // call, so it also refreshes the module's listing for every other service.

@@ -26,6 +26,12 @@ use crate::panel::ispmanager::is_not_found;
 pub const DNS_ZONE_ANNOTATION: &str = "hostplane.dev/dns-zone";
 
 /// The DNS zone of the service's domain on the tariff's name server, made once per domain.
+/// `Some(note)` when this pass made the zone (the caller tells it in its event).
+///
+/// On the account's own server the zone is created without listing the zones first: one
+/// panel call per new service, not two. A zone that is there already (ispmanager may make it
+/// with the account's site, reference §2.5) answers `Exists`, which is as good; on a separate
+/// name server the listing stays, since a zone found there before the claim is someone else's.
 pub(super) async fn ensure_dns(
     service: &HostingService,
     refs: &Refs,
@@ -33,9 +39,9 @@ pub(super) async fn ensure_dns(
     desired: &DesiredAccount,
     module: &ProcessingModule,
     status: &mut HostingServiceStatus,
-) -> Result<(), Outcome> {
+) -> Result<Option<String>, Outcome> {
     if status.domain.as_deref() == Some(desired.domain.as_str()) {
-        return Ok(());
+        return Ok(None);
     }
     let name_server = refs
         .tariff
@@ -43,6 +49,7 @@ pub(super) async fn ensure_dns(
         .hosting
         .as_ref()
         .and_then(|h| h.name_server.as_ref());
+    let mut made = None;
     if let Some(ns_ref) = name_server {
         let ns = service.namespace().unwrap_or_default();
         let ns_module = Context::get(&ctx.modules, &ns, &ns_ref.processing_module_ref.name)
@@ -75,12 +82,16 @@ pub(super) async fn ensure_dns(
             .external_name
             .clone()
             .unwrap_or_else(|| desired.username.clone());
-        let zones = dns
-            .dns_domains()
-            .await
-            .map_err(|e| failed(Reason::PanelError, format!("listing DNS zones: {e}")))?;
-        if !zones.iter().any(|z| z.name == desired.domain) {
-            if ns_module.meta().uid != module.meta().uid {
+        let separate = ns_module.meta().uid != module.meta().uid;
+        let exists = separate
+            && dns
+                .dns_domains()
+                .await
+                .map_err(|e| failed(Reason::PanelError, format!("listing DNS zones: {e}")))?
+                .iter()
+                .any(|z| z.name == desired.domain);
+        if !exists {
+            if separate {
                 // Claimed before it exists: a zone created now is removed with the account,
                 // even if this reconcile stops right after the create.
                 let claimed = format!("{}/{}", ns_module.name_any(), desired.domain);
@@ -106,10 +117,17 @@ pub(super) async fn ensure_dns(
                 )
                 .await
             {
-                Ok(()) => {}
+                Ok(()) => {
+                    made = Some(format!(
+                        "zone {} on {}",
+                        desired.domain,
+                        ns_module.name_any()
+                    ))
+                }
                 Err(PanelError::Exists { .. }) => {
                     // Made by someone else between the listing and the create: not ours.
-                    if ns_module.meta().uid != module.meta().uid {
+                    // (On the account's own server: made with the account's site.)
+                    if separate {
                         claim::set_annotation(ctx, service, DNS_ZONE_ANNOTATION, None)
                             .await
                             .map_err(|e| {
@@ -127,17 +145,10 @@ pub(super) async fn ensure_dns(
                     ));
                 }
             }
-            ctx.event(
-                service,
-                EventType::Normal,
-                Reason::DnsZoneCreated,
-                format!("zone {} on {}", desired.domain, ns_module.name_any()),
-            )
-            .await;
         }
     }
     status.domain = Some(desired.domain.clone());
-    Ok(())
+    Ok(made)
 }
 
 /// On the account's own server the zone belongs to the account; on a separate name server it

@@ -90,6 +90,9 @@ pub async fn reconcile(
         module_key: mkey.clone(),
         username: username.clone(),
         listing_max_age: listing_max_age(ctx),
+        first_create: crate::controller::service::claim::provenance(service)
+            == crate::controller::service::claim::Provenance::Unrecorded
+            && crate::controller::service::claim::pending_since(service).is_none(),
     };
     let suspended_because = suspension(refs);
 
@@ -123,6 +126,7 @@ pub async fn reconcile(
     };
     let steps = plan::plan(&desired, suspended_because.is_none(), observed.as_ref());
     let drift = observed.is_some() && already_converged(service, refs);
+    let mut created_note = None;
     for step in &steps {
         if *step == Step::Create {
             let request = new_user(&desired, &username, &connection.password);
@@ -145,12 +149,40 @@ pub async fn reconcile(
             (false, Step::Resume) => Reason::Resumed,
         };
         let note = format!("{} {username} on {}", step.describe(), module.name_any());
-        ctx.event(service, EventType::Normal, reason, note).await;
+        if *step == Step::Create {
+            // Told once the zone is there too: one event for a new account.
+            created_note = Some(note);
+        } else {
+            ctx.event(service, EventType::Normal, reason, note).await;
+        }
     }
     let created = steps.contains(&Step::Create);
 
-    if let Err(outcome) = dns::ensure_dns(service, refs, ctx, &desired, &module, status).await {
-        return Ok(outcome);
+    let zone = match dns::ensure_dns(service, refs, ctx, &desired, &module, status).await {
+        Ok(zone) => zone,
+        Err(outcome) => {
+            if let Some(note) = created_note {
+                ctx.event(service, EventType::Normal, Reason::Created, note)
+                    .await;
+            }
+            return Ok(outcome);
+        }
+    };
+    match (created_note, zone) {
+        (Some(note), Some(zone)) => {
+            let note = format!("{note}, with its DNS {zone}");
+            ctx.event(service, EventType::Normal, Reason::Created, note)
+                .await;
+        }
+        (Some(note), None) => {
+            ctx.event(service, EventType::Normal, Reason::Created, note)
+                .await
+        }
+        (None, Some(zone)) => {
+            ctx.event(service, EventType::Normal, Reason::DnsZoneCreated, zone)
+                .await;
+        }
+        (None, None) => {}
     }
     if connection.password_changed && !created {
         if let Err(e) = isp.set_password(&username, &connection.password).await {
@@ -348,6 +380,8 @@ pub async fn remove(
             module_key: module_key(&ns, &module.name_any()),
             username: name.clone(),
             listing_max_age: listing_max_age(ctx),
+            // Removal looks up what it removes.
+            first_create: false,
         })
     })
     .await?;
