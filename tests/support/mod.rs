@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod helm;
 
 use std::path::Path;
 use std::process::Output;
@@ -119,6 +120,11 @@ pub async fn start_controller_with_clock(
 pub struct Killable(Option<tokio::runtime::Runtime>);
 
 impl Killable {
+    /// A controller already spawned on `runtime`, its own.
+    pub fn from_runtime(runtime: tokio::runtime::Runtime) -> Self {
+        Self(Some(runtime))
+    }
+
     /// Drops every task of this controller where it stands: nothing it had in flight
     /// finishes, nothing more is written.
     pub fn kill(mut self) {
