@@ -26,6 +26,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use support::Keeper;
 
+/// The identity of the Helm chart's ServiceAccount (release `hostplane` in namespace
+/// `hostplane-system`), which the API server also knows by a token: tests run the controller
+/// under it, bound by the chart's own rendered RBAC, so that a missing rule is a 403 in the
+/// suite rather than in a provider's cluster ([`LocalCluster::service_account_client`]).
+pub const SERVICE_ACCOUNT: (&str, &str) = ("hostplane-system", "hostplane");
+
 /// How long etcd plus kube-apiserver may take to become ready. A cold start takes a few
 /// seconds; the slack is for a 2-core machine that is compiling at the same time.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -39,6 +45,8 @@ pub struct LocalCluster {
     dir: Option<tempfile::TempDir>,
     assets: PathBuf,
     kubeconfig: PathBuf,
+    /// A kubeconfig with the token of [`SERVICE_ACCOUNT`].
+    service_account_kubeconfig: PathBuf,
     server_url: String,
     /// etcd first, kube-apiserver second; killed in reverse order.
     children: Vec<(&'static str, Child)>,
@@ -67,6 +75,7 @@ impl LocalCluster {
             dir: Some(dir),
             assets,
             kubeconfig: root.join("kubeconfig"),
+            service_account_kubeconfig: root.join("service-account.kubeconfig"),
             server_url,
             children: Vec::new(),
             keeper: Some(Keeper::new().context("starting the keeper thread")?),
@@ -79,9 +88,17 @@ impl LocalCluster {
         })?;
 
         let token = support::random_token()?;
+        let sa_token = support::random_token()?;
+        let (sa_namespace, sa_name) = SERVICE_ACCOUNT;
+        // token,user,uid,"groups": the admin is in system:masters (every RBAC check passes);
+        // the ServiceAccount has exactly the groups a real one's token carries.
         fs::write(
             root.join("tokens.csv"),
-            format!("{token},admin,admin,system:masters\n"),
+            format!(
+                "{token},admin,admin,system:masters\n\
+                 {sa_token},system:serviceaccount:{sa_namespace}:{sa_name},{sa_name}-uid,\
+                 \"system:serviceaccounts,system:serviceaccounts:{sa_namespace},system:authenticated\"\n"
+            ),
         )?;
         let (sa_key, sa_pub) = support::make_service_account_keys(&root)?;
         let api = cluster.apiserver_command(&root, etcd_port, api_port, &sa_key, &sa_pub);
@@ -89,6 +106,10 @@ impl LocalCluster {
         fs::write(
             &cluster.kubeconfig,
             kubeconfig_yaml(&cluster.server_url, &token),
+        )?;
+        fs::write(
+            &cluster.service_account_kubeconfig,
+            kubeconfig_yaml(&cluster.server_url, &sa_token),
         )?;
         cluster.wait_until("kube-apiserver /readyz", deadline, |c| c.apiserver_ready())?;
         Ok(cluster)
@@ -98,6 +119,12 @@ impl LocalCluster {
     /// cluster, for tools and clients outside this process.
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// Path of a kubeconfig with the identity of [`SERVICE_ACCOUNT`] (no rights until a
+    /// binding grants them).
+    pub fn service_account_kubeconfig_path(&self) -> &Path {
+        &self.service_account_kubeconfig
     }
 
     /// The API server's URL, `https://127.0.0.1:PORT`, for messages and raw HTTP clients.
@@ -116,10 +143,12 @@ impl LocalCluster {
     /// A `kube::Client` with admin rights on this cluster. Call it inside each test's own
     /// runtime: a client is tied to the Tokio runtime that created it.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
-        let options = kube::config::KubeConfigOptions::default();
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?;
-        Ok(kube::Client::try_from(config)?)
+        client_of(&self.kubeconfig).await
+    }
+
+    /// A `kube::Client` with the identity of [`SERVICE_ACCOUNT`]: only what RBAC grants it.
+    pub async fn service_account_client(&self) -> anyhow::Result<kube::Client> {
+        client_of(&self.service_account_kubeconfig).await
     }
 
     fn dir(&self) -> &Path {
@@ -263,6 +292,13 @@ impl Drop for LocalCluster {
             eprintln!("HOSTPLANE_KEEP_CLUSTER: kept {}", dir.keep().display());
         }
     }
+}
+
+async fn client_of(path: &Path) -> anyhow::Result<kube::Client> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)?;
+    let options = kube::config::KubeConfigOptions::default();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?;
+    Ok(kube::Client::try_from(config)?)
 }
 
 fn kubeconfig_yaml(server: &str, token: &str) -> String {

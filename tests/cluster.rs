@@ -164,6 +164,8 @@ fn kubectl_get_shows_the_printer_columns_and_short_names() {
             "IP",
             "PAID-UNTIL",
             "READY",
+            "SYNCED",
+            "REASON",
             "AGE"
         ]
     );
@@ -197,11 +199,9 @@ fn kubectl_get_shows_the_printer_columns_and_short_names() {
     }
     let pm = kubectl_ok(cluster, &["get", "pm", "-n", &ns]);
     assert!(
-        pm.lines()
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .eq(["NAME", "TYPE", "URL", "PRIORITY", "READY", "REASON", "AGE"]),
+        pm.lines().next().unwrap().split_whitespace().eq([
+            "NAME", "TYPE", "URL", "PRIORITY", "READY", "SYNCED", "REASON", "AGE"
+        ]),
         "{pm}"
     );
 }

@@ -172,3 +172,34 @@ fn every_kind_has_short_name_category_status_and_columns() {
         );
     }
 }
+
+/// `kubectl get` shows, for every kind, what a person and a GitOps dashboard look for first:
+/// READY, SYNCED and the Ready condition's REASON, in that order, and AGE last.
+#[test]
+fn every_kind_prints_ready_synced_reason_and_age() {
+    for crd in api::crds() {
+        let kind = crd.spec.names.kind.clone();
+        let columns = crd.spec.versions[0]
+            .additional_printer_columns
+            .clone()
+            .unwrap_or_default();
+        let at = |name: &str| {
+            columns
+                .iter()
+                .position(|c| c.name == name)
+                .unwrap_or_else(|| panic!("{kind} has no {name} column"))
+        };
+        let (ready, synced, reason, age) = (at("Ready"), at("Synced"), at("Reason"), at("Age"));
+        assert_eq!((synced, reason), (ready + 1, ready + 2), "{kind}");
+        assert_eq!(age, columns.len() - 1, "{kind}: Age last");
+        assert_eq!(
+            columns[synced].json_path,
+            r#".status.conditions[?(@.type=="Synced")].status"#
+        );
+        assert_eq!(
+            columns[reason].json_path,
+            r#".status.conditions[?(@.type=="Ready")].reason"#
+        );
+        assert!(columns.len() > 4, "{kind}: and what matters per kind");
+    }
+}

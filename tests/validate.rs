@@ -281,27 +281,44 @@ fn no_truncation_or_missing_line_makes_it_panic() {
     }
 }
 
+/// The regeneration command, for the failure messages.
+const CRDGEN: &str = "cargo run -- crdgen --out crds --out charts/hostplane/files/crds";
+
 #[test]
 fn crds_folder_is_what_crdgen_generates() {
-    let dir = root().join("crds");
-    let generated = hostplane::cli::crd_files();
-    assert_eq!(generated.len(), 6);
-    for (name, yaml) in generated {
-        let on_disk = std::fs::read_to_string(dir.join(&name)).unwrap_or_default();
-        assert!(
-            on_disk == yaml,
-            "crds/{name} is stale: run `cargo run -- crdgen --out crds`"
+    // crds/ for kubectl and the tests; the Helm chart's copy, which it installs.
+    for folder in ["crds", "charts/hostplane/files/crds"] {
+        let dir = root().join(folder);
+        let generated = hostplane::cli::crd_files();
+        assert_eq!(generated.len(), 6);
+        for (name, yaml) in generated {
+            let on_disk = std::fs::read_to_string(dir.join(&name)).unwrap_or_default();
+            assert!(on_disk == yaml, "{folder}/{name} is stale: run `{CRDGEN}`");
+        }
+        assert_eq!(
+            yaml_files(&dir).len(),
+            6,
+            "{folder}/ holds only generated files"
         );
     }
-    assert_eq!(
-        yaml_files(&dir).len(),
-        6,
-        "crds/ holds only generated files"
-    );
     let check = hostplane()
-        .args(["crdgen", "--check"])
-        .arg(&dir)
+        .args([
+            "crdgen",
+            "--check",
+            "crds",
+            "--check",
+            "charts/hostplane/files/crds",
+        ])
+        .current_dir(root())
         .output()
         .unwrap();
     assert_eq!(check.status.code(), Some(0));
+    let stale = tempfile::tempdir().unwrap();
+    let check = hostplane()
+        .args(["crdgen", "--check", "crds", "--check"])
+        .arg(stale.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1), "an empty folder is stale");
 }

@@ -8,6 +8,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 pub mod client;
+mod columns;
 pub mod common;
 pub mod hosting_service;
 pub mod license_pool;
@@ -82,6 +83,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     ]
     .into_iter()
     .map(defaults_into_descriptions)
+    .map(columns::with_condition_columns)
     .collect()
 }
 

@@ -8,12 +8,14 @@ use crate::api;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Write one file per kind into this folder (created if missing) instead of printing.
+    /// Write one file per kind into this folder (created if missing) instead of printing;
+    /// repeatable (`--out crds --out charts/hostplane/files/crds`: the chart's copy).
     #[arg(long, conflicts_with = "check")]
-    out: Option<PathBuf>,
+    out: Vec<PathBuf>,
     /// Compare the files in this folder with what would be generated; exit 1 if any differs.
+    /// Repeatable.
     #[arg(long)]
-    check: Option<PathBuf>,
+    check: Vec<PathBuf>,
 }
 
 /// One YAML file per CRD: (file name, contents).
@@ -59,30 +61,35 @@ pub fn stale_files(dir: &Path) -> Vec<String> {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    if let Some(dir) = args.check {
-        let stale = stale_files(&dir);
-        if stale.is_empty() {
-            return ExitCode::SUCCESS;
-        }
-        eprintln!(
-            "stale CRDs in {}: {}; run `hostplane crdgen --out {}`",
-            dir.display(),
-            stale.join(", "),
-            dir.display()
-        );
-        return ExitCode::from(1);
-    }
-    match args.out {
-        Some(dir) => match write_all(&dir) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hostplane crdgen: cannot write {}: {e}", dir.display());
-                ExitCode::from(2)
+    if !args.check.is_empty() {
+        let mut fresh = true;
+        for dir in &args.check {
+            let stale = stale_files(dir);
+            if !stale.is_empty() {
+                fresh = false;
+                eprintln!(
+                    "stale CRDs in {}: {}; run `hostplane crdgen --out {}`",
+                    dir.display(),
+                    stale.join(", "),
+                    dir.display()
+                );
             }
-        },
-        None => {
-            print!("{}", render_all());
+        }
+        return if fresh {
             ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    if args.out.is_empty() {
+        print!("{}", render_all());
+        return ExitCode::SUCCESS;
+    }
+    for dir in &args.out {
+        if let Err(e) = write_all(dir) {
+            eprintln!("hostplane crdgen: cannot write {}: {e}", dir.display());
+            return ExitCode::from(2);
         }
     }
+    ExitCode::SUCCESS
 }

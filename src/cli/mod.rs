@@ -1,5 +1,6 @@
 //! The `hostplane` command line: one binary, one subcommand per job.
 
+mod completion;
 pub(crate) mod controller;
 mod crdgen;
 pub mod demo;
@@ -7,6 +8,7 @@ mod demo_panels;
 pub mod demo_ready;
 pub mod doctor;
 mod plan;
+mod plugin;
 mod quote;
 mod simulate;
 mod test_order;
@@ -16,7 +18,7 @@ mod webhook;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use crdgen::{crd_files, render_all};
 
@@ -69,6 +71,17 @@ enum Command {
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
     },
+    /// Per namespace: processing modules and their health, services by phase, licences in
+    /// pools, paused services, and what is failing and why; exit 1 when something fails.
+    Status(plugin::status::Args),
+    /// Hold every change of HostingServices at their panels (hostplane.dev/paused).
+    Pause(plugin::nudge::PauseArgs),
+    /// Let paused HostingServices change again.
+    Resume(plugin::nudge::PauseArgs),
+    /// Ask the controller to reconcile objects now (hostplane.dev/reconcile-requested-at).
+    Reconcile(plugin::nudge::ReconcileArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion(completion::Args),
 }
 
 /// The output format of the commands that print a report.
@@ -117,9 +130,30 @@ fn report_command<R: serde::Serialize>(
 }
 
 /// Runs the command line and returns the process exit code.
+///
+/// Started as `kubectl-hostplane` (a link or copy of the binary on PATH, which kubectl runs for
+/// `kubectl hostplane ...`), it names itself `kubectl hostplane` in help and errors.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let as_plugin = argv
+        .first()
+        .is_some_and(|argv0| plugin::invoked_as_plugin(argv0));
+    let mut command = Cli::command();
+    if as_plugin {
+        command = command
+            .name("kubectl hostplane")
+            .bin_name("kubectl hostplane");
+    }
+    let cli = match Cli::from_arg_matches(&command.clone().get_matches_from(argv)) {
+        Ok(cli) => cli,
+        Err(e) => e.format(&mut command).exit(),
+    };
     match cli.command {
+        Command::Status(args) => plugin::status::run(args),
+        Command::Pause(args) => plugin::nudge::pause(args),
+        Command::Resume(args) => plugin::nudge::resume(args),
+        Command::Reconcile(args) => plugin::nudge::reconcile(args),
+        Command::Completion(args) => completion::run(args, &mut Cli::command()),
         Command::Crdgen(args) => crdgen::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),

@@ -41,6 +41,7 @@ pub async fn reconcile(client: Arc<Client>, ctx: Arc<Context>) -> Result<Action,
         &ctx.timestamp(),
     );
     observe_annotations(&client.metadata, &mut status.common);
+    crate::controller::metrics::judged("Client", &verdict);
     let services = ctx
         .services
         .state()

@@ -48,6 +48,7 @@ pub async fn reconcile(pool: Arc<LicensePool>, ctx: Arc<Context>) -> Result<Acti
         &ctx.timestamp(),
     );
     observe_annotations(&pool.metadata, &mut status.common);
+    crate::controller::metrics::judged("LicensePool", &verdict);
     let key = context::key("LicensePool", &*pool);
     let action = match &verdict {
         Verdict::Failed { message, .. } => {

@@ -1,8 +1,9 @@
 //! Health and metrics of a running controller, served on `--metrics-address`: `/healthz`
 //! (the process answers), `/readyz` (the caches have synced) and `/metrics` (Prometheus text
 //! format: reconciles per kind and outcome, their duration as a histogram, reconciles in
-//! flight, panel calls per module, function and outcome ([`crate::telemetry`]), and whether
-//! this process leads).
+//! flight, panel calls per module, function and outcome, errors per kind and reason, objects
+//! per kind and phase, licences bought and reused ([`crate::telemetry`]), and whether this
+//! process leads).
 //!
 //! A standby (not holding the leader lease) is ready: readiness says the process can serve
 //! its role, and a standby that failed readiness would be restarted or kept out of a rolling
@@ -16,7 +17,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use axum::Router;
+use kube::runtime::reflector::Store;
+
+use crate::api::common::{CommonStatus, ConditionStatus};
+use crate::api::{Client, HostingService, LicensePool, ProcessingModule, ServerPool, Tariff};
 use axum::http::StatusCode;
 use axum::routing::get;
 
@@ -38,6 +45,15 @@ pub fn set_leader(leader: bool) {
 pub fn record(kind: &'static str, ok: bool, took: Duration) {
     let outcome = if ok { "success" } else { "error" };
     crate::telemetry::reconcile(kind, outcome, took);
+}
+
+/// Counts a reconcile of `kind` whose verdict was an error (`Failed`: retried; `Stalled`:
+/// waits for a change), by its reason, for `hostplane_reconcile_errors_total`.
+pub fn judged(kind: &'static str, verdict: &super::conditions::Verdict) {
+    use super::conditions::Verdict;
+    if matches!(verdict, Verdict::Failed { .. } | Verdict::Stalled { .. }) {
+        crate::telemetry::counts::error(kind, verdict.reason().as_str());
+    }
 }
 
 /// The metrics in Prometheus text format.
@@ -80,6 +96,61 @@ pub fn render() -> String {
     );
     crate::telemetry::render(&mut out);
     out
+}
+
+/// Registers the caches `hostplane_objects{kind,phase}` is counted from at each scrape: a
+/// service's phase is its `status.phase`, any other object's is `Ready`, `NotReady` or
+/// `Pending` (no Ready condition yet).
+pub fn count_objects(
+    modules: Store<ProcessingModule>,
+    tariffs: Store<Tariff>,
+    clients: Store<Client>,
+    services: Store<HostingService>,
+    license_pools: Store<LicensePool>,
+    server_pools: Store<ServerPool>,
+) {
+    crate::telemetry::objects::count_from(Box::new(move || {
+        let mut counts = BTreeMap::new();
+        let mut add = |kind: &'static str, phase: String| {
+            *counts.entry((kind, phase)).or_insert(0) += 1;
+        };
+        for s in services.state() {
+            let phase = s.status.as_ref().map(|st| st.phase).unwrap_or_default();
+            add("HostingService", format!("{phase:?}"));
+        }
+        let ready = |common: Option<&CommonStatus>| {
+            let ready = common.and_then(|c| {
+                c.conditions
+                    .iter()
+                    .find(|c| c.type_ == super::conditions::READY)
+            });
+            match ready.map(|c| c.status) {
+                Some(ConditionStatus::True) => "Ready",
+                Some(_) => "NotReady",
+                None => "Pending",
+            }
+            .to_owned()
+        };
+        for m in modules.state() {
+            add(
+                "ProcessingModule",
+                ready(m.status.as_ref().map(|s| &s.common)),
+            );
+        }
+        for t in tariffs.state() {
+            add("Tariff", ready(t.status.as_ref().map(|s| &s.common)));
+        }
+        for c in clients.state() {
+            add("Client", ready(c.status.as_ref().map(|s| &s.common)));
+        }
+        for p in license_pools.state() {
+            add("LicensePool", ready(p.status.as_ref().map(|s| &s.common)));
+        }
+        for p in server_pools.state() {
+            add("ServerPool", ready(p.status.as_ref().map(|s| &s.common)));
+        }
+        counts
+    }));
 }
 
 fn routes() -> Router {

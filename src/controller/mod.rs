@@ -60,6 +60,17 @@ pub enum Error {
     Panel(#[from] crate::panel::PanelError),
 }
 
+impl Error {
+    /// The reason the error is counted under in `hostplane_reconcile_errors_total`.
+    pub fn reason(&self) -> reason::Reason {
+        match self {
+            Error::Kube(_) => reason::Reason::KubernetesError,
+            Error::Setup(_) => reason::Reason::ModuleUnavailable,
+            Error::Panel(_) => reason::Reason::PanelError,
+        }
+    }
+}
+
 /// Where the controller looks.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -297,6 +308,14 @@ async fn serve(
         synced = synced => synced?,
         () = options.shutdown.requested() => return Ok(()),
     }
+    metrics::count_objects(
+        modules.clone(),
+        tariffs.clone(),
+        clients.clone(),
+        services.clone(),
+        license_pools.clone(),
+        server_pools.clone(),
+    );
     // A standby is ready: it can take over as soon as the lease is free. Until then its
     // caches stay current, except that a kind whose reconcilers have not started holds its
     // watch once SHARED_BUFFER changes wait for them; it resumes when this process leads.
@@ -548,6 +567,9 @@ where
             let result = reconcile(object, Arc::clone(&ctx)).await;
             crate::telemetry::in_flight(kind, -1);
             metrics::record(kind, result.is_ok(), started.elapsed());
+            if let Err(error) = &result {
+                crate::telemetry::counts::error(kind, error.reason().as_str());
+            }
             if result.is_ok() {
                 ctx.succeeded(&key);
             }

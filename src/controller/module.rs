@@ -116,6 +116,7 @@ pub async fn reconcile(module: Arc<ProcessingModule>, ctx: Arc<Context>) -> Resu
         &ctx.timestamp(),
     );
     observe_annotations(&module.metadata, &mut status.common);
+    crate::controller::metrics::judged("ProcessingModule", &memo.verdict);
     status.common.last_error = memo.findings.last_error.clone();
     status.account_count = memo.findings.account_count;
     status.panel_version = memo.findings.panel_version.clone();

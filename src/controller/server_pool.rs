@@ -450,6 +450,7 @@ async fn finish(
         &ctx.timestamp(),
     );
     observe_annotations(&pool.metadata, &mut status.common);
+    crate::controller::metrics::judged("ServerPool", &verdict);
     let action = match &verdict {
         Verdict::Failed { message, .. } => {
             let attempts = ctx.failed(&key);

@@ -62,6 +62,7 @@ pub async fn reconcile(tariff: Arc<Tariff>, ctx: Arc<Context>) -> Result<Action,
     let mut status = tariff.status.clone().unwrap_or_default();
     conditions::apply(&mut status.common, &verdict, generation, &ctx.timestamp());
     observe_annotations(&tariff.metadata, &mut status.common);
+    crate::controller::metrics::judged("Tariff", &verdict);
     status.orderable_periods = if matches!(verdict, Verdict::Ready { .. }) {
         orderable_periods(&tariff.spec)
     } else {

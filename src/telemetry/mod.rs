@@ -1,12 +1,16 @@
 //! Process-wide measurements, in controller-runtime's shape: reconcile durations per kind and
-//! result, reconciles in flight, and panel call durations per module, function and outcome.
+//! result, reconciles in flight, and panel call durations per module, function and outcome;
+//! errors by reason and licences bought or reused ([`counts`]); objects by kind and phase
+//! ([`objects`]).
 //! Read by the controller's `/metrics` ([`crate::controller::metrics`]).
 //!
 //! Process-wide rather than a field of a context: the panel clients record their calls, and
 //! the HTTP server that reads them lives outside any one controller run. Nothing here is state
 //! that must survive the process: it is what this process saw.
 
+pub mod counts;
 pub mod histogram;
+pub mod objects;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -85,6 +89,8 @@ pub fn render(out: &mut String) {
         );
         h.render("hostplane_panel_call_duration_seconds", &labels, out);
     }
+    counts::render(out);
+    objects::render(out);
 }
 
 /// A label value as the text format wants it.

@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod fixtures;
+pub mod helm;
 
 use std::path::Path;
 use std::process::Output;
@@ -120,6 +121,11 @@ pub async fn start_controller_with_clock(
 pub struct Killable(Option<tokio::runtime::Runtime>);
 
 impl Killable {
+    /// A controller already spawned on `runtime`, its own.
+    pub fn from_runtime(runtime: tokio::runtime::Runtime) -> Self {
+        Self(Some(runtime))
+    }
+
     /// Drops every task of this controller where it stands: nothing it had in flight
     /// finishes, nothing more is written.
     pub fn kill(mut self) {

@@ -452,6 +452,7 @@ async fn finish(
         &ctx.timestamp(),
     );
     observe_annotations(&service.metadata, &mut status.common);
+    crate::controller::metrics::judged("HostingService", &outcome.verdict);
     status.phase = outcome.phase;
     let action = match &outcome.verdict {
         Verdict::Failed { message, .. } => {

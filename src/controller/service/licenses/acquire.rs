@@ -192,6 +192,10 @@ pub(super) async fn acquire(
             ),
         )
         .await;
+        crate::telemetry::counts::license(
+            &format!("{ns}/{}", module.name_any()),
+            crate::telemetry::counts::LicenseSource::Reused,
+        );
         return Ok((view(choice.license_id).await?, true));
     }
 
@@ -245,6 +249,10 @@ pub(super) async fn acquire(
                 ),
             )
             .await;
+            crate::telemetry::counts::license(
+                &format!("{ns}/{}", module.name_any()),
+                crate::telemetry::counts::LicenseSource::Bought,
+            );
             Ok((view(id).await?, false))
         }
         // The answer was lost, and the lookup right after found the order.
