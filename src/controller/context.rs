@@ -47,6 +47,8 @@ pub struct Context {
     /// transition it caused. Reconciles of one object never overlap, so a per-key flag set
     /// by the pass and taken at its end is the pass's own; only events are spared by it.
     told: Mutex<std::collections::HashSet<String>>,
+    /// Status writes the watch cache may not show yet ([`super::written`]).
+    pub written: super::written::Written,
 }
 
 /// One async lock per queue name (e.g. `namespace/module/host_create`): operations of one
@@ -124,6 +126,7 @@ impl Context {
             license_acquisitions: tokio::sync::Mutex::const_new(()),
             failures: Mutex::default(),
             told: Mutex::default(),
+            written: Default::default(),
         }
     }
 

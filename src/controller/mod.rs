@@ -25,6 +25,7 @@ pub mod status;
 pub mod tariff;
 pub mod tariff_history;
 pub mod watches;
+pub mod written;
 
 use std::sync::Arc;
 

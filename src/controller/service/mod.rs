@@ -113,9 +113,13 @@ impl Refs {
 pub async fn reconcile(service: Arc<HostingService>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = service.namespace().unwrap_or_default();
     let api: Api<HostingService> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut status = service.status.clone().unwrap_or_default();
+    let key = context::key("HostingService", &*service);
+    let mut status = ctx
+        .written
+        .current(&key, service.status.as_ref())
+        .unwrap_or_default();
     // A pass that ended early (an API error) may have left its flag.
-    ctx.take_told(&context::key("HostingService", &*service));
+    ctx.take_told(&key);
 
     // Paused holds everything, deletion included: a person pausing a service is stopping
     // hostplane from touching its panel account, and deleting it is touching it.
@@ -478,15 +482,20 @@ async fn finish(
         }
     };
     let name = service.name_any();
+    let previous = ctx.written.current(&key, service.status.as_ref());
     // What was done at the panel (e.g. `Created`) already tells the reader that the service
     // became ready: that transition adds no second event (issue 16: writes per create).
     // Other transitions (`Terminated`, a failure) are always told.
     let told = ctx.take_told(&key) && matches!(outcome.verdict, Verdict::Ready { .. });
-    if super::status::write(api, &name, service.status.as_ref(), &status).await? && !told {
+    let wrote = super::status::write(api, &name, previous.as_ref(), &status).await?;
+    if wrote {
+        ctx.written.note(&key, previous.as_ref(), &status);
+    }
+    if wrote && !told {
         super::announce(
             ctx,
             service,
-            service.status.as_ref().map(|s| &s.common),
+            previous.as_ref().map(|s| &s.common),
             &outcome.verdict,
         )
         .await;
@@ -629,7 +638,11 @@ async fn paused(
         &ctx.timestamp(),
     );
     observe_annotations(&service.metadata, &mut status.common);
-    super::status::write(api, &service.name_any(), service.status.as_ref(), &status).await?;
+    let key = context::key("HostingService", service);
+    let previous = ctx.written.current(&key, service.status.as_ref());
+    if super::status::write(api, &service.name_any(), previous.as_ref(), &status).await? {
+        ctx.written.note(&key, previous.as_ref(), &status);
+    }
     if !was {
         ctx.event(
             service,
