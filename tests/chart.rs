@@ -34,6 +34,14 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter().find_map(|a| a.strip_prefix(&prefix))
 }
 
+/// The rendered objects of the controller; the webhook's are checked on their own.
+fn controller_objects(args: &[&str]) -> Vec<Value> {
+    template(args)
+        .into_iter()
+        .filter(|o| o["metadata"]["labels"]["app.kubernetes.io/component"] != "webhook")
+        .collect()
+}
+
 /// Kind/namespace/name of every object, to compare what switches add and remove.
 fn inventory(objects: &[Value]) -> Vec<String> {
     let mut names: Vec<String> = objects
@@ -61,6 +69,8 @@ fn lint_is_strictly_clean_with_the_defaults_and_every_switch() {
         &["--set", "metrics.serviceMonitor.enabled=true"],
         &["--set", "networkPolicy.enabled=true"],
         &["--set", "podDisruptionBudget.enabled=false"],
+        &["--set", "webhook.enabled=false"],
+        &["--set", "webhook.certManager.enabled=true"],
     ] {
         let out = helm::helm()
             .args(["lint", "--strict"])
@@ -80,7 +90,7 @@ fn lint_is_strictly_clean_with_the_defaults_and_every_switch() {
 
 #[test]
 fn the_default_values_render_a_restricted_elected_controller() {
-    let objects = template(&[]);
+    let objects = controller_objects(&[]);
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     for o in &objects {
         *kinds.entry(o["kind"].as_str().unwrap()).or_default() += 1;
@@ -189,23 +199,23 @@ fn the_default_values_render_a_restricted_elected_controller() {
 
 #[test]
 fn each_switch_changes_what_it_says() {
-    let defaults = inventory(&template(&[]));
+    let defaults = inventory(&controller_objects(&[]));
 
     // crds.enabled=false: everything but the CRDs.
-    let without = template(&["--set", "crds.enabled=false"]);
+    let without = controller_objects(&["--set", "crds.enabled=false"]);
     assert!(of_kind(&without, "CustomResourceDefinition").is_empty());
     assert_eq!(inventory(&without).len(), defaults.len() - 6);
 
     // crds.keep=false: the CRDs without the keep annotation (uninstall deletes them).
     for crd in of_kind(
-        &template(&["--set", "crds.keep=false"]),
+        &controller_objects(&["--set", "crds.keep=false"]),
         "CustomResourceDefinition",
     ) {
         assert!(crd["metadata"]["annotations"].is_null(), "{crd}");
     }
 
     // One namespace: Roles there, no cluster-wide rights, the controller told so.
-    let scoped = template(&["--set", "namespaces={acme-hosting}"]);
+    let scoped = controller_objects(&["--set", "namespaces={acme-hosting}"]);
     assert!(of_kind(&scoped, "ClusterRole").is_empty());
     assert!(of_kind(&scoped, "ClusterRoleBinding").is_empty());
     let roles = of_kind(&scoped, "Role");
@@ -214,7 +224,7 @@ fn each_switch_changes_what_it_says() {
         .filter(|r| r["metadata"]["namespace"] == "acme-hosting")
         .collect();
     assert_eq!(acme.len(), 1);
-    let cluster_role = one(&template(&[]), "ClusterRole").clone();
+    let cluster_role = one(&controller_objects(&[]), "ClusterRole").clone();
     assert_eq!(
         acme[0]["rules"], cluster_role["rules"],
         "the same rules, namespaced"
@@ -228,7 +238,7 @@ fn each_switch_changes_what_it_says() {
 
     // Without leader election: one replica, Recreate, no Lease rights, the flag off, and a
     // PDB that never blocks a drain.
-    let alone = template(&["--set", "controller.leaderElection.enabled=false"]);
+    let alone = controller_objects(&["--set", "controller.leaderElection.enabled=false"]);
     assert_eq!(deployment(&alone)["spec"]["replicas"], 1);
     assert_eq!(deployment(&alone)["spec"]["strategy"]["type"], "Recreate");
     assert!(of_kind(&alone, "Role").is_empty());
@@ -237,7 +247,7 @@ fn each_switch_changes_what_it_says() {
     assert_eq!(pdb["spec"]["maxUnavailable"], 1);
     assert!(pdb["spec"]["minAvailable"].is_null());
 
-    let monitored = template(&["--set", "metrics.serviceMonitor.enabled=true"]);
+    let monitored = controller_objects(&["--set", "metrics.serviceMonitor.enabled=true"]);
     let monitor = one(&monitored, "ServiceMonitor");
     assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
     assert_eq!(
@@ -251,7 +261,7 @@ fn each_switch_changes_what_it_says() {
             .unwrap()
     );
 
-    let fenced = template(&[
+    let fenced = controller_objects(&[
         "--set",
         "networkPolicy.enabled=true",
         "--set",
@@ -267,24 +277,24 @@ fn each_switch_changes_what_it_says() {
 
     assert!(
         of_kind(
-            &template(&["--set", "podDisruptionBudget.enabled=false"]),
+            &controller_objects(&["--set", "podDisruptionBudget.enabled=false"]),
             "PodDisruptionBudget"
         )
         .is_empty()
     );
     assert!(
         of_kind(
-            &template(&["--set", "metrics.service.enabled=false"]),
+            &controller_objects(&["--set", "metrics.service.enabled=false"]),
             "Service"
         )
         .is_empty()
     );
 
-    let no_rbac = template(&["--set", "rbac.create=false"]);
+    let no_rbac = controller_objects(&["--set", "rbac.create=false"]);
     for kind in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"] {
         assert!(of_kind(&no_rbac, kind).is_empty(), "{kind}");
     }
-    let own_sa = template(&[
+    let own_sa = controller_objects(&[
         "--set",
         "serviceAccount.create=false",
         "--set",
@@ -300,7 +310,7 @@ fn each_switch_changes_what_it_says() {
         "provided"
     );
 
-    let days = template(&["--set", "controller.autoDeletionDays.SharedHosting=30"]);
+    let days = controller_objects(&["--set", "controller.autoDeletionDays.SharedHosting=30"]);
     assert_eq!(
         flag(&args(&days), "auto-deletion-days"),
         Some("SharedHosting=30")
@@ -373,6 +383,9 @@ fn bad_values_are_refused_with_the_field() {
         ("typo=1", "typo"),
         ("controller.typo=1", "typo"),
         ("networkPolicy.apiServer.cidrs={10.0.0.1}", "cidrs"),
+        ("webhook.failurePolicy=Maybe", "failurePolicy"),
+        ("webhook.timeoutSeconds=60", "timeoutSeconds"),
+        ("webhook.certManager.issuerRef.kind=Vault", "kind"),
     ] {
         let out = helm::template_output(&["--set", set]);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -491,4 +504,124 @@ fn helm_install_and_uninstall_against_the_api_server() {
             .success()
     );
     kubectl_ok(cluster, &["get", "crd/hostingservices.hostplane.dev"]);
+}
+
+/// The webhook's object of `kind` (named `<release>-webhook`).
+fn webhook_object<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    let name = format!("{RELEASE}-webhook");
+    of_kind(objects, kind)
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("the webhook's {kind}"))
+}
+
+fn decoded(secret: &Value, key: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = secret["data"][key].as_str().expect("a data key");
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
+}
+
+#[test]
+fn the_webhook_is_registered_for_creates_and_spec_edits_with_a_certificate_it_serves() {
+    let objects = template(&[]);
+    let registration = one(&objects, "ValidatingWebhookConfiguration");
+    let hook = &registration["webhooks"][0];
+    assert_eq!(hook["failurePolicy"], "Fail");
+    assert_eq!(hook["sideEffects"], "None");
+    assert_eq!(hook["admissionReviewVersions"], json!(["v1"]));
+    let rule = &hook["rules"][0];
+    assert_eq!(
+        rule["operations"],
+        json!(["CREATE", "UPDATE"]),
+        "a deletion never waits for the webhook"
+    );
+    let resources = rule["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 6, "every kind: {resources:?}");
+    assert!(
+        resources.iter().all(|r| !r.as_str().unwrap().contains('/')),
+        "no subresource: the controller's status writes are never checked"
+    );
+    let service = webhook_object(&objects, "Service");
+    let client = &hook["clientConfig"]["service"];
+    assert_eq!(client["name"], service["metadata"]["name"]);
+    assert_eq!(client["namespace"], NAMESPACE);
+    assert_eq!(client["path"], "/validate");
+    assert_eq!(service["spec"]["ports"][0]["port"], 443);
+
+    // The pod serves the Secret's pair; the registration trusts the Secret's CA; the pair is
+    // valid for the Service's name.
+    let deploy = webhook_object(&objects, "Deployment");
+    let pod = &deploy["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["args"][0], "webhook");
+    let secret = one(&objects, "Secret");
+    assert_eq!(
+        pod["volumes"][0]["secret"]["secretName"],
+        secret["metadata"]["name"]
+    );
+    assert_eq!(
+        hook["clientConfig"]["caBundle"], secret["data"]["ca.crt"],
+        "caBundle is the CA of the served certificate"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    let crt = dir.path().join("tls.crt");
+    std::fs::write(&ca, decoded(secret, "ca.crt")).unwrap();
+    std::fs::write(&crt, decoded(secret, "tls.crt")).unwrap();
+    let host = format!("{RELEASE}-webhook.{NAMESPACE}.svc");
+    let verify = std::process::Command::new("openssl")
+        .args(["verify", "-verify_hostname", &host, "-CAfile"])
+        .arg(&ca)
+        .arg(&crt)
+        .output()
+        .expect("run openssl verify");
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // Its own identity, allowed to list services and nothing else.
+    assert_eq!(pod["serviceAccountName"], format!("{RELEASE}-webhook"));
+    let role = webhook_object(&objects, "ClusterRole");
+    assert_eq!(
+        role["rules"],
+        json!([{"apiGroups": ["hostplane.dev"], "resources": ["hostingservices"], "verbs": ["list"]}])
+    );
+    assert_eq!(
+        pod["securityContext"]["runAsNonRoot"], true,
+        "the same restricted profile as the controller"
+    );
+
+    // cert-manager issues the pair and injects the CA; helm makes none.
+    let managed = template(&["--set", "webhook.certManager.enabled=true"]);
+    assert!(of_kind(&managed, "Secret").is_empty());
+    assert_eq!(
+        of_kind(&managed, "Certificate").len(),
+        2,
+        "a CA and the serving pair"
+    );
+    let registration = one(&managed, "ValidatingWebhookConfiguration");
+    assert_eq!(
+        registration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+        format!("{NAMESPACE}/{RELEASE}-webhook")
+    );
+    assert!(registration["webhooks"][0]["clientConfig"]["caBundle"].is_null());
+
+    // One namespace: only its objects are checked, and the webhook lists only there.
+    let scoped = template(&["--set", "namespaces={acme-hosting}"]);
+    let hook = &one(&scoped, "ValidatingWebhookConfiguration")["webhooks"][0];
+    assert_eq!(
+        hook["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "acme-hosting"
+    );
+    assert_eq!(
+        webhook_object(&scoped, "Role")["metadata"]["namespace"],
+        "acme-hosting"
+    );
+
+    let off = template(&["--set", "webhook.enabled=false"]);
+    assert!(of_kind(&off, "ValidatingWebhookConfiguration").is_empty());
+    assert_eq!(of_kind(&off, "Deployment").len(), 1);
 }

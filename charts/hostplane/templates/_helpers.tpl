@@ -58,3 +58,17 @@ app.kubernetes.io/component: controller
 {{- else }}{{ $d | int }}
 {{- end }}
 {{- end }}
+
+{{/* The webhook's pods: their own name label, so the controller's selector never takes them. */}}
+{{- define "hostplane.webhookSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "hostplane.name" . }}-webhook
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "hostplane.webhookLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "hostplane.webhookSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: webhook
+{{- end }}
