@@ -65,6 +65,10 @@ pub struct Claim {
     pub key: Option<String>,
     /// For a licence: the need's `remoteid`, so that a second licence of the need is seen.
     pub remoteid: Option<String>,
+    /// The service's status recorded the object as made (a server's or account's
+    /// `externalName`, a licence id). A deleted `Orphan` service that recorded nothing may
+    /// have been deleted before its create: its name is then only exempt from the leak check.
+    pub recorded: bool,
 }
 
 /// One debit of the licensing account (the simulator's order log).
@@ -183,7 +187,7 @@ pub fn audit(state: &State) -> Audit {
         }
     }
     // What a deleted Orphan service held is still there.
-    for claim in &state.orphaned {
+    for claim in state.orphaned.iter().filter(|c| c.recorded) {
         if let Some(key) = &claim.key
             && at(&claim.module, key).is_empty()
         {
@@ -358,6 +362,7 @@ mod tests {
             module: module.into(),
             key: Some(key.into()),
             remoteid: None,
+            recorded: true,
         }
     }
 
@@ -457,6 +462,18 @@ mod tests {
         state.panels.push(object("isp1", "ukept"));
         state.panels.push(object("isp1", "uweb"));
         assert!(kinds(&state).is_empty());
+    }
+
+    #[test]
+    fn an_orphan_deleted_before_its_create_is_neither_lost_nor_leaked() {
+        let mut state = clean_state();
+        state.orphaned.push(Claim {
+            recorded: false,
+            ..claim("ns/early", "vm5", "ns-early-abc")
+        });
+        assert!(kinds(&state).is_empty(), "nothing made, nothing lost");
+        state.panels.push(object("vm5", "ns-early-abc"));
+        assert!(kinds(&state).is_empty(), "made after all, and kept");
     }
 
     #[test]

@@ -36,12 +36,14 @@ pub fn claims(namespace: &str, service: &HostingService, product: Product) -> Ve
         .get(CLAIMED_MODULE_ANNOTATION)
         .cloned()
         .unwrap_or_else(|| product.module().to_owned());
+    let made = status.and_then(|s| s.external_name.as_ref()).is_some();
     let license = |kind| Claim {
         service: who.clone(),
         module: world::Product::License.module().to_owned(),
         key: status
             .and_then(|s| s.license.as_ref())
             .map(|l| l.id.clone()),
+        recorded: status.and_then(|s| s.license.as_ref()).is_some(),
         remoteid: Some(
             RemoteId::for_service(
                 namespace,
@@ -59,6 +61,7 @@ pub fn claims(namespace: &str, service: &HostingService, product: Product) -> Ve
             module,
             key: service.annotations().get(EXTERNAL_NAME_ANNOTATION).cloned(),
             remoteid: None,
+            recorded: made,
         }],
         Product::Vps6 | Product::Vps5 => {
             let mut out = vec![Claim {
@@ -66,6 +69,7 @@ pub fn claims(namespace: &str, service: &HostingService, product: Product) -> Ve
                 module,
                 key: Some(default_host_name(namespace, &name)),
                 remoteid: None,
+                recorded: made,
             }];
             if service.spec.control_panel.as_deref() == Some(PANEL) {
                 out.push(license(LicenseKind::Addon));
