@@ -62,6 +62,11 @@ pub struct Args {
     /// `SharedHosting=30`; repeatable. A product type without one never deletes.
     #[arg(long, value_parser = product_days, value_name = "PRODUCT=DAYS")]
     auto_deletion_days: Vec<(crate::api::ProductType, u32)>,
+    /// Testing only: billing days follow the clock of the `hostplane simulate` process at
+    /// this address (`http://127.0.0.1:1500`), which a soak test moves across renewal and
+    /// expiry days (`cargo bench --bench chaos`). Never point it at anything in production.
+    #[arg(long, hide = true, value_name = "URL")]
+    clock_from_simulator: Option<String>,
 }
 
 /// `SharedHosting=30`: a product type and a number of days (1 to 3650, as the tariff field).
@@ -165,7 +170,12 @@ pub fn run(args: Args) -> ExitCode {
     let result = runtime.block_on(async {
         let shutdown = Shutdown::on_signals()?;
         let client = kube::Client::try_default().await?;
+        let clock = match &args.clock_from_simulator {
+            Some(url) => controller::clock::Clock::following_simulator(url).await?,
+            None => controller::clock::Clock::system(),
+        };
         let options = Options {
+            clock,
             namespace: args.namespace,
             concurrency: args.concurrency,
             drift_interval: Duration::from_secs(args.drift_interval.max(1)),
@@ -176,7 +186,6 @@ pub fn run(args: Args) -> ExitCode {
             product_defaults: crate::billing::policy::ProductDefaults {
                 auto_deletion_days: args.auto_deletion_days,
             },
-            ..Options::default()
         };
         let metrics_address = args.metrics_address;
         tokio::spawn(async move {

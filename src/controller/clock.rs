@@ -35,6 +35,60 @@ impl Clock {
     }
 }
 
+/// How often [`Clock::following_simulator`] reads the simulator's clock again.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Clock {
+    /// The system clock moved by the offset of a `hostplane simulate` process's clock
+    /// (`GET {admin}/_admin/clock`), read once now and then every half second in the
+    /// background: a controller *process* whose billing days follow a simulator that a soak
+    /// test advances across renewal and expiry days, as tests in-process pass the simulator's
+    /// clock directly. Fails when the first read fails, so that a controller never starts on
+    /// the wrong day; a later failed read keeps the last offset. Needs a tokio runtime.
+    pub async fn following_simulator(admin: &str) -> anyhow::Result<Self> {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        crate::panel::transport::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        let url = format!("{}/_admin/clock", admin.trim_end_matches('/'));
+        let read = {
+            let (http, url) = (http.clone(), url.clone());
+            move || {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    let answer: serde_json::Value = http
+                        .get(&url)
+                        .send()
+                        .await?
+                        .error_for_status()?
+                        .json()
+                        .await?;
+                    answer["offset_seconds"]
+                        .as_i64()
+                        .ok_or_else(|| anyhow::anyhow!("{url}: no offset_seconds in {answer}"))
+                }
+            }
+        };
+        let offset = Arc::new(AtomicI64::new(read().await?));
+        let shared = Arc::clone(&offset);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(FOLLOW_EVERY).await;
+                if let Ok(seconds) = read().await {
+                    shared.store(seconds, Ordering::Relaxed);
+                }
+            }
+        });
+        Ok(Self::from_fn(move || {
+            let seconds = offset.load(Ordering::Relaxed);
+            Timestamp::now()
+                .checked_add(jiff::SignedDuration::from_secs(seconds))
+                .unwrap_or_else(|_| Timestamp::now())
+        }))
+    }
+}
+
 impl Default for Clock {
     fn default() -> Self {
         Self::system()

@@ -20,6 +20,7 @@ pub mod panels;
 pub mod reason;
 pub mod server_pool;
 pub mod service;
+mod shared;
 pub mod shutdown;
 pub mod status;
 pub mod tariff;
@@ -33,7 +34,7 @@ use futures::StreamExt;
 use kube::api::{Api, ObjectMeta};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 
 use k8s_openapi::api::core::v1::Secret;
@@ -47,6 +48,7 @@ use crate::api::{
 };
 use conditions::Verdict;
 use context::Context;
+use shared::Shared;
 
 /// Why a reconcile failed; every variant is retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -156,57 +158,6 @@ where
 /// again: short enough that a person sees the counts move at once.
 const AGGREGATE_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Room for events not yet taken by every subscriber; a full buffer slows the watch down
-/// (backpressure), it never drops an event.
-const SHARED_BUFFER: usize = 1024;
-
-/// A cache of one kind that subscribers can follow: each event reaches them only after the
-/// cache holds it, so a reconcile triggered by an event always finds that event's object in
-/// the cache. (Separate watches for cache and trigger would race, and a count computed from
-/// a lagging cache would stay wrong until the next event.)
-struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
-    store: Store<K>,
-    writer: reflector::store::Writer<K>,
-}
-
-impl<K> Shared<K>
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    fn new() -> Self {
-        let (store, writer) = reflector::store_shared(SHARED_BUFFER);
-        Self { store, writer }
-    }
-
-    /// A stream of the cache's changes; take every subscription before [`Shared::drive`].
-    fn subscribe(&self) -> impl futures::Stream<Item = Arc<K>> + Send + 'static {
-        self.writer
-            .subscribe()
-            .expect("a shared store accepts subscribers")
-    }
-
-    /// Keeps the cache current from a watch on `api`, in the background.
-    fn drive(self, api: Api<K>) -> Store<K> {
-        let stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .reflect_shared(self.writer)
-            .applied_objects();
-        tokio::spawn(stream.for_each(|event| {
-            if let Err(error) = event {
-                tracing::warn!(%error, kind = %K::kind(&()), "watch error; retrying");
-            }
-            std::future::ready(())
-        }));
-        self.store
-    }
-}
-
 fn error_policy<K: ResourceExt>(
     kind: &'static str,
 ) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> Action {
@@ -261,7 +212,7 @@ async fn serve(
     role: Option<tokio::sync::watch::Receiver<leader::Role>>,
 ) -> anyhow::Result<()> {
     let ns = &options.namespace;
-    let (modules, tariffs, clients, services) = (
+    let (mut modules, mut tariffs, mut clients, mut services) = (
         Shared::<ProcessingModule>::new(),
         Shared::<Tariff>::new(),
         Shared::<Client>::new(),
@@ -279,10 +230,10 @@ async fn serve(
     let service_events = services.subscribe();
     let tariff_events_for_services = tariffs.subscribe();
     let client_events_for_services = clients.subscribe();
-    let license_pools = Shared::<LicensePool>::new();
+    let mut license_pools = Shared::<LicensePool>::new();
     let pool_events = license_pools.subscribe();
     let license_pools = license_pools.drive(api(&client, ns));
-    let server_pools = Shared::<ServerPool>::new();
+    let mut server_pools = Shared::<ServerPool>::new();
     let server_pool_events = server_pools.subscribe();
     let service_events_for_server_pools = services.subscribe();
     let module_events_for_server_pools = modules.subscribe();

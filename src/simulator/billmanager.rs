@@ -228,7 +228,13 @@ fn cost(call: &Call<'_>, pricelist: &str, period: i32) -> Result<Decimal, MgrErr
     })
 }
 
-fn debit(call: &mut Call<'_>, license: u64, what: &str, amount: Decimal) -> Result<(), MgrErr> {
+fn debit(
+    call: &mut Call<'_>,
+    license: u64,
+    remoteid: &str,
+    what: &str,
+    amount: Decimal,
+) -> Result<(), MgrErr> {
     let bill = &mut call.state.billmgr;
     if bill.balance < amount {
         return Err(MgrErr::client(
@@ -242,6 +248,7 @@ fn debit(call: &mut Call<'_>, license: u64, what: &str, amount: Decimal) -> Resu
     bill.balance -= amount;
     bill.charges.push(Charge {
         license,
+        remoteid: remoteid.to_owned(),
         what: what.to_owned(),
         amount,
         date: call.today,
@@ -287,7 +294,8 @@ fn order(call: &mut Call<'_>) -> Result<Node, MgrErr> {
     }
     let amount = cost(call, &pricelist, period)?;
     let id = call.state.billmgr.next_id;
-    debit(call, id, "order", amount)?;
+    let remoteid = call.params.raw("remoteid").unwrap_or("").to_owned();
+    debit(call, id, &remoteid, "order", amount)?;
     let addons = call
         .params
         .with_prefix("addon_")
@@ -303,7 +311,7 @@ fn order(call: &mut Call<'_>) -> Result<Node, MgrErr> {
             period,
             licname: call.params.raw("licname").unwrap_or("").to_owned(),
             ip,
-            remoteid: call.params.raw("remoteid").unwrap_or("").to_owned(),
+            remoteid,
             autoprolong: call.params.raw("autoprolong").unwrap_or("null").to_owned(),
             addons,
             createdate: Some(call.today),
@@ -412,9 +420,12 @@ fn prolong(call: &mut Call<'_>) -> Result<Node, MgrErr> {
             "A trial cannot be prolonged",
         ));
     }
-    let pricelist = call.state.billmgr.licenses[&id].pricelist.clone();
+    let (pricelist, remoteid) = {
+        let license = &call.state.billmgr.licenses[&id];
+        (license.pricelist.clone(), license.remoteid.clone())
+    };
     let amount = cost(call, &pricelist, period)?;
-    debit(call, id, "prolong", amount)?;
+    debit(call, id, &remoteid, "prolong", amount)?;
     let license = call.state.billmgr.licenses.get_mut(&id).expect("checked");
     let base = match license.expiredate {
         Some(e) if e >= today => e,

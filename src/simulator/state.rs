@@ -278,6 +278,11 @@ pub struct License {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Charge {
     pub license: u64,
+    /// The licence's `remoteid` when it was debited (an order's own, as sent with it): the
+    /// need the money was spent for, which stays in this log after a release clears it on
+    /// the licence (the chaos soak's audit reads it).
+    #[serde(default)]
+    pub remoteid: String,
     pub what: String,
     pub amount: Decimal,
     pub date: Date,
