@@ -70,6 +70,7 @@ pub fn record(
         pending_since: claim::pending_since(service),
         quiet: claim::quiet_period(module),
         now: ctx.settings.clock.now(),
+        claimed_in_this_pass: false,
     }
 }
 

@@ -114,11 +114,27 @@ pub struct Record {
     /// The module's quiet period after an unknown outcome.
     pub quiet: Duration,
     pub now: jiff::Timestamp,
+    /// [`claim`] wrote the claim earlier in this pass (a product that may still wait before
+    /// its create): [`create`] records its attempt under it instead of claiming again, and
+    /// still treats an `Exists` answer as a stranger's.
+    pub claimed_in_this_pass: bool,
 }
 
 impl Record {
     fn recorded(&self) -> bool {
         self.provenance != Provenance::Unrecorded
+    }
+
+    /// The record after [`claim`] wrote the claim in this pass.
+    pub fn after_claim(&self) -> Record {
+        if self.recorded() {
+            return self.clone();
+        }
+        Record {
+            provenance: Provenance::Claimed,
+            claimed_in_this_pass: true,
+            ..self.clone()
+        }
     }
 }
 
@@ -237,11 +253,15 @@ pub async fn create<E: External, L: Ledger>(
     external: &E,
     request: &E::Create,
 ) -> Result<Result<Created<E::Observed>, Outcome>, Error> {
-    let claimed_now = !record.recorded();
-    if claimed_now {
+    let claimed_now = !record.recorded() || record.claimed_in_this_pass;
+    if !record.recorded() {
         if let Err(message) = ledger.claim(true).await? {
             return Ok(Err(stalled(Reason::NameConflict, message)));
         }
+    } else if record.claimed_in_this_pass {
+        // Claimed a moment ago without an attempt: claiming again would be refused by the
+        // resourceVersion guard (the object changed with the claim), costing a failed pass.
+        ledger.attempt().await?;
     } else {
         // An attempt whose outcome is not settled and whose quiet period runs: the resource
         // may still appear; sending again now could make a second one.

@@ -187,6 +187,7 @@ fn record(provenance: Provenance) -> Record {
         pending_since: None,
         quiet: Duration::from_secs(180),
         now: t(0),
+        claimed_in_this_pass: false,
     }
 }
 
@@ -428,4 +429,46 @@ fn a_panel_that_cannot_be_reached_fails_the_removal_for_a_retry() {
         async || Err("processing module m: connection refused".into()),
     ));
     assert!(result.unwrap_err().contains("connection refused"));
+}
+
+/// A product that claims before it may still wait (a queue, the server pool), then creates in
+/// the same pass: the create records its attempt under that claim, never claims again (the
+/// guarded patch would be refused as the object changed), and an `Exists` still withdraws.
+fn claim_then_create(ledger: &mut FakeLedger, fake: &FakeProduct) -> Result<String, Reason> {
+    let rec = record(Provenance::Unrecorded);
+    let external = Shared(fake);
+    block_on(async {
+        assert!(matches!(
+            observe(&rec, ledger, &external).await.unwrap(),
+            Ok(Seen::Missing)
+        ));
+        assert!(claim(&rec, ledger).await.unwrap().is_none());
+        match create(&rec.after_claim(), ledger, &external, &())
+            .await
+            .unwrap()
+        {
+            Ok(Created::Made) => Ok("made".into()),
+            Ok(Created::Found(_)) => Ok("found".into()),
+            Err(outcome) => Err(outcome.verdict.reason()),
+        }
+    })
+}
+
+#[test]
+fn a_claim_made_earlier_in_the_pass_is_not_written_again_by_the_create() {
+    let fake = FakeProduct::default();
+    let mut ledger = FakeLedger::default();
+    assert_eq!(claim_then_create(&mut ledger, &fake), Ok("made".into()));
+    assert_eq!(ledger.writes, ["claim", "attempt"]);
+    assert!(ledger.claimed && ledger.pending);
+    assert_eq!(fake.count("create"), 1);
+
+    let stranger = FakeProduct::answering([CreateAnswer::ExistsByStranger]);
+    let mut ledger = FakeLedger::default();
+    assert_eq!(
+        claim_then_create(&mut ledger, &stranger),
+        Err(Reason::AccountExists)
+    );
+    assert_eq!(ledger.writes, ["claim", "attempt", "withdraw"]);
+    assert!(!ledger.claimed && !ledger.finalizer);
 }

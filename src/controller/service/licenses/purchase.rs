@@ -122,6 +122,7 @@ pub(super) fn purchase_record(
         pending_since: claim::attempted_at(service, pending),
         quiet: claim::quiet_period(module),
         now: ctx.settings.clock.now(),
+        claimed_in_this_pass: false,
     }
 }
 

@@ -406,8 +406,13 @@ impl Run<'_> {
             recipe: self.desired.recipe.clone(),
         };
         let _queue = self.enqueue("vm.create").await;
-        if let Err(outcome) =
-            driver::create(self.record, &mut self.ledger(), external, &new).await?
+        if let Err(outcome) = driver::create(
+            &self.record.after_claim(),
+            &mut self.ledger(),
+            external,
+            &new,
+        )
+        .await?
         {
             return Ok(outcome);
         }

@@ -482,8 +482,13 @@ impl Run<'_> {
                 Err(e) => return Ok(failed(Reason::PanelError, format!("listing tasks: {e}"))),
             }
         }
-        if let Err(outcome) =
-            driver::create(self.record, &mut self.ledger(), external, &new).await?
+        if let Err(outcome) = driver::create(
+            &self.record.after_claim(),
+            &mut self.ledger(),
+            external,
+            &new,
+        )
+        .await?
         {
             return Ok(outcome);
         }
