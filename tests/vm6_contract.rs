@@ -746,6 +746,23 @@ async fn lost_create_answer_is_outcome_unknown_and_lookup_finds_exactly_one() {
         },
     );
     assert_eq!(client.list_hosts(None).await.unwrap().len(), 1);
+
+    // A listing answered with an empty document is an error, never "no such host": read as
+    // empty, the lookup after a lost create made the chaos soak create a host twice.
+    sim.sim.faults().set(
+        "vm6",
+        "host.list",
+        FaultSpec {
+            no_id: 1,
+            ..FaultSpec::default()
+        },
+    );
+    let empty = client.find_hosts_by_name("cont-lost").await;
+    assert!(empty.is_err(), "an answer without a list: {empty:?}");
+    assert_eq!(
+        client.find_hosts_by_name("cont-lost").await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]

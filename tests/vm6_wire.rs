@@ -69,9 +69,12 @@ fn task_list_of_the_cookbook() {
         ]
     );
     assert!(!statuses.list[1].status.is_terminal());
-    // An empty list means "not listed yet", and a missing list reads as empty.
-    let empty: List<Task> = serde_json::from_str(r#"{"last_notify":1}"#).unwrap();
+    // An empty list means "not listed yet" (reference §4.4). A missing list is not an empty
+    // one: every collection answers `list`, so its absence is an error (read as empty, the
+    // lookup of a host after a lost create said "none" and the host was made twice).
+    let empty: List<Task> = serde_json::from_str(r#"{"list":[],"last_notify":1}"#).unwrap();
     assert!(empty.list.is_empty());
+    assert!(serde_json::from_str::<List<Task>>(r#"{"last_notify":1}"#).is_err());
 }
 
 #[test]

@@ -55,8 +55,11 @@ pub struct ApiError {
 /// `{"list":[…],"last_notify":n}`, the shape of every collection.
 #[derive(Clone, Debug, Deserialize)]
 pub struct List<T> {
-    /// The elements (after the `where` filter).
-    #[serde(default = "Vec::new")]
+    /// The elements (after the `where` filter). Required: every collection answers a `list`,
+    /// empty or not (reference §4), so an answer without one (an empty document from a proxy
+    /// or a broken panel) is an error, never "nothing there". Read as empty, it made the
+    /// lookup after a lost create answer report no host, and the host was created twice
+    /// (found by the chaos soak).
     pub list: Vec<T>,
     /// Change counter of the collection.
     #[serde(default)]
