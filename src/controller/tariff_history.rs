@@ -11,12 +11,21 @@ use crate::api::{HostingService, HostingServiceSpec, Tariff, TariffSpec};
 
 /// The earlier tariffs `service` names that exist in the cache, once each.
 pub fn earlier_tariffs(ctx: &Context, service: &HostingService) -> Vec<Arc<Tariff>> {
+    earlier_tariffs_in(service, |ns, name| Context::get(&ctx.tariffs, ns, name))
+}
+
+/// [`earlier_tariffs`] by any lookup (`namespace`, `name`): `hostplane plan` looks in the
+/// live objects with the manifests applied.
+pub fn earlier_tariffs_in(
+    service: &HostingService,
+    lookup: impl Fn(&str, &str) -> Option<Arc<Tariff>>,
+) -> Vec<Arc<Tariff>> {
     let ns = service.namespace().unwrap_or_default();
     let mut found: Vec<Arc<Tariff>> = Vec::new();
     for change in &service.spec.tariff_changes {
         let name = &change.from_tariff_ref.name;
         if !found.iter().any(|t| &t.name_any() == name)
-            && let Some(t) = Context::get(&ctx.tariffs, &ns, name)
+            && let Some(t) = lookup(&ns, name)
         {
             found.push(t);
         }

@@ -1,8 +1,6 @@
 //! One service in the plan: judged and placed in its paid life by the controller's own
 //! functions, before and after the manifests, then handed to its product.
 
-use std::sync::Arc;
-
 use kube::ResourceExt;
 
 use super::observe::Observed;
@@ -56,15 +54,9 @@ pub fn judged(
         |ns, name| world.client(ns, name).cloned(),
     )?;
     let ns = service.namespace().unwrap_or_default();
-    let mut earlier: Vec<Arc<crate::api::Tariff>> = Vec::new();
-    for change in &service.spec.tariff_changes {
-        let name = &change.from_tariff_ref.name;
-        if !earlier.iter().any(|t| &t.name_any() == name)
-            && let Some(t) = world.tariff(&ns, name)
-        {
-            earlier.push(t.clone());
-        }
-    }
+    let earlier = crate::controller::tariff_history::earlier_tariffs_in(service, |ns, name| {
+        world.tariff(ns, name).cloned()
+    });
     let today = settings.today_for(&tariff.spec);
     let order = Order {
         related: reconciler::related(

@@ -454,9 +454,12 @@ fn queued(operation: &str, phase: ServicePhase) -> Outcome {
 
 /// Claims the host name (with the finalizer) before a pooled server is renamed for the
 /// service or a host is created; the create itself goes through [`driver::create`], after
-/// any queue wait.
-async fn claim_name(run: &Run<'_>) -> Result<Option<Outcome>, Error> {
-    driver::claim(run.record, &mut run.ledger()).await
+/// any queue wait, with the record this returns (the claim made here counted).
+async fn claim_name(run: &Run<'_>) -> Result<Result<driver::Record, Outcome>, Error> {
+    Ok(match driver::claim(run.record, &mut run.ledger()).await? {
+        Some(outcome) => Err(outcome),
+        None => Ok(run.record.after_claim()),
+    })
 }
 
 /// Removes the server. `ObserveOnly` services never touch the panel; `Orphan` keeps the

@@ -390,9 +390,10 @@ impl Run<'_> {
             Ok(id) => id,
             Err(outcome) => return Ok(outcome),
         };
-        if let Some(outcome) = claim_name(self).await? {
-            return Ok(outcome);
-        }
+        let record = match claim_name(self).await? {
+            Ok(record) => record,
+            Err(outcome) => return Ok(outcome),
+        };
         let new = NewVm {
             name: self.name.to_owned(),
             domain: self.desired.domain.clone().unwrap_or_default(),
@@ -406,14 +407,7 @@ impl Run<'_> {
             recipe: self.desired.recipe.clone(),
         };
         let _queue = self.enqueue("vm.create").await;
-        if let Err(outcome) = driver::create(
-            &self.record.after_claim(),
-            &mut self.ledger(),
-            external,
-            &new,
-        )
-        .await?
-        {
+        if let Err(outcome) = driver::create(&record, &mut self.ledger(), external, &new).await? {
             return Ok(outcome);
         }
         self.event(

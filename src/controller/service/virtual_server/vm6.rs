@@ -440,9 +440,10 @@ impl Run<'_> {
             Ok(id) => id,
             Err(outcome) => return Ok(outcome),
         };
-        if let Some(outcome) = claim_name(self).await? {
-            return Ok(outcome);
-        }
+        let record = match claim_name(self).await? {
+            Ok(record) => record,
+            Err(outcome) => return Ok(outcome),
+        };
         match self.take_from_pool(vm, owner).await {
             Ok(Some(host)) => {
                 status.ip = host.main_ip().map(str::to_owned);
@@ -482,14 +483,7 @@ impl Run<'_> {
                 Err(e) => return Ok(failed(Reason::PanelError, format!("listing tasks: {e}"))),
             }
         }
-        if let Err(outcome) = driver::create(
-            &self.record.after_claim(),
-            &mut self.ledger(),
-            external,
-            &new,
-        )
-        .await?
-        {
+        if let Err(outcome) = driver::create(&record, &mut self.ledger(), external, &new).await? {
             return Ok(outcome);
         }
         self.event(
