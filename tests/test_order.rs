@@ -115,6 +115,23 @@ fn orders_left(cluster: &LocalCluster, ns: &str) -> String {
     )
 }
 
+/// The started test order's HostingService, printed by `kubectl -o <output>`.
+fn started_order(cluster: &LocalCluster, ns: &str, output: &str) -> String {
+    kubectl_ok(
+        cluster,
+        &[
+            "get",
+            "hsvc",
+            "-n",
+            ns,
+            "-l",
+            "hostplane.dev/test-order=start",
+            "-o",
+            output,
+        ],
+    )
+}
+
 /// What shared hosting holds at the simulator: users, sites and DNS zones.
 fn hosting_state(sim: &SimHandle) -> String {
     sim.sim.read(|s| {
@@ -320,8 +337,10 @@ async fn stopped_in_the_middle(
     sim.sim.faults().set(
         "ispmgr",
         "user.add.finish",
+        // Held until the test clears the faults, however slow the machine is: a fixed short
+        // latency let a loaded CI machine finish the order before the test stopped it.
         FaultSpec {
-            latency_ms: 3000,
+            latency_ms: 600_000,
             ..FaultSpec::NONE
         },
     );
@@ -339,6 +358,13 @@ async fn ctrl_c_in_the_middle_removes_the_order() {
     let (cluster, sim, _controller, before, child) = stopped_in_the_middle(ns).await;
     let pid = child.id().expect("running") as i32;
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    // Let the create go on only once the interrupted run has asked for its removal.
+    until("the interrupted order is being removed", || {
+        let deleting = "jsonpath={.items[*].metadata.deletionTimestamp}";
+        !started_order(cluster, ns, deleting).trim().is_empty()
+    })
+    .await;
+    sim.sim.faults().clear();
     let out = child.wait_with_output().await.unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -361,19 +387,8 @@ async fn a_killed_run_is_cleaned_up_by_the_next_one() {
     let ns = "to-killed";
     let (cluster, sim, _controller, before, mut child) = stopped_in_the_middle(ns).await;
     child.kill().await.unwrap();
-    let left = kubectl_ok(
-        cluster,
-        &[
-            "get",
-            "hsvc",
-            "-n",
-            ns,
-            "-l",
-            "hostplane.dev/test-order=start",
-            "-o",
-            "name",
-        ],
-    );
+    sim.sim.faults().clear();
+    let left = started_order(cluster, ns, "name");
     let old = left
         .trim()
         .strip_prefix("hostingservice.hostplane.dev/")
@@ -386,7 +401,6 @@ async fn a_killed_run_is_cleaned_up_by_the_next_one() {
         "the killed run's account is there"
     );
 
-    sim.sim.faults().clear();
     let out = test_order(cluster, &["start", "-n", ns, "-o", "json"]).await;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

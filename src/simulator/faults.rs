@@ -4,7 +4,9 @@
 //! of the product. Counted faults (`unavailable`, `expire_session`, `drop_response`) are used
 //! up one call at a time; `latency_ms` and `error_rate` stay until cleared.
 //!
-//! - `latency_ms`: added before the call is handled.
+//! - `latency_ms`: added before the call is handled. Clearing the rule (or setting it without
+//!   latency) lets calls that are waiting go on at once, so a test can hold a call in flight
+//!   for as long as it needs, whatever the machine's load, and then release it.
 //! - `error_rate`: probability (0..1) of an HTTP 502 proxy error page; nothing is applied.
 //! - `unavailable`: the next N calls get HTTP 503; nothing is applied.
 //! - `expire_session`: the next N calls find their session expired (an `auth` error for
@@ -108,6 +110,8 @@ pub struct Injected {
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     rules: Arc<Mutex<BTreeMap<(String, String), FaultSpec>>>,
+    /// Bumped on every change of the table, to wake calls waiting out a latency.
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Faults {
@@ -119,11 +123,41 @@ impl Faults {
         } else {
             rules.insert((product.to_owned(), function.to_owned()), spec);
         }
+        drop(rules);
+        self.changed.send_modify(|n| *n += 1);
     }
 
     /// Removes every fault.
     pub fn clear(&self) {
         self.rules.lock().expect("faults lock").clear();
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Waits out the `latency` that [`Faults::on_call`] gave a call of `(product, function)`,
+    /// ending early once the table no longer asks that call to wait.
+    pub async fn delay(&self, product: &str, function: &str, latency: Duration) {
+        let until = tokio::time::Instant::now() + latency;
+        let mut changed = self.changed.subscribe();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return,
+                woke = changed.changed() => {
+                    if woke.is_err() || self.latency_of(product, function).is_zero() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The latency the table now sets for calls of `(product, function)`.
+    fn latency_of(&self, product: &str, function: &str) -> Duration {
+        let rules = self.rules.lock().expect("faults lock");
+        let exact = (product.to_owned(), function.to_owned());
+        let spec = rules
+            .get(&exact)
+            .or_else(|| rules.get(&(product.to_owned(), any_function())));
+        Duration::from_millis(spec.map_or(0, |s| s.latency_ms))
     }
 
     /// The current table.
@@ -254,5 +288,29 @@ mod tests {
             Injected::default()
         );
         assert!(faults.list().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_held_call_goes_on_when_its_latency_is_cleared_and_not_before() {
+        let faults = Faults::default();
+        let hold = FaultSpec {
+            latency_ms: 600_000,
+            ..FaultSpec::NONE
+        };
+        faults.set("ispmgr", "user.add.finish", hold.clone());
+        let latency = faults.on_call("ispmgr", "user.add.finish").latency;
+        let waiting = {
+            let faults = faults.clone();
+            tokio::spawn(async move { faults.delay("ispmgr", "user.add.finish", latency).await })
+        };
+        // Another rule changing does not release it.
+        faults.set("ispmgr", "user.edit", hold);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished());
+        faults.clear();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("released at once")
+            .expect("no panic");
     }
 }

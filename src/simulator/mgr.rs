@@ -295,7 +295,9 @@ pub async fn handle(product: &'static Product, sim: Sim, uri: Uri, body: Bytes) 
     sim.count_call(product.name, &func);
     let injected = sim.faults().on_call(product.name, &func);
     if !injected.latency.is_zero() {
-        tokio::time::sleep(injected.latency).await;
+        sim.faults()
+            .delay(product.name, &func, injected.latency)
+            .await;
     }
     if injected.unavailable {
         return faults::unavailable_response();

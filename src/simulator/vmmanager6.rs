@@ -266,7 +266,9 @@ async fn handle(
     sim.count_call(PRODUCT, route.function());
     let injected = sim.faults().on_call(PRODUCT, route.function());
     if !injected.latency.is_zero() {
-        tokio::time::sleep(injected.latency).await;
+        sim.faults()
+            .delay(PRODUCT, route.function(), injected.latency)
+            .await;
     }
     if injected.unavailable {
         return faults::unavailable_response();
