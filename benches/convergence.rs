@@ -241,7 +241,7 @@ async fn bench(
     let rss_before = memory_of("self");
     let peak_reset = reset_peak_rss();
     let options = Options {
-        namespace: Some(NS.to_owned()),
+        namespaces: vec![NS.to_owned()],
         concurrency: s.concurrency,
         drift_interval: s.drift,
         ..Options::default()

@@ -65,6 +65,7 @@ fn lint_is_strictly_clean_with_the_defaults_and_every_switch() {
         &[][..],
         &["--set", "crds.enabled=false"],
         &["--set", "namespaces={acme-hosting}"],
+        &["--set", "namespaces={acme-hosting,acme-resale}"],
         &["--set", "controller.leaderElection.enabled=false"],
         &["--set", "metrics.serviceMonitor.enabled=true"],
         &["--set", "networkPolicy.enabled=true"],
@@ -214,27 +215,34 @@ fn each_switch_changes_what_it_says() {
         assert!(crd["metadata"]["annotations"].is_null(), "{crd}");
     }
 
-    // One namespace: Roles there, no cluster-wide rights, the controller told so.
-    let scoped = controller_objects(&["--set", "namespaces={acme-hosting}"]);
+    // A list of namespaces: a Role and a RoleBinding in each, no cluster-wide rights, the
+    // controller told each of them.
+    let listed = ["acme-hosting", "acme-resale"];
+    let scoped = controller_objects(&["--set", "namespaces={acme-hosting,acme-resale}"]);
     assert!(of_kind(&scoped, "ClusterRole").is_empty());
     assert!(of_kind(&scoped, "ClusterRoleBinding").is_empty());
-    let roles = of_kind(&scoped, "Role");
-    let acme: Vec<_> = roles
-        .iter()
-        .filter(|r| r["metadata"]["namespace"] == "acme-hosting")
-        .collect();
-    assert_eq!(acme.len(), 1);
     let cluster_role = one(&controller_objects(&[]), "ClusterRole").clone();
-    assert_eq!(
-        acme[0]["rules"], cluster_role["rules"],
-        "the same rules, namespaced"
-    );
-    let binding = of_kind(&scoped, "RoleBinding")
+    for ns in listed {
+        let roles: Vec<_> = of_kind(&scoped, "Role")
+            .into_iter()
+            .filter(|r| r["metadata"]["namespace"] == ns)
+            .collect();
+        assert_eq!(roles.len(), 1, "one Role in {ns}");
+        assert_eq!(
+            roles[0]["rules"], cluster_role["rules"],
+            "the same rules, namespaced"
+        );
+        let binding = of_kind(&scoped, "RoleBinding")
+            .into_iter()
+            .find(|b| b["metadata"]["namespace"] == ns)
+            .unwrap_or_else(|| panic!("a RoleBinding in {ns}"));
+        assert_eq!(binding["subjects"][0]["namespace"], NAMESPACE);
+    }
+    let told: Vec<_> = args(&scoped)
         .into_iter()
-        .find(|b| b["metadata"]["namespace"] == "acme-hosting")
-        .expect("a RoleBinding in acme-hosting");
-    assert_eq!(binding["subjects"][0]["namespace"], NAMESPACE);
-    assert_eq!(flag(&args(&scoped), "namespace"), Some("acme-hosting"));
+        .filter_map(|a| a.strip_prefix("--namespace=").map(str::to_owned))
+        .collect();
+    assert_eq!(told, listed);
 
     // Without leader election: one replica, Recreate, no Lease rights, the flag off, and a
     // PDB that never blocks a drain.
@@ -376,7 +384,7 @@ fn bad_values_are_refused_with_the_field() {
             "controller.autoDeletionDays.SharedHosting=0",
             "SharedHosting",
         ),
-        ("namespaces={a,b}", "namespaces"),
+        ("namespaces={a,a}", "namespaces"),
         ("namespaces={Not_A_Name}", "namespaces"),
         ("metrics.port=70000", "port"),
         ("crds.enabled=maybe", "enabled"),
@@ -609,17 +617,23 @@ fn the_webhook_is_registered_for_creates_and_spec_edits_with_a_certificate_it_se
     );
     assert!(registration["webhooks"][0]["clientConfig"]["caBundle"].is_null());
 
-    // One namespace: only its objects are checked, and the webhook lists only there.
-    let scoped = template(&["--set", "namespaces={acme-hosting}"]);
+    // A list of namespaces: only their objects are checked, and the webhook lists only there.
+    let scoped = template(&["--set", "namespaces={acme-hosting,acme-resale}"]);
     let hook = &one(&scoped, "ValidatingWebhookConfiguration")["webhooks"][0];
     assert_eq!(
-        hook["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
-        "acme-hosting"
+        hook["namespaceSelector"]["matchExpressions"],
+        serde_json::json!([{
+            "key": "kubernetes.io/metadata.name",
+            "operator": "In",
+            "values": ["acme-hosting", "acme-resale"],
+        }])
     );
-    assert_eq!(
-        webhook_object(&scoped, "Role")["metadata"]["namespace"],
-        "acme-hosting"
-    );
+    let role_namespaces: Vec<_> = of_kind(&scoped, "Role")
+        .into_iter()
+        .filter(|r| r["metadata"]["name"] == format!("{RELEASE}-webhook").as_str())
+        .map(|r| r["metadata"]["namespace"].clone())
+        .collect();
+    assert_eq!(role_namespaces, ["acme-hosting", "acme-resale"]);
 
     let off = template(&["--set", "webhook.enabled=false"]);
     assert!(of_kind(&off, "ValidatingWebhookConfiguration").is_empty());

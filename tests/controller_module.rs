@@ -123,7 +123,7 @@ async fn setup(ns: &str) -> &'static LocalCluster {
     kubectl_ok(cluster, &["create", "namespace", ns]);
     let client = cluster.client().await.unwrap();
     let options = Options {
-        namespace: Some(ns.to_owned()),
+        namespaces: vec![ns.to_owned()],
         concurrency: 4,
         ..Options::default()
     };

@@ -29,9 +29,12 @@ fn capture() -> &'static Capture {
     CAPTURE.get_or_init(Capture::install_global)
 }
 
-/// The chart's rendered RBAC objects (ClusterRole and binding, the Lease Role and binding).
-fn chart_rbac() -> Vec<Value> {
-    helm::template(&["--show-only", "templates/rbac.yaml"])
+/// The chart's rendered RBAC objects (ClusterRole and binding, the Lease Role and binding),
+/// with the values `set` (`--set` arguments).
+fn chart_rbac(set: &[&str]) -> Vec<Value> {
+    let mut args = vec!["--show-only", "templates/rbac.yaml"];
+    args.extend(set.iter().flat_map(|value| ["--set", value]));
+    helm::template(&args)
 }
 
 /// Every rule of the chart, as (object index, rule index), in rendering order.
@@ -45,10 +48,10 @@ fn rule_positions(rbac: &[Value]) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Applies the chart's RBAC, without the rule at `without` when given, and waits until the
-/// authorizer sees it.
-fn bind(cluster: &LocalCluster, without: Option<(usize, usize)>) {
-    let mut rbac = chart_rbac();
+/// Applies the chart's RBAC rendered with `set`, without the rule at `without` when given,
+/// and waits until the authorizer sees it.
+fn bind(cluster: &LocalCluster, set: &[&str], without: Option<(usize, usize)>) {
+    let mut rbac = chart_rbac(set);
     if let Some((o, r)) = without {
         rbac[o]["rules"].as_array_mut().unwrap().remove(r);
     }
@@ -61,12 +64,17 @@ fn bind(cluster: &LocalCluster, without: Option<(usize, usize)>) {
     std::thread::sleep(Duration::from_millis(1500));
 }
 
-/// The namespace of the release, where the Lease lives.
-fn release_namespace(cluster: &LocalCluster) {
-    let ns = SERVICE_ACCOUNT.0;
+/// Creates namespace `ns` unless it exists.
+fn namespace(cluster: &LocalCluster, ns: &str) {
     if !kubectl(cluster, &["get", "namespace", ns]).status.success() {
         kubectl_ok(cluster, &["create", "namespace", ns]);
     }
+}
+
+/// The namespace of the release, where the Lease lives.
+fn release_namespace(cluster: &LocalCluster) {
+    let ns = SERVICE_ACCOUNT.0;
+    namespace(cluster, ns);
     // Each run starts without a Lease, so that `create` is exercised and no holder of a
     // killed run is waited out.
     kubectl(
@@ -82,8 +90,14 @@ fn release_namespace(cluster: &LocalCluster) {
     );
 }
 
-/// A controller as the chart runs it, on its own runtime, as the ServiceAccount.
-fn start_as_service_account(cluster: &'static LocalCluster, sim: &SimHandle) -> Killable {
+/// A controller as the chart runs it, on its own runtime, as the ServiceAccount, watching
+/// `namespaces` (every namespace when empty).
+fn start_as_service_account(
+    cluster: &'static LocalCluster,
+    sim: &SimHandle,
+    namespaces: &[&str],
+) -> Killable {
+    let namespaces: Vec<String> = namespaces.iter().map(|ns| ns.to_string()).collect();
     let sim_clock = sim.sim.clock().clone();
     let clock = hostplane::controller::clock::Clock::from_fn(move || sim_clock.now());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -97,7 +111,7 @@ fn start_as_service_account(cluster: &'static LocalCluster, sim: &SimHandle) -> 
             .await
             .expect("a client with the ServiceAccount's token");
         let options = Options {
-            namespace: None,
+            namespaces,
             concurrency: 4,
             drift_interval: Duration::from_secs(30),
             clock,
@@ -134,7 +148,7 @@ async fn scenario(cluster: &'static LocalCluster, sim: &SimHandle, tag: &str) {
     let licence_ns = format!("rbac-licences{tag}");
     let vps_ns = format!("rbac-vps{tag}");
     for ns in [&hosting_ns, &licence_ns, &vps_ns] {
-        cluster_with_namespace(ns);
+        namespace(cluster, ns);
     }
     let login = |path: &str| Login::new(sim.url(path), common::ADMIN, common::PASSWORD);
 
@@ -226,12 +240,12 @@ async fn the_controller_works_with_exactly_the_charts_rbac() {
     let cluster = hostplane::testbed::shared();
     cluster_with_namespace("rbac-setup");
     release_namespace(cluster);
-    bind(cluster, None);
+    bind(cluster, &[], None);
     // Without the binding the identity can do nothing: the test is about the chart's rules.
     let sim = common::start().await;
     common::quick_vm6_tasks(&sim);
     let since = capture().text().len();
-    let controller = start_as_service_account(cluster, &sim);
+    let controller = start_as_service_account(cluster, &sim, &[]);
     scenario(cluster, &sim, "").await;
     let holder = kubectl_ok(
         cluster,
@@ -252,6 +266,43 @@ async fn the_controller_works_with_exactly_the_charts_rbac() {
     assert!(
         refused.is_empty(),
         "the API server refused the controller:\n{}",
+        refused.join("\n")
+    );
+
+    // The chart with a list of namespaces: a Role in each, no cluster-wide right at all (the
+    // cluster-wide binding goes first), and the controller told the same list. In this one
+    // test, after the run above: the two bindings are of one identity, so they cannot be
+    // tried side by side.
+    for binding in chart_rbac(&[]) {
+        if binding["kind"] == "ClusterRoleBinding" {
+            let name = binding["metadata"]["name"].as_str().unwrap();
+            kubectl_ok(cluster, &["delete", "clusterrolebinding", name]);
+        }
+    }
+    let listed = ["rbac-hosting-ns", "rbac-licences-ns", "rbac-vps-ns"];
+    for ns in listed {
+        namespace(cluster, ns);
+    }
+    release_namespace(cluster);
+    bind(
+        cluster,
+        &[&format!("namespaces={{{}}}", listed.join(","))],
+        None,
+    );
+    // A namespace outside the list, with a client in it: never looked at.
+    let outside = "rbac-outside";
+    namespace(cluster, outside);
+    let jane = fixtures::client("jane", "Jane", "jane@example.com");
+    apply_fixtures(cluster, outside, [jane]).await;
+    let since = capture().text().len();
+    let controller = start_as_service_account(cluster, &sim, &listed);
+    scenario(cluster, &sim, "-ns").await;
+    controller.kill();
+    assert_eq!(jsonpath(cluster, outside, "client/jane", "{.status}"), "");
+    let refused = refusals(since);
+    assert!(
+        refused.is_empty(),
+        "with a list of namespaces, the API server refused the controller:\n{}",
         refused.join("\n")
     );
 }
@@ -316,13 +367,13 @@ async fn every_rule_is_needed() {
     cluster_with_namespace("rbac-setup");
     let sim = common::start().await;
     common::quick_vm6_tasks(&sim);
-    let positions = rule_positions(&chart_rbac());
+    let positions = rule_positions(&chart_rbac(&[]));
     let mut unproven = Vec::new();
     for (i, position) in positions.iter().enumerate() {
         release_namespace(cluster);
-        bind(cluster, Some(*position));
+        bind(cluster, &[], Some(*position));
         let since = capture().text().len();
-        let controller = start_as_service_account(cluster, &sim);
+        let controller = start_as_service_account(cluster, &sim, &[]);
         let started = Instant::now();
         let tag = format!("-{i}");
         // A failed wait panics; caught here, it is this rule's failing run.
@@ -334,7 +385,7 @@ async fn every_rule_is_needed() {
         controller.kill();
         let completed = matches!(run, Ok(Ok(())));
         let refused = refusals(since);
-        let rule = &chart_rbac()[position.0]["rules"][position.1];
+        let rule = &chart_rbac(&[])[position.0]["rules"][position.1];
         eprintln!(
             "without rule {rule}: {} after {:?}, {} refusals",
             if completed { "completed" } else { "failed" },
@@ -345,6 +396,6 @@ async fn every_rule_is_needed() {
             unproven.push(rule.to_string());
         }
     }
-    bind(cluster, None);
+    bind(cluster, &[], None);
     assert!(unproven.is_empty(), "rules no run needed: {unproven:#?}");
 }

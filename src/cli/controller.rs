@@ -10,9 +10,11 @@ use crate::controller::{self, Options, leader};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Watch only this namespace; all namespaces when unset.
-    #[arg(long, short)]
-    namespace: Option<String>,
+    /// Watch only these namespaces (repeat the flag, or separate names with commas); every
+    /// namespace when unset. Each is watched on its own, so the controller needs rights in
+    /// these namespaces only (the chart's `namespaces` list makes a Role in each).
+    #[arg(long, short, value_delimiter = ',', value_parser = namespace_name)]
+    namespace: Vec<String>,
     /// Reconciles running at once per kind.
     #[arg(long, default_value_t = 16)]
     concurrency: u16,
@@ -40,7 +42,8 @@ pub struct Args {
     /// The Lease's name.
     #[arg(long, default_value = leader::Config::DEFAULT_NAME)]
     lease_name: String,
-    /// The Lease's namespace [default: --namespace, else $POD_NAMESPACE, else `default`].
+    /// The Lease's namespace [default: the first --namespace, else $POD_NAMESPACE, else
+    /// `default`].
     #[arg(long)]
     lease_namespace: Option<String>,
     /// How long a standby waits after the last renewal it saw before taking over (`15s`,
@@ -107,6 +110,35 @@ fn duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A namespace name as the API server takes it: a DNS label.
+fn namespace_name(text: &str) -> Result<String, String> {
+    let label = text.trim();
+    let fits = !label.is_empty()
+        && label.len() <= 63
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-');
+    if fits {
+        Ok(label.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a namespace name (lowercase letters, digits and '-', at most 63, \
+             starting and ending with a letter or digit)"
+        ))
+    }
+}
+
+/// The names in their first order, each once: a name given twice is watched once.
+fn distinct(names: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.clone()))
+        .collect()
+}
+
 impl Args {
     /// The election settings, or `None` with `--leader-elect=false`.
     fn leader_election(&self) -> Result<Option<leader::Config>, String> {
@@ -116,7 +148,7 @@ impl Args {
         let namespace = self
             .lease_namespace
             .clone()
-            .or_else(|| self.namespace.clone())
+            .or_else(|| self.namespace.first().cloned())
             .or_else(|| {
                 std::env::var("POD_NAMESPACE")
                     .ok()
@@ -176,7 +208,7 @@ pub fn run(args: Args) -> ExitCode {
         };
         let options = Options {
             clock,
-            namespace: args.namespace,
+            namespaces: distinct(args.namespace),
             concurrency: args.concurrency,
             drift_interval: Duration::from_secs(args.drift_interval.max(1)),
             module_check_interval: Duration::from_secs(args.module_check_interval.max(1)),
@@ -219,7 +251,7 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    #[derive(clap::Parser)]
+    #[derive(clap::Parser, Debug)]
     struct Cli {
         #[command(flatten)]
         args: Args,
@@ -252,6 +284,28 @@ mod tests {
         assert_eq!(election.lease_duration, Duration::from_secs(15));
         assert_eq!(election.renew_deadline, Duration::from_secs(10));
         assert_eq!(election.retry_period, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn several_namespaces_are_taken_repeated_or_comma_separated_and_checked() {
+        let args = parse(&["-n", "acme,beta", "--namespace", "gamma", "-n", "acme"]);
+        assert_eq!(args.namespace, ["acme", "beta", "gamma", "acme"]);
+        assert_eq!(distinct(args.namespace.clone()), ["acme", "beta", "gamma"]);
+        let election = args.leader_election().unwrap().expect("on by default");
+        assert_eq!(
+            election.namespace, "acme",
+            "the first namespace holds the Lease"
+        );
+        let try_parse = |argv: &[&str]| {
+            Cli::try_parse_from(std::iter::once("controller").chain(argv.iter().copied()))
+        };
+        let refused = try_parse(&["-n", "acme,Bad_Name"]);
+        let message = refused.expect_err("an invalid name").to_string();
+        assert!(
+            message.contains("\"Bad_Name\" is not a namespace name"),
+            "{message}"
+        );
+        assert!(try_parse(&["-n", "a,,b"]).is_err());
     }
 
     #[test]

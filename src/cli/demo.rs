@@ -133,7 +133,7 @@ pub fn setup(cluster: &LocalCluster, sources: &[Source], namespace: &str) -> any
     std::mem::forget(sims);
     let client = runtime.block_on(cluster.client())?;
     let options = crate::controller::Options {
-        namespace: Some(namespace.to_owned()),
+        namespaces: vec![namespace.to_owned()],
         drift_interval: Duration::from_secs(30),
         ..Default::default()
     };

@@ -16,6 +16,7 @@ pub mod leader;
 pub mod license_pool;
 pub mod metrics;
 pub mod module;
+pub mod namespaces;
 pub mod panels;
 pub mod reason;
 pub mod server_pool;
@@ -31,15 +32,14 @@ pub mod written;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use kube::api::{Api, ObjectMeta};
+use kube::api::ObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 
 use crate::api::common::CommonStatus;
 use crate::api::{
@@ -77,8 +77,8 @@ impl Error {
 /// Where the controller looks.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Only this namespace; all namespaces when unset.
-    pub namespace: Option<String>,
+    /// Only these namespaces; every namespace when empty.
+    pub namespaces: Vec<String>,
     /// Reconciles running at once per kind.
     pub concurrency: u16,
     /// How often each module's accounts are listed and compared with the services.
@@ -102,7 +102,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            namespace: None,
+            namespaces: Vec::new(),
             concurrency: 16,
             drift_interval: context::Settings::default().drift_interval,
             clock: clock::Clock::system(),
@@ -138,19 +138,6 @@ async fn announce<K: Resource<DynamicType = ()>>(
         .map(|c| c.reason.as_str());
     if before != Some(reason.as_str()) {
         ctx.event(object, type_, reason, message.to_owned()).await;
-    }
-}
-
-fn api<K>(client: &kube::Client, namespace: &Option<String>) -> Api<K>
-where
-    K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
     }
 }
 
@@ -211,7 +198,7 @@ async fn serve(
     options: &Options,
     role: Option<tokio::sync::watch::Receiver<leader::Role>>,
 ) -> anyhow::Result<()> {
-    let ns = &options.namespace;
+    let ns = &options.namespaces;
     let (mut modules, mut tariffs, mut clients, mut services) = (
         Shared::<ProcessingModule>::new(),
         Shared::<Tariff>::new(),
@@ -232,17 +219,17 @@ async fn serve(
     let client_events_for_services = clients.subscribe();
     let mut license_pools = Shared::<LicensePool>::new();
     let pool_events = license_pools.subscribe();
-    let license_pools = license_pools.drive(api(&client, ns));
+    let license_pools = license_pools.drive(&client, ns);
     let mut server_pools = Shared::<ServerPool>::new();
     let server_pool_events = server_pools.subscribe();
     let service_events_for_server_pools = services.subscribe();
     let module_events_for_server_pools = modules.subscribe();
     let client_events_for_server_pools = clients.subscribe();
-    let server_pools = server_pools.drive(api(&client, ns));
-    let modules = modules.drive(api(&client, ns));
-    let tariffs = tariffs.drive(api(&client, ns));
-    let clients = clients.drive(api(&client, ns));
-    let services = services.drive(api(&client, ns));
+    let server_pools = server_pools.drive(&client, ns);
+    let modules = modules.drive(&client, ns);
+    let tariffs = tariffs.drive(&client, ns);
+    let clients = clients.drive(&client, ns);
+    let services = services.drive(&client, ns);
     let synced = async {
         for ready in [
             modules.wait_until_ready().await,
@@ -360,12 +347,11 @@ async fn serve(
         Some(ObjectRef::new(module).within(&s.namespace().unwrap_or_default()))
     };
     // `Api<PartialObjectMeta<_>>` makes metadata-only requests (kube 5's `metadata_watcher`).
-    let secret_events = watcher(
-        api::<kube::core::PartialObjectMeta<Secret>>(&client, ns),
+    let secret_events = namespaces::changes::<kube::core::PartialObjectMeta<Secret>>(
+        &client,
+        ns,
         watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
+    );
     let modules_done = Controller::for_shared_stream(module_events_for_modules, modules.clone())
         .with_config(aggregate.clone())
         .watches_stream(secret_events, modules_of_secret)
@@ -387,7 +373,6 @@ async fn serve(
         .for_each(|_| std::future::ready(()));
     let (drift_trigger, drifted) = futures::channel::mpsc::unbounded();
     let _drift = AbortOnDrop(tokio::spawn(drift::run(Arc::clone(&ctx), drift_trigger)));
-    let secrets = api::<Secret>(&client, ns);
     let services_done = Controller::for_shared_stream(
         service_events.filter({
             let mut changed = service::spec_changes();
@@ -407,14 +392,15 @@ async fn serve(
         client_events_for_services.filter(spec_changed()),
         watches::referrers(services.clone(), watches::service_of_client),
     )
-    .owns(
-        secrets,
+    .owns_stream(namespaces::changes::<Secret>(
+        &client,
+        ns,
         watcher::Config::default().labels(&format!(
             "{}={}",
             service::connection::MANAGED_BY.0,
             service::connection::MANAGED_BY.1
         )),
-    )
+    ))
     .reconcile_on(drifted)
     .graceful_shutdown_on(options.shutdown.requested())
     .run(

@@ -15,9 +15,11 @@ use std::sync::Arc;
 use futures::channel::mpsc;
 use futures::{SinkExt as _, Stream, StreamExt as _};
 use kube::Resource;
-use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
+use kube::core::NamespaceResourceScope;
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
+
+use super::namespaces;
 use serde::de::DeserializeOwned;
 
 /// Room per subscriber for objects it has not taken yet; a full subscriber slows the watch
@@ -55,9 +57,25 @@ where
         receiver
     }
 
-    /// Keeps the cache current from a watch on `api`, in the background.
-    pub(super) fn drive(self, api: Api<K>) -> Store<K> {
-        self.drive_events(watcher(api, watcher::Config::default()).default_backoff())
+    /// Keeps the cache current from a watch of `namespaces` (every namespace when empty), in
+    /// the background. What the controller never reads is dropped before it is cached: the
+    /// field managers and kubectl's copy of the last applied object, which together are often
+    /// larger than the rest of the object (issue 16: memory per cached service).
+    pub(super) fn drive(self, client: &kube::Client, namespaces: &[String]) -> Store<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+    {
+        let cache = self.store.clone();
+        let in_namespace = move |ns: &str| {
+            let state = cache.state().into_iter();
+            state
+                .filter(|o| o.meta().namespace.as_deref() == Some(ns))
+                .collect()
+        };
+        let events =
+            namespaces::watch(client, namespaces, watcher::Config::default(), in_namespace)
+                .modify(forget_what_is_never_read);
+        self.drive_events(events)
     }
 
     /// Keeps the cache current from `events` and hands each applied object to every
@@ -76,7 +94,11 @@ where
             let mut events = std::pin::pin!(reflector::reflector(writer, events));
             while let Some(event) = events.next().await {
                 let objects = match event {
-                    Ok(watcher::Event::Apply(object)) => vec![Arc::new(object)],
+                    // The cache's own copy, rather than a second one per change.
+                    Ok(watcher::Event::Apply(object)) => {
+                        let cached = cache.get(&ObjectRef::from_obj(&object));
+                        vec![cached.unwrap_or_else(|| Arc::new(object))]
+                    }
                     Ok(watcher::Event::InitDone) => cache.state(),
                     Ok(_) => continue,
                     Err(error) => {
@@ -99,6 +121,18 @@ where
     }
 }
 
+/// Drops the parts of an object no reconcile reads, before the cache holds it.
+fn forget_what_is_never_read<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// kubectl's copy of the object as last applied (client-side apply).
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -118,6 +152,24 @@ mod tests {
             },
             ..ConfigMap::default()
         }
+    }
+
+    /// What the cache keeps of an object: all but the field managers and kubectl's copy of
+    /// the last applied object (other annotations stay: claims live there).
+    #[test]
+    fn the_cache_forgets_field_managers_and_the_last_applied_copy() {
+        let mut object = config_map("a");
+        object.metadata.managed_fields = Some(vec![Default::default()]);
+        object.metadata.annotations = Some(
+            [(LAST_APPLIED, "{\"big\":1}"), ("hostplane.dev/claim", "x")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
+        forget_what_is_never_read(&mut object);
+        assert_eq!(object.metadata.managed_fields, None);
+        let kept: Vec<_> = object.annotations().keys().cloned().collect();
+        assert_eq!(kept, ["hostplane.dev/claim"]);
     }
 
     /// The soak's failure in small: a subscriber that takes its objects only after one of

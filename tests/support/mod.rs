@@ -102,7 +102,7 @@ pub async fn start_controller_with_clock(
 ) -> tokio::task::JoinHandle<()> {
     let client = cluster.client().await.unwrap();
     let options = Options {
-        namespace: Some(ns.to_owned()),
+        namespaces: vec![ns.to_owned()],
         concurrency: 4,
         drift_interval,
         clock,
@@ -160,7 +160,7 @@ pub fn start_killable_controller(
     runtime.spawn(async move {
         let client = cluster.client().await.unwrap();
         let options = Options {
-            namespace: Some(ns),
+            namespaces: vec![ns],
             concurrency: 4,
             drift_interval,
             clock,
