@@ -29,7 +29,10 @@ pub(super) fn json(r: &Report) -> Value {
         "ready": r.ready,
         "seconds": round(seconds, 1),
         "floor_seconds": floor_seconds.map(|f| round(f, 1)),
-        "time_ratio": floor_seconds.map(|f| round(seconds / f, 2)),
+        // Only when all became Ready: an incomplete run's time is when it was stopped.
+        "time_ratio": floor_seconds
+            .filter(|_| r.incomplete.is_none())
+            .map(|f| round(seconds / f, 2)),
         "writes_per_service": per(writes),
         "writes_per_service_without_events": per(writes - c.requests.writes_to("events")),
         "floor_writes_per_service": r.floor.as_ref().map(|f| per(f.requests.write_total())),
