@@ -12,8 +12,8 @@ pub(super) fn today() -> String {
 
 /// A module on the simulator, its credentials, a tariff that is its own name server, a
 /// client: the shared hosting set of the tests ([`SharedHosting`]), with the bench's limits.
-pub(super) fn base(sim: &SimHandle) -> Vec<Fixture> {
-    let set = SharedHosting(Login::new(sim.url("/ispmgr"), ADMIN, PASSWORD));
+pub(super) fn base(sim: &Simulator) -> Vec<Fixture> {
+    let set = SharedHosting(Login::new(format!("{}/ispmgr", sim.base), ADMIN, PASSWORD));
     set.with(
         set.module().limits(MODULE_CONCURRENCY, MODULE_RPS),
         set.tariff(),

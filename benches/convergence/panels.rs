@@ -1,19 +1,24 @@
-//! Panel calls: the simulator's counters.
+//! Panel calls: the simulator process's counters (`GET /_admin/calls`).
 
 use super::*;
 
 pub(super) type Calls = BTreeMap<String, u64>;
 
-pub(super) fn panel_calls(sim: &SimHandle) -> Calls {
-    sim.sim
-        .calls()
+/// `{"ispmgr":{"user":3}}` → `ispmgr user` → 3.
+pub(super) async fn panel_calls(sim: &Simulator) -> anyhow::Result<Calls> {
+    let calls: BTreeMap<String, Calls> = serde_json::from_value(
+        sim.get("/_admin/calls")
+            .await
+            .context("reading the simulator's /_admin/calls")?,
+    )?;
+    Ok(calls
         .into_iter()
         .flat_map(|(product, functions)| {
             functions
                 .into_iter()
                 .map(move |(f, n)| (format!("{product} {f}"), n))
         })
-        .collect()
+        .collect())
 }
 
 pub(super) fn calls_since(after: &Calls, before: &Calls) -> Calls {

@@ -1,4 +1,5 @@
-//! Memory and CPU of this process and of its children (etcd, kube-apiserver), from `/proc`.
+//! CPU seconds and memory of the run's processes (this one, the controller, the simulator,
+//! kube-apiserver, etcd), from `/proc`.
 
 use super::*;
 
@@ -14,23 +15,8 @@ pub(super) fn memory_of(pid: &str) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-/// Resets this process's peak RSS to its current RSS (Linux ≥ 4.0).
-pub(super) fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// Children of this process by name (etcd, kube-apiserver): (name, VmRSS, VmHWM) in KiB.
-pub(super) fn children_memory() -> Vec<(String, u64, u64)> {
-    let mut out: Vec<_> = children()
-        .into_iter()
-        .filter_map(|(name, pid)| memory_of(&pid).map(|(rss, hwm)| (name, rss, hwm)))
-        .collect();
-    out.sort();
-    out
-}
-
-/// The children of this process: (command name, pid).
-pub(super) fn children() -> Vec<(String, String)> {
+/// The test bed's servers among the children of this process: (command name, pid).
+pub(super) fn servers() -> Vec<(String, String)> {
     let me = std::process::id().to_string();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -49,7 +35,7 @@ pub(super) fn children() -> Vec<(String, String)> {
         };
         let name = &stat[open + 1..close];
         let ppid = stat[close + 1..].split_whitespace().nth(1);
-        if ppid == Some(me.as_str()) {
+        if ppid == Some(me.as_str()) && ["etcd", "kube-apiserver"].contains(&name) {
             out.push((name.to_owned(), pid));
         }
     }
@@ -69,24 +55,49 @@ pub(super) fn cpu_of(pid: &str) -> Option<f64> {
     Some((utime + stime) as f64 / ticks)
 }
 
-/// CPU seconds so far of this process and of each child (etcd, kube-apiserver), by name.
+/// The measured processes by role: (role, pid or `self`).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Procs(pub(super) Vec<(String, String)>);
+
+impl Procs {
+    /// This process and the test bed's servers.
+    pub(super) fn new() -> Procs {
+        let mut out = vec![("bench".to_owned(), "self".to_owned())];
+        out.extend(servers());
+        Procs(out)
+    }
+
+    pub(super) fn add(&mut self, role: &str, pid: u32) {
+        self.0.push((role.to_owned(), pid.to_string()));
+    }
+
+    pub(super) fn cpu(&self) -> Cpu {
+        Cpu(self
+            .0
+            .iter()
+            .filter_map(|(role, pid)| Some((role.clone(), cpu_of(pid)?)))
+            .collect())
+    }
+
+    /// Peak RSS (VmHWM) of each, in KiB; read before any of them is stopped.
+    pub(super) fn peaks(&self) -> BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .filter_map(|(role, pid)| Some((role.clone(), memory_of(pid)?.1)))
+            .collect()
+    }
+
+    pub(super) fn peak_of(&self, role: &str) -> Option<u64> {
+        let (_, pid) = self.0.iter().find(|(r, _)| r == role)?;
+        memory_of(pid).map(|(_, hwm)| hwm)
+    }
+}
+
+/// CPU seconds so far of each process, by role.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Cpu(pub(super) BTreeMap<String, f64>);
 
 impl Cpu {
-    pub(super) fn now() -> Cpu {
-        let mut out = BTreeMap::new();
-        if let Some(me) = cpu_of("self") {
-            out.insert("bench process".to_owned(), me);
-        }
-        for (name, pid) in children() {
-            if let Some(cpu) = cpu_of(&pid) {
-                out.insert(name, cpu);
-            }
-        }
-        Cpu(out)
-    }
-
     pub(super) fn since(&self, before: &Cpu) -> Cpu {
         Cpu(self
             .0

@@ -12,7 +12,15 @@ pub(super) struct Settings {
     pub(super) connection_secrets: bool,
     pub(super) stall: Duration,
     pub(super) timeout: Duration,
+    /// Whether the floor phase runs (`HOSTPLANE_BENCH_FLOOR`).
+    pub(super) floor: bool,
+    /// The controller's `RUST_LOG`.
+    pub(super) controller_log: String,
 }
+
+/// Above this many services the floor is skipped unless asked for: the 50,000 run is about
+/// the controller's time and memory.
+pub(super) const FLOOR_UP_TO: usize = 10_000;
 
 pub(super) fn env_value<T>(name: &str) -> anyhow::Result<Option<T>>
 where
@@ -68,6 +76,10 @@ impl Settings {
             connection_secrets,
             stall: secs("HOSTPLANE_BENCH_STALL_SECONDS", 180)?,
             timeout: secs("HOSTPLANE_BENCH_TIMEOUT_SECONDS", 300 + services as u64 / 5)?,
+            floor: env_value::<u8>("HOSTPLANE_BENCH_FLOOR")?
+                .map_or(services <= FLOOR_UP_TO, |f| f != 0),
+            controller_log: std::env::var("HOSTPLANE_BENCH_CONTROLLER_LOG")
+                .unwrap_or_else(|_| "error,hostplane=warn".to_owned()),
         })
     }
 }

@@ -64,23 +64,23 @@ where
 }
 
 /// Creates every object, `parallel` at a time; with `status`, also writes it (the floor).
+/// `done` counts the objects finished (created, and with `status` also written).
 pub(super) async fn create_all(
     api: Api<HostingService>,
     objects: Vec<HostingService>,
     parallel: usize,
     status: Option<Value>,
-    created: Arc<AtomicU64>,
+    done: Arc<AtomicU64>,
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
     futures::stream::iter(objects)
         .map(|object| {
-            let (api, status, created) = (api.clone(), status.clone(), Arc::clone(&created));
+            let (api, status, done) = (api.clone(), status.clone(), Arc::clone(&done));
             async move {
                 let name = object.name_any();
                 api.create(&PostParams::default(), &object)
                     .await
                     .with_context(|| format!("creating HostingService {name}"))?;
-                created.fetch_add(1, Ordering::Relaxed);
                 if let Some(status) = status {
                     api.patch_status(
                         &name,
@@ -90,6 +90,7 @@ pub(super) async fn create_all(
                     .await
                     .with_context(|| format!("writing the status of HostingService {name}"))?;
                 }
+                done.fetch_add(1, Ordering::Relaxed);
                 anyhow::Ok(())
             }
         })

@@ -66,12 +66,13 @@ pub(super) fn print_report(r: &Report, s: &Settings) {
     );
     let _ = writeln!(
         out,
-        "one ISPmanager module on the in-process simulator (limits: {MODULE_CONCURRENCY} concurrent, {MODULE_RPS} req/s), one tariff, one client; controller concurrency {}, drift interval {} s; connection Secrets: {}; {} creates in flight; kube-apiserver + etcd in TMPDIR={}\n",
+        "one ISPmanager module on the simulator process (limits: {MODULE_CONCURRENCY} concurrent, {MODULE_RPS} req/s), one tariff, one client; the controller process alone, concurrency {}, drift interval {} s; connection Secrets: {}; {} creates in flight; kube-apiserver + etcd in TMPDIR={}; logs in {}\n",
         s.concurrency,
         s.drift.as_secs(),
         if s.connection_secrets { "yes" } else { "no" },
         s.parallel,
-        std::env::temp_dir().display()
+        std::env::temp_dir().display(),
+        r.logs.display()
     );
     if let Some(why) = &r.incomplete {
         let _ = writeln!(
@@ -116,11 +117,16 @@ pub(super) fn print_report(r: &Report, s: &Settings) {
     );
     row(
         &mut out,
-        "  bench list polls",
+        "  bench watch events (first list included)",
+        c.watch_events,
+    );
+    let samples = c.series.samples.len().saturating_sub(1).max(1);
+    row(
+        &mut out,
+        "  bench samples (API server /metrics reads)",
         format!(
-            "{} (mean {} ms each)",
-            c.polls,
-            (c.poll_time / c.polls.max(1)).as_millis()
+            "{samples}, {} ms each",
+            (c.series.scrape_time / samples as u32).as_millis()
         ),
     );
     let writes = c.requests.write_total();
@@ -153,86 +159,45 @@ pub(super) fn print_report(r: &Report, s: &Settings) {
         n,
         "",
     );
+    let reconciles = total(&c.reconciles.counts);
     row(
         &mut out,
         "reconciles per service (all kinds)",
-        format!(
-            "{} ({} in all)",
-            per(total(&c.reconciles), n),
-            total(&c.reconciles)
-        ),
+        format!("{} ({reconciles} in all)", per(reconciles, n)),
     );
     row(
         &mut out,
-        "  kind (reason)",
-        "per svc   count, mean duration (polled / start to end), total polled",
+        "  kind (outcome)",
+        "per svc   count, mean duration, total",
     );
-    for (what, count) in &c.reconciles {
-        let busy = c.busy.get(what).copied().unwrap_or(0) as f64;
-        let wall = c.wall.get(what).copied().unwrap_or(0) as f64;
-        let mean = |us: f64| us / 1000.0 / (*count).max(1) as f64;
+    for (what, count) in &c.reconciles.counts {
+        let micros = c.reconciles.micros.get(what).copied().unwrap_or(0) as f64;
         row(
             &mut out,
             &format!("  {what}"),
             format!(
-                "{:>9}  {count}, {:.2} / {:.0} ms, {:.1} s",
+                "{:>9}  {count}, {:.1} ms, {:.1} s",
                 per(*count, n),
-                mean(busy),
-                mean(wall),
-                busy / 1e6
+                micros / 1000.0 / (*count).max(1) as f64,
+                micros / 1e6
             ),
         );
     }
+    row(&mut out, "CPU seconds while converging", c.cpu.describe());
     row(
         &mut out,
-        "CPU seconds while converging",
-        format!(
-            "{} (the bench process holds the controller, the simulator and the bench's client)",
-            c.cpu.describe()
-        ),
+        "CPU seconds, floor start to end",
+        r.cpu.describe(),
     );
-    let (rss_before, hwm_before) = r.rss_before.unwrap_or_default();
-    let (_, hwm_converged) = r.rss_converged.unwrap_or_default();
-    let (rss_end, hwm_end) = r.rss_end.unwrap_or_default();
-    row(
-        &mut out,
-        "peak RSS of the bench process (VmHWM)",
-        format!(
-            "{} at the end of convergence, {} at the end",
-            mib(hwm_converged),
-            mib(hwm_end)
-        ),
-    );
-    row(
-        &mut out,
-        "  before the controller started (VmRSS)",
-        format!(
-            "{}{}",
-            mib(rss_before),
-            if r.peak_reset {
-                String::new()
-            } else {
-                format!(
-                    "; peak could not be reset, so the peak includes the floor phase (VmHWM {} then)",
-                    mib(hwm_before)
-                )
-            }
-        ),
-    );
-    row(
-        &mut out,
-        "  controller's share (peak - before)",
-        format!(
-            "{} (the process also holds the bench's client, its lists, the simulator)",
-            mib(hwm_end.saturating_sub(rss_before))
-        ),
-    );
-    row(&mut out, "  RSS at the end (VmRSS)", mib(rss_end));
-    for (name, rss, hwm) in &r.children {
+    row(&mut out, "peak RSS (VmHWM) at the end", "");
+    for (role, hwm) in &r.peaks {
+        row(&mut out, &format!("  {role}"), mib(*hwm));
+    }
+    if let Some(hwm) = r.controller_peak_converged {
         row(
             &mut out,
-            &format!("  {name} RSS / peak"),
-            format!("{} / {}", mib(*rss), mib(*hwm)),
+            "  controller's peak when all were Ready",
+            mib(hwm),
         );
     }
     if let Some(settle) = &r.settle {
@@ -248,36 +213,39 @@ pub(super) fn print_report(r: &Report, s: &Settings) {
             format!("{ready}/{n}"),
         );
     }
-    let f = &r.floor;
-    let floor_writes = f.requests.write_total();
-    row(
-        &mut out,
-        "floor: create + 1 status write, same client",
-        format!(
-            "{:.1} s ({:.0} services/s), {floor_writes} writes ({} per service)",
-            f.time.as_secs_f64(),
-            n as f64 / f.time.as_secs_f64(),
-            per(floor_writes, n)
-        ),
-    );
-    row(&mut out, "  floor CPU seconds", f.cpu.describe());
     let all_writes = writes + n as u64;
-    if r.incomplete.is_none() {
+    if let Some(f) = &r.floor {
+        let floor_writes = f.requests.write_total();
         row(
             &mut out,
-            "ratio controller / floor: time",
-            format!("{:.1}x", c.time.as_secs_f64() / f.time.as_secs_f64()),
-        );
-        row(
-            &mut out,
-            "ratio controller / floor: writes",
+            "floor: create + 1 status write, same client",
             format!(
-                "{:.1}x ({} per service incl. the create, vs {})",
-                all_writes as f64 / floor_writes.max(1) as f64,
-                per(all_writes, n),
+                "{:.1} s ({:.0} services/s), {floor_writes} writes ({} per service)",
+                f.time.as_secs_f64(),
+                n as f64 / f.time.as_secs_f64(),
                 per(floor_writes, n)
             ),
         );
+        row(&mut out, "  floor CPU seconds", f.cpu.describe());
+        if r.incomplete.is_none() {
+            row(
+                &mut out,
+                "ratio controller / floor: time",
+                format!("{:.1}x", c.time.as_secs_f64() / f.time.as_secs_f64()),
+            );
+            row(
+                &mut out,
+                "ratio controller / floor: writes",
+                format!(
+                    "{:.1}x ({} per service incl. the create, vs {})",
+                    all_writes as f64 / floor_writes.max(1) as f64,
+                    per(all_writes, n),
+                    per(floor_writes, n)
+                ),
+            );
+        }
+    } else {
+        row(&mut out, "floor", "skipped (HOSTPLANE_BENCH_FLOOR=0)");
     }
     row(
         &mut out,
@@ -289,10 +257,9 @@ pub(super) fn print_report(r: &Report, s: &Settings) {
     }
     let _ = writeln!(
         out,
-        "\nreconciles are kube-runtime's `reconciling object` spans by kind (reason). A trigger that \
-         arrives while the object already has a requeue scheduled runs under that requeue's \
-         reason, so \"reconciler requested retry\" also counts reconciles triggered by related \
-         objects (tariff, client) of services that already had their timer requeue set."
+        "\nreconciles are the controller's hostplane_reconciles_total by kind and outcome; API \
+         writes count every client but the bench's creates; CPU seconds are user + system of \
+         each process."
     );
     println!("{out}");
 }

@@ -1,6 +1,9 @@
 //! The processes of the soak: `hostplane simulate` (the panels, with its admin endpoint) and
 //! several `hostplane controller` replicas, the real binary with leader election on, each
 //! killable with SIGKILL and restarted as a Deployment would restart it.
+//!
+//! `cargo bench --bench convergence` includes this file too, for [`Simulator`] and
+//! [`controller_command`] (one controller, alone).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,7 +25,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Kills a child with SIGKILL (nothing it had in flight finishes) and reaps it.
-fn kill(child: &mut Child) {
+pub fn kill(child: &mut Child) {
     // SAFETY: kill(2) on a pid we spawned and have not reaped yet.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
@@ -64,6 +67,11 @@ impl Simulator {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(sim)
+    }
+
+    /// The process id, for its CPU time and memory in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -122,6 +130,28 @@ pub struct ControllerArgs {
     pub dir: PathBuf,
 }
 
+/// `hostplane controller` on `namespace` through `kubeconfig`, serving `/metrics` on
+/// `127.0.0.1:port`, with JSON log lines (stdout and stderr) into `log`; the caller adds
+/// the flags of its setting and the log filter (`RUST_LOG`).
+pub fn controller_command(
+    namespace: &str,
+    kubeconfig: &Path,
+    port: u16,
+    log: &Path,
+) -> anyhow::Result<Command> {
+    let file = std::fs::File::create(log)?;
+    let mut command = Command::new(binary());
+    command
+        .args(["controller", "--namespace", namespace])
+        .arg(format!("--metrics-address=127.0.0.1:{port}"))
+        .arg("--log-format=json")
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file);
+    Ok(command)
+}
+
 /// One replica slot; each (re)start is a new incarnation with its own log and port.
 struct Replica {
     child: Option<Child>,
@@ -176,25 +206,18 @@ impl Controllers {
             .args
             .dir
             .join(format!("controller-{slot}-{}.log", replica.logs.len() + 1));
-        let file = std::fs::File::create(&log)?;
-        let child = Command::new(binary())
-            .args(["controller", "--namespace", &self.args.namespace])
-            .arg(format!("--metrics-address=127.0.0.1:{port}"))
+        let child = controller_command(&self.args.namespace, &self.args.kubeconfig, port, &log)?
             .args(["--concurrency=8", "--drift-interval=20"])
-            .args(["--module-check-interval=30", "--log-format=json"])
+            .arg("--module-check-interval=30")
             .args(["--lease-duration=6s", "--renew-deadline=4s"])
             .args(["--retry-period=1s", "--shutdown-grace=5s"])
             .arg(format!("--clock-from-simulator={}", self.args.simulator))
-            .env("KUBECONFIG", &self.args.kubeconfig)
             .env("POD_NAME", Self::pod_name(slot))
             // `HOSTPLANE_CHAOS_LOG` (a `RUST_LOG` filter) to see more of the controllers.
             .env(
                 "RUST_LOG",
                 std::env::var("HOSTPLANE_CHAOS_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
             .spawn()
             .context("starting hostplane controller")?;
         replica.child = Some(child);
