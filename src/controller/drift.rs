@@ -64,6 +64,7 @@ pub async fn round(ctx: &Context, trigger: &UnboundedSender<ObjectRef<HostingSer
                 continue;
             }
         };
+        let sent = std::time::Instant::now();
         let users = match isp.users().await {
             Ok(users) => users,
             Err(error) => {
@@ -81,7 +82,7 @@ pub async fn round(ctx: &Context, trigger: &UnboundedSender<ObjectRef<HostingSer
             }
         }
         tracing::debug!(module = %name, accounts = users.len(), drifted, "drift check");
-        ctx.accounts.replace(&module_key(&ns, &name), users);
+        ctx.accounts.replace(&module_key(&ns, &name), users, sent);
     }
 }
 

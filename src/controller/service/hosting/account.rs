@@ -3,13 +3,17 @@
 //! ispmanager keeps no marker on an account, so ownership rests on the claim alone.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::controller::context::Context;
 use crate::controller::reason::Reason;
 use crate::controller::service::driver::{External, Found, Removable};
 use crate::panel::PanelError;
 use crate::panel::ispmanager::{IspManager, NewUser, User, is_not_found};
+
+/// How long a lookup waits for another lookup's listing of the same module before it lists
+/// on its own: longer than a listing of 10,000 accounts takes, far shorter than a timeout.
+const LISTING_TURN_WAIT: Duration = Duration::from_secs(5);
 
 /// One account name at one module.
 pub struct Account<'a> {
@@ -43,6 +47,7 @@ impl External for Account<'_> {
     }
 
     async fn observe(&self) -> Result<Found<User>, PanelError> {
+        let asked = Instant::now();
         let listed =
             self.ctx
                 .accounts
@@ -63,10 +68,27 @@ impl External for Account<'_> {
             return Ok(Found::Absent);
         }
         // Existence comes from the `user` list only (reference §11): the whole list is one
-        // call, so it also refreshes the module's listing for every other service.
-        let users = self.isp.users().await?;
-        let user = users.iter().find(|u| u.name == self.username).cloned();
-        self.ctx.accounts.replace(&self.module_key, users);
+        // call, so it also refreshes the module's listing for every other service, and a
+        // listing another reconcile sent after this one asked answers for it too.
+        // One listing of the module at a time, but never held up for long behind one that
+        // hangs (a lost answer takes the request timeout to notice): after LISTING_TURN_WAIT
+        // this lookup lists on its own, as it did before the turns.
+        let turn = self.ctx.accounts.turn(&self.module_key);
+        let _turn = tokio::time::timeout(LISTING_TURN_WAIT, turn).await.ok();
+        let user = match self
+            .ctx
+            .accounts
+            .listed_since(&self.module_key, &self.username, asked)
+        {
+            Some(user) => user,
+            None => {
+                let sent = Instant::now();
+                let users = self.isp.users().await?;
+                let user = users.iter().find(|u| u.name == self.username).cloned();
+                self.ctx.accounts.replace(&self.module_key, users, sent);
+                user
+            }
+        };
         Ok(match user {
             Some(user) => Found::Present(user),
             None => Found::Absent,
