@@ -7,7 +7,9 @@
 #
 # Needs `perf` (Debian's linux-perf; installed here when missing) and a kernel that lets root
 # sample (perf_event_paranoid <= 2). Go binaries built without symbols (the locally built
-# kube-apiserver) show addresses: their share is the figure to read.
+# kube-apiserver) show addresses: their share is the figure to read. The controller and the
+# simulator are both `hostplane` processes (threads named tokio-rt-worker): their symbols,
+# `hostplane::controller::...` and `hostplane::simulator::...`, tell them apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services=1000
@@ -37,8 +39,8 @@ echo "profile.sh: perf record of $bench $services (data in $out)" >&2
 perf record -F 149 -g -o "$out/perf.data" -- "$bench" "$services" >"$out/bench.txt"
 tail -n 1 "$out/bench.txt"
 echo
-echo "CPU samples per process:"
-perf report -i "$out/perf.data" --no-children --sort comm -g none --stdio 2>/dev/null | grep '%'
+echo "CPU samples per process (thread name, binary):"
+perf report -i "$out/perf.data" --no-children --sort comm,dso -g none --stdio 2>/dev/null | grep '%'
 for comm in $(perf report -i "$out/perf.data" --no-children --sort comm -g none --stdio 2>/dev/null |
   awk '/%/ && $1+0 >= 1 {print $2}'); do
   echo
