@@ -27,6 +27,9 @@ patterns! {
     /// Object names (RFC 1123 subdomain), as Kubernetes requires for `metadata.name`.
     NAME_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
         "must be a lowercase name of letters, digits, '-' and '.', starting and ending with a letter or digit";
+    /// Namespace names (RFC 1123 label: no dots, at most 63 characters).
+    NAMESPACE_RE = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        "must be a lowercase DNS label of at most 63 characters";
     /// Panel URLs: http or https, with a host.
     URL_RE = r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
         "must be an http:// or https:// URL without query or fragment";
@@ -67,6 +70,7 @@ mod tests {
     fn every_pattern_compiles_and_is_described() {
         for re in [
             &NAME_RE,
+            &NAMESPACE_RE,
             &URL_RE,
             &CURRENCY_RE,
             &LICENSE_TYPE_RE,
@@ -86,6 +90,9 @@ mod tests {
     fn patterns_accept_and_reject_what_they_say() {
         assert!(NAME_RE.is_match("acme-web.1"));
         assert!(!NAME_RE.is_match("Acme"));
+        assert!(NAMESPACE_RE.is_match("acme-hosting") && NAMESPACE_RE.is_match(&"a".repeat(63)));
+        assert!(!NAMESPACE_RE.is_match("acme.hosting") && !NAMESPACE_RE.is_match(&"a".repeat(64)));
+        assert!(!NAMESPACE_RE.is_match("-acme") && !NAMESPACE_RE.is_match("Bad_Name"));
         assert!(URL_RE.is_match("https://panel.example.com:1500/ispmgr"));
         assert!(!URL_RE.is_match("ftp://x"));
         assert!(LICENSE_TYPE_RE.is_match("nopanel") && LICENSE_TYPE_RE.is_match("3541"));

@@ -113,14 +113,7 @@ fn duration(text: &str) -> Result<Duration, String> {
 /// A namespace name as the API server takes it: a DNS label.
 fn namespace_name(text: &str) -> Result<String, String> {
     let label = text.trim();
-    let fits = !label.is_empty()
-        && label.len() <= 63
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !label.starts_with('-')
-        && !label.ends_with('-');
-    if fits {
+    if crate::api::patterns::NAMESPACE_RE.is_match(label) {
         Ok(label.to_owned())
     } else {
         Err(format!(

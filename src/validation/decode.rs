@@ -86,11 +86,9 @@ pub fn decode(value: &Value, header: &Header) -> Result<Object, Vec<FieldProblem
         }
         Some(_) => {}
     }
-    if !patterns::NAME_RE.is_match(&header.namespace) || header.namespace.len() > 63 {
-        problems.push(FieldProblem::at(
-            "metadata.namespace",
-            "must be a lowercase DNS label of at most 63 characters",
-        ));
+    if !patterns::NAMESPACE_RE.is_match(&header.namespace) {
+        let what = patterns::describe(patterns::NAMESPACE_RE.as_str()).expect("described");
+        problems.push(FieldProblem::at("metadata.namespace", what));
     }
 
     let object = if let Some(version) = api_version.strip_prefix(concat!("hostplane.dev", "/")) {
