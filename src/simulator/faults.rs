@@ -84,6 +84,21 @@ fn any_function() -> String {
     "*".to_owned()
 }
 
+/// The rule that applies to a call of `(product, function)`: the exact function's rule, else
+/// the product's `*` rule (which may not exist either).
+fn rule_key(
+    rules: &BTreeMap<(String, String), FaultSpec>,
+    product: &str,
+    function: &str,
+) -> (String, String) {
+    let exact = (product.to_owned(), function.to_owned());
+    if rules.contains_key(&exact) {
+        exact
+    } else {
+        (product.to_owned(), any_function())
+    }
+}
+
 /// What to do to one call.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Injected {
@@ -153,10 +168,7 @@ impl Faults {
     /// The latency the table now sets for calls of `(product, function)`.
     fn latency_of(&self, product: &str, function: &str) -> Duration {
         let rules = self.rules.lock().expect("faults lock");
-        let exact = (product.to_owned(), function.to_owned());
-        let spec = rules
-            .get(&exact)
-            .or_else(|| rules.get(&(product.to_owned(), any_function())));
+        let spec = rules.get(&rule_key(&rules, product, function));
         Duration::from_millis(spec.map_or(0, |s| s.latency_ms))
     }
 
@@ -177,12 +189,7 @@ impl Faults {
     /// wins over the product's `*` rule.
     pub fn on_call(&self, product: &str, function: &str) -> Injected {
         let mut rules = self.rules.lock().expect("faults lock");
-        let exact = (product.to_owned(), function.to_owned());
-        let key = if rules.contains_key(&exact) {
-            exact
-        } else {
-            (product.to_owned(), any_function())
-        };
+        let key = rule_key(&rules, product, function);
         let Some(spec) = rules.get_mut(&key) else {
             return Injected::default();
         };
